@@ -1,0 +1,3 @@
+from idlora_studio.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""Typed settings with defaults in code, persisted as JSON, one ``changed`` notification.
+
+Qt-free: the Qt layer connects ``Settings.subscribe`` to a signal if it needs one.
+Unknown keys in the file are ignored and bad values fall back to defaults, so a damaged
+settings file never stops the Studio from starting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class SettingsData:
+    """All user settings and their defaults."""
+
+    models_dir: str = ""  # empty: Paths.models_dir
+    memory_profile: str = "auto"  # auto | resident_bf16 | fp8_weights | model_offload | group_offload
+    model_idle_release_s: float = 300.0
+    default_steps: int = 30
+    default_seed_random: bool = True
+    input_device: str = ""  # sounddevice device name; empty: system default
+    record_sample_rate: int = 48000
+    target_loudness_lufs: float = -23.0
+    thumbnail_size: int = 160
+    recent_identities: list[int] = field(default_factory=list)
+
+
+class Settings:
+    """Holds a :class:`SettingsData`, saves atomically, notifies subscribers on change."""
+
+    def __init__(self, path: Path, data: SettingsData | None = None) -> None:
+        self.path = path
+        self.data = data or SettingsData()
+        self._subscribers: list[Callable[[str, Any], None]] = []
+
+    @classmethod
+    def load(cls, path: Path) -> Settings:
+        data = SettingsData()
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raw = {}
+        if isinstance(raw, dict):
+            for f in fields(SettingsData):
+                if f.name in raw:
+                    default = getattr(data, f.name)
+                    value = raw[f.name]
+                    if isinstance(default, bool) != isinstance(value, bool):
+                        continue
+                    if isinstance(default, int | float) and isinstance(value, int | float):
+                        setattr(data, f.name, type(default)(value))
+                    elif isinstance(value, type(default)):
+                        setattr(data, f.name, value)
+        return cls(path, data)
+
+    def get(self, name: str) -> Any:
+        return getattr(self.data, name)
+
+    def set(self, name: str, value: Any) -> None:
+        if name not in {f.name for f in fields(SettingsData)}:
+            raise KeyError(f"unknown setting {name!r}")
+        if getattr(self.data, name) == value:
+            return
+        setattr(self.data, name, value)
+        self.save()
+        for callback in list(self._subscribers):
+            callback(name, value)
+
+    def subscribe(self, callback: Callable[[str, Any], None]) -> None:
+        self._subscribers.append(callback)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps(dataclasses.asdict(self.data), indent=2, sort_keys=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
