@@ -22,7 +22,9 @@ class SettingsData:
     """All user settings and their defaults."""
 
     models_dir: str = ""  # empty: Paths.models_dir
-    memory_profile: str = "auto"  # auto | resident_bf16 | fp8_weights | model_offload | group_offload
+    memory_profile: str = (
+        "auto"  # auto | resident_bf16 | fp8_weights | model_offload | group_offload
+    )
     model_idle_release_s: float = 300.0
     default_steps: int = 30
     default_seed_random: bool = True
