@@ -1,0 +1,111 @@
+"""The one place that creates and wires the GUI's objects.
+
+``run_gui(argv)`` creates the ``QApplication``, resolves ``Paths``, loads ``Settings``,
+opens the ``Library`` and shows the main window. ``build_main_window`` does the wiring
+(workers, state, thumbnail cache, window) and is what tests use with a library of their own.
+Nothing here imports torch: the engine is loaded only when a job needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from idlora_studio.paths import Paths
+from idlora_studio.settings import Settings
+from idlora_studio.state.library_state import LibraryState
+from idlora_studio.ui.main_window import MainWindow
+from idlora_studio.ui.thumbnails import ThumbnailCache
+from idlora_studio.workers.tasks import TaskRunner
+
+RESOURCES = Path(__file__).resolve().parent / "resources"
+
+
+def app_icon() -> QIcon:
+    return QIcon(str(RESOURCES / "idlora-studio.svg"))
+
+
+def apply_style(app: QApplication) -> None:
+    """The Studio's stylesheet and icon on ``app`` (Fusion style underneath)."""
+    app.setStyle("Fusion")
+    app.setWindowIcon(app_icon())
+    try:
+        app.setStyleSheet((RESOURCES / "studio.qss").read_text(encoding="utf-8"))
+    except OSError:
+        pass  # a missing stylesheet must not stop the Studio
+
+
+def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWindow:
+    """Wire a main window around an open ``library`` and start loading the grid."""
+    db_runner = TaskRunner(max_threads=1)  # all library calls, in order
+    thumb_runner = TaskRunner(max_threads=2)  # thumbnail decodes
+    state = LibraryState(library, db_runner)
+    side = int(settings.get("thumbnail_size") or 160)
+    thumbnails = ThumbnailCache(thumb_runner, side=max(64, min(side, 320)))
+    window = MainWindow(state, thumbnails, paths, settings, runners=(db_runner, thumb_runner))
+    window.setWindowIcon(app_icon())
+    for obj in (db_runner, thumb_runner, state, thumbnails):
+        obj.setParent(window)
+    state.refresh()
+    return window
+
+
+def offer_recovered_recordings(window: MainWindow) -> None:
+    """Offer takes a crash left behind, if the recording UI provides the offer (non-modal)."""
+    try:
+        module = importlib.import_module("idlora_studio.ui.recorder_dialog")
+    except ImportError:
+        return
+    offer = getattr(module, "offer_recovered_recordings", None) or getattr(module, "offer_recovery", None)
+    if offer is None:
+        return
+    state = window.state
+
+    def save_clip(path: Any, identity_id: int | None = None, *_: Any, **__: Any) -> None:
+        target = identity_id if identity_id is not None else window.editor.identity_id
+        if target is not None and target >= 0:
+            state.add_recorded_clip(int(target), Path(path))
+        else:
+            state.create_identity_from_files([Path(path)])
+
+    offer(window.paths, window.settings, save_clip, window)
+
+
+def run_gui(argv: Sequence[str] | None = None) -> int:
+    """Open the Studio window; returns the exit code."""
+    app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
+    assert isinstance(app, QApplication)
+    app.setApplicationName("ID-LoRA Studio")
+    app.setOrganizationName("idlora-studio")
+    app.setDesktopFileName("idlora-studio")
+    apply_style(app)
+
+    paths = Paths.from_env().ensure()
+    settings = Settings.load(paths.settings_path)
+    try:
+        from idlora_studio.library import Library
+
+        library = Library.open(paths)
+    except Exception as exc:  # noqa: BLE001 - shown to the user, the data is left alone
+        QMessageBox.critical(
+            None, "ID-LoRA Studio",
+            f"The library in {paths.data_dir} could not be opened:\n\n{exc}\n\n"
+            "Nothing was changed. Backups are kept in "
+            f"{paths.backups_dir}.",
+        )
+        return 1
+    window = build_main_window(paths, settings, library)
+    window.show()
+    QTimer.singleShot(0, lambda: offer_recovered_recordings(window))
+    try:
+        return int(app.exec())
+    finally:
+        window.shutdown()
+        library.close()
