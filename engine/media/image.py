@@ -8,6 +8,7 @@ bitmap) is refused without allocating it. Problems raise :class:`engine.api.Medi
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,13 @@ def _open_header(path: Path) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(path)
     except Image.DecompressionBombError as exc:
+        # Pillow refuses sizes beyond twice its own limit while reading the header.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f" ({int(found.group(1)) / 1e6:.0f} megapixels)" if found else ""
         raise MediaError(
-            path, f"the image is far too large to open safely (decompression bomb): {exc}"
+            path,
+            f"the image is far too large{size} to decode safely; refusing to decode it "
+            "(it may be a decompression bomb)",
         ) from None
     except UnidentifiedImageError:
         raise MediaError(
