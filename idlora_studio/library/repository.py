@@ -620,12 +620,12 @@ class Library:
                     old_doc = ident.consent_document_sha256
                     if new_name is not None and new_name[1] != ident.name_key:
                         taken = s.scalar(
-                            select(Identity.id).where(
+                            select(Identity.name).where(
                                 Identity.name_key == new_name[1], Identity.id != identity_id
                             )
                         )
                         if taken is not None:
-                            raise DuplicateNameError(new_name[0])
+                            raise DuplicateNameError(taken)
                     if new_name is not None:
                         ident.name, ident.name_key = new_name
                     if notes is not None:
@@ -771,8 +771,9 @@ class Library:
 
     def _ensure_name_free(self, key: str, display: str) -> None:
         with self._read() as s:
-            if s.scalar(select(Identity.id).where(Identity.name_key == key)) is not None:
-                raise DuplicateNameError(display)
+            existing = s.scalar(select(Identity.name).where(Identity.name_key == key))
+        if existing is not None:
+            raise DuplicateNameError(existing)
 
     def _require(self, identity_id: int) -> None:
         with self._read() as s:
