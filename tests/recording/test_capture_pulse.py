@@ -50,6 +50,7 @@ def test_pulse_input_is_listed(virtual_mic: VirtualMic) -> None:
 
 
 def test_records_tone_and_checks_trim_it(virtual_mic: VirtualMic, tone_wav: Path, paths) -> None:
+    from idlora_studio.library import audio_checks
     from idlora_studio.library.audio_checks import check_voice_clip
 
     rec = Recorder(paths.recordings_dir)
@@ -71,15 +72,23 @@ def test_records_tone_and_checks_trim_it(virtual_mic: VirtualMic, tone_wav: Path
     assert dominant_frequency(data, rate) == pytest.approx(440.0, abs=5.0)
 
     checked = check_voice_clip(wav)
+    # The checker keeps a short margin of silence around the voice (and holds voice activity
+    # a little after it): the kept part is the 2.0 s tone plus those documented margins.
     start, end = checked.trimmed_range
-    assert end - start == pytest.approx(2.0, abs=0.3)
-    assert checked.duration_s == pytest.approx(2.0, abs=0.3)
+    expected = 2.0 + 2 * audio_checks.MARGIN_S + audio_checks.HANGOVER_S
+    assert end - start == pytest.approx(expected, abs=0.2)
+    assert checked.duration_s == pytest.approx(end - start, abs=0.05)
+    assert checked.source_duration_s - checked.duration_s > 0.6  # the silence was cut
     kept, kept_rate = sf.read(io.BytesIO(checked.wav), dtype="float32")
+    assert active_span(kept, kept_rate, threshold=0.1 * np.abs(kept).max()) == pytest.approx(
+        2.0, abs=0.1
+    )
     assert dominant_frequency(kept, kept_rate) == pytest.approx(440.0, abs=5.0)
+    assert not checked.clipping
 
     saved = paths.data_dir / "saved.wav"
     saved.write_bytes(checked.wav)
-    assert sf.info(str(saved)).duration == pytest.approx(2.0, abs=0.3)
+    assert sf.info(str(saved)).duration == pytest.approx(expected, abs=0.2)
 
     # The finished take stays offered until it is saved or thrown away.
     pending = find_unfinished_recordings(paths)
