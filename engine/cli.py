@@ -1,0 +1,518 @@
+"""``idlora-studio generate``: one take, or a batch of jobs, from the command line.
+
+Single take::
+
+    idlora-studio generate --model tiny --image face.png --voice voice.wav \\
+        --visual "..." --speech "..." --sounds "..." --out clip.mp4
+
+writes ``clip.mp4`` (H.264 + AAC, audio exactly as long as the video) and ``clip.json`` (the
+recipe). ``--jobs FILE.json`` runs a batch in the reference scripts' prompts-file format: a JSON
+list of objects with ``prompt`` (full tagged prompt), ``reference_path`` (voice),
+``first_frame_path`` (image) and ``output_name``; job *i* uses seed ``--seed + i``; the models
+are loaded once; a failing job is reported and the batch goes on.
+
+Exit codes: 0 success, 1 an error (one sentence on stderr, no traceback unless ``--debug``),
+2 a usage error, 130 cancelled with Ctrl-C (the first Ctrl-C cancels after the current step,
+a second one aborts at once).
+
+torch/diffusers are imported only inside the handler (through ``engine.generate``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.api import (
+    Cancelled,
+    CancelToken,
+    EngineError,
+    GenerationRequest,
+    GenerationResult,
+    ProgressInfo,
+    PromptParts,
+)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CANCELLED = 130
+
+#: Tests replace this with a callable taking the same arguments as ``IDLoRAGenerator.load``.
+#: ``None`` means the real generator.
+_generator_factory: Callable[..., Any] | None = None
+
+
+class UsageError(Exception):
+    """A command line (or jobs file) that cannot run as given: exit code 2."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One take to make: its request and where the clip goes."""
+
+    index: int
+    name: str
+    request: GenerationRequest
+    output: Path
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``generate`` sub-command to the ``idlora-studio`` parser."""
+    p = subparsers.add_parser(
+        "generate",
+        help="generate a talking clip (or a batch of them) without the window",
+        description="Generate a clip of a person speaking in their own voice with ID-LoRA.",
+    )
+    g = p.add_argument_group("model")
+    g.add_argument("--model", required=True, help="'tiny', a diffusers folder or a hub repo id")
+    g.add_argument("--lora", type=Path, help="ID-LoRA checkpoint (.safetensors)")
+    g.add_argument("--lora-strength", type=float, default=1.0, metavar="S")
+    g.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when available")
+    g.add_argument("--memory-profile", default="auto", metavar="NAME")
+
+    g = p.add_argument_group("inputs (one take)")
+    g.add_argument("--image", type=Path, help="reference image: the first frame")
+    g.add_argument("--voice", type=Path, help="reference voice clip (~5 s)")
+    g.add_argument("--visual", default="", help="[VISUAL] part: shot, look, setting")
+    g.add_argument("--speech", default="", help="[SPEECH] part: the exact words")
+    g.add_argument("--sounds", default="", help="[SOUNDS] part: voice tone, ambience")
+    g.add_argument("--prompt", help="a full tagged prompt (overrides the three parts)")
+    g.add_argument("--negative", default=None, help="negative prompt (default: the built-in list)")
+    g.add_argument("--out", type=Path, help="output clip (.mp4); the recipe goes beside it")
+
+    g = p.add_argument_group("batch")
+    g.add_argument("--jobs", type=Path, metavar="FILE.json", help="run a prompts file")
+    g.add_argument("--out-dir", type=Path, default=None, help="batch output folder (default: .)")
+
+    g = p.add_argument_group("size and length")
+    g.add_argument("--width", type=int)
+    g.add_argument("--height", type=int)
+    g.add_argument("--auto-size", action="store_true", help="keep the image's aspect (default)")
+    g.add_argument("--frames", type=int, help="number of frames (8k+1)")
+    g.add_argument("--duration", type=float, metavar="S", help="length in seconds")
+    g.add_argument("--fps", type=float, default=25.0)
+
+    g = p.add_argument_group("sampling")
+    g.add_argument("--steps", type=int, default=None)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--video-cfg", type=float)
+    g.add_argument("--audio-cfg", type=float)
+    g.add_argument("--identity-scale", type=float)
+    g.add_argument("--stg-scale", type=float)
+    g.add_argument("--stg-block", type=int)
+    g.add_argument("--modality-scale", type=float)
+
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    p.set_defaults(func=run_generate)
+    return p
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+def _common_request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    if (args.width is None) != (args.height is None):
+        raise UsageError("--width and --height must be given together")
+    if args.auto_size and args.width is not None:
+        raise UsageError("--auto-size cannot be combined with --width/--height")
+    if args.frames is not None and args.duration is not None:
+        raise UsageError("give either --frames or --duration, not both")
+    for name in ("width", "height", "frames", "steps"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{name} must be a positive number")
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError("--duration must be a positive number of seconds")
+    if args.fps <= 0:
+        raise UsageError("--fps must be a positive number")
+    kwargs: dict[str, Any] = {
+        "width": args.width,
+        "height": args.height,
+        "num_frames": args.frames,
+        "duration_s": args.duration,
+        "fps": args.fps,
+        "lora_strength": args.lora_strength,
+    }
+    if args.negative is not None:
+        kwargs["negative_prompt"] = args.negative
+    optional = {
+        "steps": "steps",
+        "video_cfg": "video_cfg",
+        "audio_cfg": "audio_cfg",
+        "identity_scale": "identity_scale",
+        "stg_scale": "stg_scale",
+        "stg_block": "stg_block",
+        "modality_scale": "modality_scale",
+    }
+    for arg, field_name in optional.items():
+        value = getattr(args, arg)
+        if value is not None:
+            kwargs[field_name] = value
+    return kwargs
+
+
+def _mp4_path(path: Path) -> Path:
+    return path if path.suffix.lower() == ".mp4" else path.with_name(path.name + ".mp4")
+
+
+def single_job(args: argparse.Namespace) -> Job:
+    """The one take described by the command line."""
+    missing = [f"--{n}" for n in ("image", "voice", "out") if getattr(args, n) is None]
+    if missing:
+        raise UsageError(f"missing {', '.join(missing)} (or use --jobs FILE.json)")
+    parts = PromptParts(visual=args.visual, speech=args.speech, sounds=args.sounds)
+    if not (args.prompt and args.prompt.strip()) and not parts.tagged():
+        raise UsageError("give the prompt: --visual, --speech and --sounds, or --prompt")
+    request = GenerationRequest(
+        parts=parts,
+        prompt=args.prompt or None,
+        image=args.image,
+        voice=args.voice,
+        seed=args.seed,
+        **_common_request_kwargs(args),
+    )
+    out = _mp4_path(args.out)
+    return Job(index=0, name=out.name, request=request, output=out)
+
+
+def _resolve_input(value: str, base: Path) -> Path:
+    p = Path(value).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    beside = base / p
+    return beside if beside.exists() else p
+
+
+def parse_jobs_file(
+    path: Path, args: argparse.Namespace, out_dir: Path
+) -> list[Job | tuple[int, str, str]]:
+    """Read a prompts file. Each entry becomes a :class:`Job`, or ``(index, name, problem)``.
+
+    Relative input paths are taken from the current folder, else beside the jobs file. A file
+    that is not a JSON list of objects raises :class:`UsageError`.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"jobs file {path} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"jobs file {Path(path).name} is not readable JSON ({exc})") from None
+    if not isinstance(data, list):
+        raise UsageError(f"jobs file {Path(path).name} must hold a JSON list of jobs")
+    common = _common_request_kwargs(args)
+    base = Path(path).resolve().parent
+    jobs: list[Job | tuple[int, str, str]] = []
+    for index, entry in enumerate(data):
+        default_name = f"job_{index:03d}.mp4"
+        if not isinstance(entry, dict):
+            jobs.append((index, default_name, "the entry is not a JSON object"))
+            continue
+        name = str(entry.get("output_name") or default_name)
+        absent = [k for k in ("prompt", "reference_path", "first_frame_path") if not entry.get(k)]
+        if absent:
+            jobs.append((index, name, f"the job has no {', '.join(absent)}"))
+            continue
+        kwargs = dict(common)
+        if entry.get("negative_prompt"):
+            kwargs["negative_prompt"] = str(entry["negative_prompt"])
+        request = GenerationRequest(
+            prompt=str(entry["prompt"]),
+            voice=_resolve_input(str(entry["reference_path"]), base),
+            image=_resolve_input(str(entry["first_frame_path"]), base),
+            seed=args.seed + index,
+            **kwargs,
+        )
+        out = _mp4_path(out_dir / name)
+        jobs.append(Job(index=index, name=out.name, request=request, output=out))
+    return jobs
+
+
+def check_inputs(request: GenerationRequest) -> None:
+    """Read the headers of the image and voice so bad files fail before the models load."""
+    from engine.media.audio import probe_audio
+    from engine.media.image import probe_image
+
+    if request.image is not None:
+        probe_image(request.image)
+    if request.voice is not None:
+        probe_audio(request.voice)
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def _load_generator(args: argparse.Namespace) -> Any:
+    factory = _generator_factory
+    if factory is None:
+        from engine.generate import IDLoRAGenerator
+
+        factory = IDLoRAGenerator.load
+    return factory(
+        args.model,
+        args.lora,
+        lora_strength=args.lora_strength,
+        device=args.device,
+        memory_profile=args.memory_profile,
+    )
+
+
+@contextlib.contextmanager
+def _sigint_cancels(token: CancelToken) -> Iterator[None]:
+    """First Ctrl-C sets ``token`` (cancel after this step); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel()
+        print("\ncancelling after this step (Ctrl-C again to stop now)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr fed by :class:`ProgressInfo` callbacks."""
+
+    def __init__(self, label: str, total: int, enabled: bool) -> None:
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=total, desc=label, unit="step", file=sys.stderr, dynamic_ncols=True
+            )
+
+    def __call__(self, info: ProgressInfo) -> None:
+        if self._bar is None:
+            return
+        if self._bar.total != info.total:
+            self._bar.total = info.total
+        self._bar.update(max(0, info.step - self._bar.n))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _describe(job: Job, result: GenerationResult, seconds: float) -> str:
+    frames, h, w, _ = result.frames.shape
+    req = job.request
+    text = (
+        f"{job.output}: {w}x{h}, {frames} frames at {result.fps:g} fps "
+        f"({result.duration_s:.2f} s), seed {result.effective.get('seed', req.seed)}, "
+        f"{seconds:.1f} s"
+    )
+    asked = []
+    if req.width is not None and (req.width, req.height) != (w, h):
+        asked.append(f"{req.width}x{req.height}")
+    if req.num_frames is not None and req.num_frames != frames:
+        asked.append(f"{req.num_frames} frames")
+    if asked:
+        text += f" (asked for {', '.join(asked)}; snapped to the model's size rules)"
+    return text
+
+
+def _output_metadata(job: Job, sidecar: Path) -> dict[str, str]:
+    from engine.recipe import package_versions
+
+    version = package_versions().get("engine") or "dev"
+    return {
+        "title": job.output.stem,
+        "comment": f"AI-generated with ID-LoRA Studio {version} (ID-LoRA on LTX-2).",
+        "description": job.request.full_prompt,
+        "ai_generated": "true",
+        "generator": f"ID-LoRA Studio {version}",
+        "recipe": sidecar.name,
+    }
+
+
+def run_job(
+    generator: Any,
+    job: Job,
+    *,
+    lora_info: dict[str, Any] | None,
+    cancel: CancelToken,
+    progress: bool,
+) -> GenerationResult:
+    """Generate one take and write its MP4 and recipe sidecar."""
+    from engine.media.video import write_mp4
+    from engine.recipe import build_recipe, recipe_path_for, write_recipe
+
+    check_inputs(job.request)
+    bar = _ProgressBar(job.name, job.request.steps, progress)
+    t0 = time.perf_counter()
+    try:
+        result = generator.generate(job.request, progress=bar, cancel=cancel)
+    finally:
+        bar.close()
+    sidecar = recipe_path_for(job.output)
+    with_write = time.perf_counter()
+    write_mp4(
+        job.output,
+        result.frames,
+        result.fps,
+        result.audio,
+        result.sample_rate,
+        metadata=_output_metadata(job, sidecar),
+    )
+    timings = dict(result.timings)
+    timings["write_mp4"] = time.perf_counter() - with_write
+    timings["total"] = time.perf_counter() - t0
+    result = GenerationResult(
+        frames=result.frames,
+        audio=result.audio,
+        sample_rate=result.sample_rate,
+        fps=result.fps,
+        effective=result.effective,
+        timings=timings,
+        warnings=result.warnings,
+    )
+    recipe = build_recipe(
+        job.request,
+        result,
+        model_info=generator.model_info(),
+        lora_info=lora_info,
+        output=job.output,
+    )
+    write_recipe(sidecar, recipe)
+    print(_describe(job, result, timings["total"]), flush=True)
+    for warning in result.warnings:
+        print(f"warning: {job.name}: {warning}", file=sys.stderr)
+    return result
+
+
+def _error_sentence(exc: BaseException) -> str:
+    if isinstance(exc, EngineError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _report(label: str, exc: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    sentence = _error_sentence(exc).rstrip()
+    if sentence and sentence[-1] not in ".!?)":
+        sentence += "."
+    print(f"error: {label}{sentence}", file=sys.stderr)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """Handler of ``idlora-studio generate``; returns the exit code."""
+    try:
+        if args.jobs is not None:
+            out_dir = args.out_dir if args.out_dir is not None else Path.cwd()
+            entries = parse_jobs_file(args.jobs, args, out_dir)
+        else:
+            if args.out_dir is not None:
+                raise UsageError("--out-dir is for --jobs; use --out for one take")
+            entries = [single_job(args)]
+    except UsageError as exc:
+        print(f"idlora-studio generate: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except EngineError as exc:
+        _report("", exc, args.debug)
+        return EXIT_ERROR
+
+    batch = args.jobs is not None
+    failures: list[str] = []
+    jobs: list[Job] = []
+    for entry in entries:
+        if isinstance(entry, Job):
+            try:
+                check_inputs(entry.request)
+            except (EngineError, OSError) as exc:
+                _report(f"{entry.name}: " if batch else "", exc, args.debug)
+                failures.append(entry.name)
+                continue
+            jobs.append(entry)
+        else:
+            index, name, problem = entry
+            print(f"error: {name}: job {index}: {problem}.", file=sys.stderr)
+            failures.append(name)
+    if not jobs:
+        if batch and not entries:
+            print("the jobs file holds no jobs", file=sys.stderr)
+            return EXIT_OK
+        return EXIT_ERROR
+
+    cancel = CancelToken()
+    generator = None
+    try:
+        with _sigint_cancels(cancel):
+            try:
+                from engine.recipe import describe_file
+
+                lora_info = describe_file(args.lora)
+                if lora_info is not None:
+                    lora_info["strength"] = args.lora_strength
+                generator = _load_generator(args)
+            except (EngineError, OSError) as exc:
+                _report("", exc, args.debug)
+                return EXIT_ERROR
+            for job in jobs:
+                if cancel.cancelled:
+                    raise Cancelled("generation cancelled")
+                try:
+                    run_job(
+                        generator,
+                        job,
+                        lora_info=lora_info,
+                        cancel=cancel,
+                        progress=not args.no_progress,
+                    )
+                except Cancelled:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - reported, the batch goes on
+                    _report(f"{job.name}: " if batch else "", exc, args.debug)
+                    failures.append(job.name)
+    except (Cancelled, KeyboardInterrupt):
+        print("cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    finally:
+        if generator is not None:
+            with contextlib.suppress(Exception):
+                generator.close()
+
+    if batch:
+        done = len(entries) - len(failures)
+        summary = f"{done} of {len(entries)} jobs done"
+        if failures:
+            summary += f"; failed: {', '.join(failures)}"
+        print(summary, file=sys.stderr)
+    return EXIT_ERROR if failures else EXIT_OK
+
+
+__all__ = [
+    "Job",
+    "UsageError",
+    "check_inputs",
+    "parse_jobs_file",
+    "register",
+    "run_generate",
+    "run_job",
+    "single_job",
+]
