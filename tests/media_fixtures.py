@@ -121,7 +121,8 @@ _ENCODERS: dict[str, tuple[str, str, int | None, int | None]] = {
     ".m4a": ("aac", "ipod", None, None),
     ".aac": ("aac", "adts", None, None),
     ".flac": ("flac", "flac", None, None),
-    ".ogg": ("vorbis", "ogg", None, 2),  # ffmpeg's own vorbis encoder only does stereo
+    # ffmpeg's own Vorbis encoder only does stereo; mono is upmixed at -3 dB per channel
+    ".ogg": ("vorbis", "ogg", None, 2),
     ".opus": ("libopus", "opus", 48000, None),
     ".mp4": ("aac", "mp4", None, None),
     ".mov": ("aac", "mov", None, None),
