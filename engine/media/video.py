@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 
@@ -180,6 +180,20 @@ def _open_output_file(path: Path) -> IO[bytes]:
 # ----------------------------------------------------------------------------- write
 
 
+@dataclass(frozen=True)
+class _Format:
+    """How one kind of file is encoded."""
+
+    container: str
+    suffix: str
+    video_codec: str
+    pix_fmt: str
+    video_options: dict[str, str]
+    audio_codec: str
+    audio_bit_rate: int | None
+    options: dict[str, str]
+
+
 def write_mp4(
     path: Path | str,
     frames: np.ndarray,
@@ -199,7 +213,60 @@ def write_mp4(
     MP4 metadata tags). Raises :class:`DiskFullError` when the disk fills (no file is left),
     :class:`InvalidRequestError` for malformed inputs.
     """
-    path = Path(path)
+    encoder = _h264_encoder()
+    if encoder == "libx264":
+        video_options = {"crf": str(int(crf)), "preset": "medium"}
+    else:
+        video_options = {}
+    fmt = _Format(
+        container="mp4",
+        suffix=".mp4",
+        video_codec=encoder,
+        pix_fmt="yuv420p",
+        video_options=video_options,
+        audio_codec="aac",
+        audio_bit_rate=AAC_BITRATE,
+        options={"movflags": "+faststart"},
+    )
+    _write(Path(path), frames, fps, audio, sample_rate, fmt, metadata)
+
+
+def write_mov(
+    path: Path | str,
+    frames: np.ndarray,
+    fps: float,
+    audio: np.ndarray | None,
+    sample_rate: int,
+    *,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """Encode a QuickTime MOV for editors: ProRes 422 HQ (10-bit 4:2:2) + 16-bit PCM at 48 kHz.
+
+    Same inputs, duration fitting, atomic write and disk-full handling as :func:`write_mp4`.
+    PCM has no priming, so the decoded audio is exactly ``F / fps`` seconds long.
+    """
+    fmt = _Format(
+        container="mov",
+        suffix=".mov",
+        video_codec="prores_ks",
+        pix_fmt="yuv422p10le",
+        video_options={"profile": "3", "vendor": "apl0"},
+        audio_codec="pcm_s16le",
+        audio_bit_rate=None,
+        options={"movflags": "+faststart"},
+    )
+    _write(Path(path), frames, fps, audio, sample_rate, fmt, metadata)
+
+
+def _write(
+    path: Path,
+    frames: np.ndarray,
+    fps: float,
+    audio: np.ndarray | None,
+    sample_rate: int,
+    fmt: _Format,
+    metadata: dict[str, str] | None,
+) -> None:
     frames = _even_frames(_check_frames(frames))
     rate = _fps_fraction(fps)
     if audio is not None:
@@ -208,8 +275,8 @@ def write_mp4(
         audio = fit_audio(_resample(audio, sample_rate, AAC_SAMPLE_RATE), num_samples)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     try:
-        with atomic_path(path, suffix=".mp4") as tmp:
-            _encode(tmp, frames, rate, audio, crf, meta)
+        with atomic_path(path, suffix=fmt.suffix) as tmp:
+            _encode(tmp, frames, rate, audio, fmt, meta)
     except DiskFullError:
         raise
     except BaseException as exc:
@@ -231,37 +298,34 @@ def _encode(
     frames: np.ndarray,
     rate: Fraction,
     audio: np.ndarray | None,
-    crf: int,
+    fmt: _Format,
     metadata: dict[str, str],
 ) -> None:
     import av
 
-    movflags = "+faststart"
+    options = dict(fmt.options)
     if any(k not in _STANDARD_MP4_KEYS for k in metadata):
-        movflags += "+use_metadata_tags"
-    encoder = _h264_encoder()
+        options["movflags"] = options.get("movflags", "") + "+use_metadata_tags"
     with _open_output_file(tmp) as fh:
-        container = av.open(fh, "w", format="mp4", options={"movflags": movflags})
+        container = av.open(fh, "w", format=fmt.container, options=options)
         try:
             for key, value in metadata.items():
                 container.metadata[key] = value
             _, h, w, _ = frames.shape
-            vstream = container.add_stream(encoder, rate=rate)
+            vstream = container.add_stream(fmt.video_codec, rate=rate)
             vstream.width = w
             vstream.height = h
-            vstream.pix_fmt = "yuv420p"
-            opts: dict[str, Any] = {}
-            if encoder == "libx264":
-                opts = {"crf": str(int(crf)), "preset": "medium"}
-            else:
+            vstream.pix_fmt = fmt.pix_fmt
+            if not fmt.video_options and fmt.video_codec.startswith("h264"):
                 vstream.bit_rate = max(1_000_000, int(w * h * float(rate) * 0.15))
-            vstream.options = opts
+            vstream.options = dict(fmt.video_options)
             astream = None
             layout = "mono"
             if audio is not None:
                 layout = "mono" if audio.shape[0] == 1 else "stereo"
-                astream = container.add_stream("aac", rate=AAC_SAMPLE_RATE, layout=layout)
-                astream.bit_rate = AAC_BITRATE
+                astream = container.add_stream(fmt.audio_codec, rate=AAC_SAMPLE_RATE, layout=layout)
+                if fmt.audio_bit_rate:
+                    astream.bit_rate = fmt.audio_bit_rate
 
             for i, frame in enumerate(frames):
                 vf = av.VideoFrame.from_ndarray(frame, format="rgb24")

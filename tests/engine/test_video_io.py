@@ -204,3 +204,19 @@ def test_reading_garbage_is_a_media_error(tmp_path: Path) -> None:
         V.probe_media(bad)
     with pytest.raises(MediaError, match="not found"):
         V.read_video(tmp_path / "missing.mp4")
+
+
+def test_mov_prores_pcm_for_editors(tmp_path: Path) -> None:
+    frames = _colour_frames(17)
+    out = tmp_path / "edit.mov"
+    V.write_mov(out, frames, 25.0, _tone(0.5, 24_000), 24_000, metadata={"ai_generated": "true"})
+    info = V.probe_media(out)
+    assert (info.video_codec, info.audio_codec) == ("prores", "pcm_s16le")
+    assert (info.width, info.height, info.num_frames) == (96, 64, 17)
+    assert info.metadata.get("ai_generated") == "true"
+    samples, rate = V.read_audio_track(out)
+    assert samples.shape[1] == round(17 / 25 * rate)  # PCM: exact, no priming or padding
+    decoded, fps = V.read_video(out)
+    assert fps == pytest.approx(25.0)
+    mse = np.mean((decoded.astype(np.float64) - frames.astype(np.float64)) ** 2)
+    assert 10 * np.log10(255.0**2 / max(mse, 1e-9)) > 35.0
