@@ -63,7 +63,9 @@ def offer_recovered_recordings(window: MainWindow) -> None:
         module = importlib.import_module("idlora_studio.ui.recorder_dialog")
     except ImportError:
         return
-    offer = getattr(module, "offer_recovered_recordings", None) or getattr(module, "offer_recovery", None)
+    offer = getattr(module, "offer_recovered_recordings", None) or getattr(
+        module, "offer_recovery", None
+    )
     if offer is None:
         return
     state = window.state
@@ -95,7 +97,8 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
         library = Library.open(paths)
     except Exception as exc:  # noqa: BLE001 - shown to the user, the data is left alone
         QMessageBox.critical(
-            None, "ID-LoRA Studio",
+            None,
+            "ID-LoRA Studio",
             f"The library in {paths.data_dir} could not be opened:\n\n{exc}\n\n"
             "Nothing was changed. Backups are kept in "
             f"{paths.backups_dir}.",

@@ -20,8 +20,24 @@ from idlora_studio.workers.tasks import TaskRunner
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".mp3", ".m4a", ".flac", ".ogg", ".oga", ".opus", ".aac", ".wma", ".aif",
-     ".aiff", ".mp4", ".mov", ".mkv", ".webm", ".m4v"}
+    {
+        ".wav",
+        ".mp3",
+        ".m4a",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".aac",
+        ".wma",
+        ".aif",
+        ".aiff",
+        ".mp4",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".m4v",
+    }
 )
 
 
@@ -172,13 +188,19 @@ class LibraryState(QObject):
         self._runner.submit(fn, done, failed)
 
     def create_identity(self, name: str, **fields: Any) -> None:
-        def done(new_id: int) -> None:
-            self.identity_created.emit(int(new_id))
+        def done(result: Any) -> None:
+            self.identity_created.emit(int(getattr(result, "identity_id", result)))
 
-        self._mutate(None, lambda: self._library.create_identity(name, **fields),
-                     "Could not create the identity", done)
+        self._mutate(
+            None,
+            lambda: self._library.create_identity(name, **fields),
+            "Could not create the identity",
+            done,
+        )
 
-    def create_identity_from_files(self, paths: Sequence[Path | str], name: str | None = None) -> bool:
+    def create_identity_from_files(
+        self, paths: Sequence[Path | str], name: str | None = None
+    ) -> bool:
         """New identity from dropped files, all imported in one transaction.
 
         Returns False (and emits ``import_failed``) without touching the library when some
@@ -195,11 +217,16 @@ class LibraryState(QObject):
         all_files = [*images, *clips]
         identity_name = name or name_from_files(all_files, self.names())
 
-        def work() -> int:
-            return int(self._library.create_identity_with_media(identity_name, images, clips, None))
+        def work() -> Any:
+            return self._library.create_identity_with_media(identity_name, images, clips, None)
 
-        def done(new_id: int) -> None:
-            self.message.emit(f"Created “{identity_name}” from {len(all_files)} file(s)")
+        def done(result: Any) -> None:
+            new_id = int(getattr(result, "identity_id", result))
+            text = f"Created “{identity_name}” from {len(all_files)} file(s)"
+            warnings = tuple(getattr(result, "warnings", ()) or ())
+            if warnings:
+                text += " — " + "; ".join(dict.fromkeys(warnings))
+            self.message.emit(text)
             self.identity_created.emit(new_id)
 
         self._mutate(None, work, "Could not create the identity", done)
@@ -214,21 +241,27 @@ class LibraryState(QObject):
             return False
         lib = self._library
 
-        def work() -> list[str]:
+        def work() -> tuple[int, list[str]]:
+            added = 0
             problems: list[str] = []
             for p in images:
                 try:
                     lib.add_image(identity_id, p)
+                    added += 1
                 except Exception as exc:  # noqa: BLE001 - reported per file
                     problems.append(_rejection_text(p, exc))
             for p in clips:
                 try:
                     lib.add_voice_clip(identity_id, p)
+                    added += 1
                 except Exception as exc:  # noqa: BLE001
                     problems.append(_rejection_text(p, exc))
-            return problems
+            return added, problems
 
-        def done(problems: list[str]) -> None:
+        def done(result: tuple[int, list[str]]) -> None:
+            added, problems = result
+            if added:
+                self.message.emit(f"Added {added} file(s)")
             for text in problems:
                 self.import_failed.emit(text)
 
@@ -243,26 +276,40 @@ class LibraryState(QObject):
         )
 
     def update_identity(self, identity_id: int, **changes: Any) -> None:
-        self._mutate(identity_id, lambda: self._library.update_identity(identity_id, **changes),
-                     "Could not save the identity")
+        self._mutate(
+            identity_id,
+            lambda: self._library.update_identity(identity_id, **changes),
+            "Could not save the identity",
+        )
 
     def delete_identity(self, identity_id: int) -> None:
-        self._mutate(None, lambda: self._library.delete_identity(identity_id),
-                     "Could not delete the identity",
-                     lambda _: self.identity_deleted.emit(identity_id))
+        self._mutate(
+            None,
+            lambda: self._library.delete_identity(identity_id),
+            "Could not delete the identity",
+            lambda _: self.identity_deleted.emit(identity_id),
+        )
 
     def remove_image(self, identity_id: int, image_id: int) -> None:
-        self._mutate(identity_id, lambda: self._library.remove_image(image_id),
-                     "Could not remove the image")
+        self._mutate(
+            identity_id, lambda: self._library.remove_image(image_id), "Could not remove the image"
+        )
 
     def remove_clip(self, identity_id: int, clip_id: int) -> None:
-        self._mutate(identity_id, lambda: self._library.remove_clip(clip_id),
-                     "Could not remove the clip")
+        self._mutate(
+            identity_id, lambda: self._library.remove_clip(clip_id), "Could not remove the clip"
+        )
 
     def set_default_image(self, identity_id: int, image_id: int) -> None:
-        self._mutate(identity_id, lambda: self._library.set_default_image(identity_id, image_id),
-                     "Could not change the default image")
+        self._mutate(
+            identity_id,
+            lambda: self._library.set_default_image(identity_id, image_id),
+            "Could not change the default image",
+        )
 
     def set_default_clip(self, identity_id: int, clip_id: int) -> None:
-        self._mutate(identity_id, lambda: self._library.set_default_clip(identity_id, clip_id),
-                     "Could not change the default clip")
+        self._mutate(
+            identity_id,
+            lambda: self._library.set_default_clip(identity_id, clip_id),
+            "Could not change the default clip",
+        )

@@ -56,11 +56,9 @@ ITEM_PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 def _consent_class() -> Any:
-    library = importlib.import_module("idlora_studio.library")
-    cls = getattr(library, "ConsentRecord", None)
-    if cls is None:
-        cls = importlib.import_module("idlora_studio.library.types").ConsentRecord
-    return cls
+    from idlora_studio.library import ConsentRecord
+
+    return ConsentRecord
 
 
 def _consent_value(consent: Any, *names: str) -> Any:
@@ -89,8 +87,10 @@ class _PeaksView(QWidget):
         p.fillPath(bg, QColor("#1b1e25"))
         if self.window is not None:
             a, b = self.window
-            p.fillRect(QRectF(r.left() + a * r.width(), r.top(), (b - a) * r.width(), r.height()),
-                       QColor(108, 140, 255, 40))
+            p.fillRect(
+                QRectF(r.left() + a * r.width(), r.top(), (b - a) * r.width(), r.height()),
+                QColor(108, 140, 255, 40),
+            )
         mid = r.center().y()
         n = len(self._peaks)
         if n:
@@ -192,8 +192,14 @@ class IdentityEditor(QWidget):
 
     identity_deleted = Signal(int)
 
-    def __init__(self, state: LibraryState, thumbnails: ThumbnailCache, paths: Any = None,
-                 settings: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        state: LibraryState,
+        thumbnails: ThumbnailCache,
+        paths: Any = None,
+        settings: Any = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("identityEditor")
         self.setAcceptDrops(True)
@@ -210,8 +216,9 @@ class IdentityEditor(QWidget):
         self._recorder: Any = None
 
         self.stack = QStackedWidget()
-        empty = QLabel("Select an identity, or drop photos and voice clips\n"
-                       "on the library to create one.")
+        empty = QLabel(
+            "Select an identity, or drop photos and voice clips\non the library to create one."
+        )
         empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         empty.setObjectName("emptyHint")
         self.stack.addWidget(empty)
@@ -358,16 +365,25 @@ class IdentityEditor(QWidget):
         self.record_button.clicked.connect(self._record)
         self.default_clip_button.clicked.connect(self._set_default_clip)
         self.remove_clip_button.clicked.connect(self._remove_clip)
-        for b in (self.add_clip_button, self.record_button, self.default_clip_button,
-                  self.remove_clip_button):
+        for b in (
+            self.add_clip_button,
+            self.record_button,
+            self.default_clip_button,
+            self.remove_clip_button,
+        ):
             cbtns.addWidget(b)
         cbtns.addStretch(1)
         clay.addLayout(cbtns)
         layout.addWidget(clips)
         layout.addStretch(1)
 
-        for w in (self.name_edit, self.tags_edit, self.consent_who, self.consent_scope,
-                  self.consent_doc):
+        for w in (
+            self.name_edit,
+            self.tags_edit,
+            self.consent_who,
+            self.consent_scope,
+            self.consent_doc,
+        ):
             w.textChanged.connect(self._mark_dirty)
         self.notes_edit.textChanged.connect(self._mark_dirty)
         self.consent_date.dateChanged.connect(self._mark_dirty)
@@ -423,9 +439,15 @@ class IdentityEditor(QWidget):
             self.tags_edit.setText(", ".join(detail.tags))
             consent = detail.consent
             self.consent_box.setChecked(consent is not None)
-            who = _consent_value(consent, "given_by", "agreed_by", "who", "person") if consent else ""
+            who = (
+                _consent_value(consent, "given_by", "agreed_by", "who", "person") if consent else ""
+            )
             scope = _consent_value(consent, "scope") if consent else ""
-            date = _consent_value(consent, "date", "agreed_on", "given_on", "signed_on") if consent else None
+            date = (
+                _consent_value(consent, "date", "agreed_on", "given_on", "signed_on")
+                if consent
+                else None
+            )
             doc = _consent_value(consent, "document_path", "document") if consent else None
             self.consent_who.setText(who or "")
             self.consent_scope.setText(scope or "")
@@ -434,8 +456,9 @@ class IdentityEditor(QWidget):
                 date = dt.date.fromisoformat(date[:10])
             if isinstance(date, dt.datetime):
                 date = date.date()
-            self.consent_date.setDate(QDate(date.year, date.month, date.day) if date
-                                      else QDate.currentDate())
+            self.consent_date.setDate(
+                QDate(date.year, date.month, date.day) if date else QDate.currentDate()
+            )
         finally:
             self._loading = False
         self._populate_media(detail)
@@ -464,8 +487,10 @@ class IdentityEditor(QWidget):
             self.images_list.addItem(item)
         self.image_warning.setText("⚠ " + "\n⚠ ".join(dict.fromkeys(warnings)) if warnings else "")
         self.image_warning.setVisible(bool(warnings))
-        portrait_path = next((str(i.thumbnail_path or i.path) for i in images if i.is_default),
-                             str(images[0].thumbnail_path or images[0].path) if images else "")
+        portrait_path = next(
+            (str(i.thumbnail_path or i.path) for i in images if i.is_default),
+            str(images[0].thumbnail_path or images[0].path) if images else "",
+        )
         self._portrait_path = portrait_path
         self._set_portrait(self._thumbnails.get(portrait_path) if portrait_path else None)
 
@@ -487,8 +512,12 @@ class IdentityEditor(QWidget):
             pix = QPixmap(96, 96)
             pix.fill(QColor("#323847"))
         else:
-            pix = pix.scaled(96, 96, Qt.AspectRatioMode.KeepAspectRatio,
-                             Qt.TransformationMode.SmoothTransformation)
+            pix = pix.scaled(
+                96,
+                96,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
         if warn:
             pix = QPixmap(pix)
             p = QPainter(pix)
@@ -564,29 +593,40 @@ class IdentityEditor(QWidget):
         if self.consent_box.isChecked() and not self.consent_who.text().strip():
             self._state.error.emit("The consent record needs the name of the person who agreed.")
             return
-        tags = tuple(dict.fromkeys(t.strip() for t in self.tags_edit.text().split(",") if t.strip()))
-        self._state.update_identity(
-            self._identity_id,
-            name=name,
-            notes=self.notes_edit.toPlainText(),
-            tags=tags,
-            consent=self.consent_record(),
+        tags = tuple(
+            dict.fromkeys(t.strip() for t in self.tags_edit.text().split(",") if t.strip())
         )
+        consent = self.consent_record()
+        changes: dict[str, Any] = {
+            "name": name,
+            "notes": self.notes_edit.toPlainText(),
+            "tags": tags,
+        }
+        if consent is not None:
+            changes["consent"] = consent
+        elif self._detail.consent is not None:
+            changes["clear_consent"] = True
+        self._state.update_identity(self._identity_id, **changes)
         self._set_dirty(False)
 
     def _confirm_delete(self) -> None:
         if self._detail is None:
             return
         answer = QMessageBox.question(
-            self, "Delete identity",
+            self,
+            "Delete identity",
             f"Delete “{self._detail.name}” with its images and clips? This cannot be undone.",
         )
         if answer == QMessageBox.StandardButton.Yes:
             self._state.delete_identity(self._identity_id)
 
     def _browse_document(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Consent document", "",
-                                              "Documents (*.pdf *.png *.jpg *.jpeg *.txt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Consent document",
+            "",
+            "Documents (*.pdf *.png *.jpg *.jpeg *.txt);;All files (*)",
+        )
         if path:
             self.consent_doc.setText(path)
 
@@ -597,12 +637,16 @@ class IdentityEditor(QWidget):
 
     def _add_images(self) -> None:
         pattern = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
-        files, _ = QFileDialog.getOpenFileNames(self, "Add reference images", "", f"Images ({pattern})")
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Add reference images", "", f"Images ({pattern})"
+        )
         self.add_files([Path(f) for f in files])
 
     def _add_clips(self) -> None:
         pattern = " ".join(f"*{e}" for e in sorted(AUDIO_EXTENSIONS))
-        files, _ = QFileDialog.getOpenFileNames(self, "Add voice clips", "", f"Audio and video ({pattern})")
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Add voice clips", "", f"Audio and video ({pattern})"
+        )
         self.add_files([Path(f) for f in files])
 
     def _selected_id(self, widget: QListWidget) -> int | None:
@@ -676,7 +720,9 @@ class IdentityEditor(QWidget):
         if self._player is not None and self._playing_path:
             self._player.stop()
         if self._playing_path:
-            self._row_for(self._playing_path, lambda row: (row.set_playing(False), row.set_progress(-1)))
+            self._row_for(
+                self._playing_path, lambda row: (row.set_playing(False), row.set_progress(-1))
+            )
         self._playing_path = ""
 
     def _position_changed(self, pos: int) -> None:

@@ -100,7 +100,9 @@ class IdentityListModel(QAbstractListModel):
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._items)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if not index.isValid():
             return None
         s = self._items[index.row()]
@@ -236,16 +238,24 @@ class IdentityCardDelegate(QStyledItemDelegate):
         text_rect = QRectF(rect.left() + 8, thumb.bottom() + 6, rect.width() - 16, 20)
         painter.setFont(self._name_font)
         painter.setPen(TEXT)
-        name = painter.fontMetrics().elidedText(s.name, Qt.TextElideMode.ElideRight, int(text_rect.width()))
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        name = painter.fontMetrics().elidedText(
+            s.name, Qt.TextElideMode.ElideRight, int(text_rect.width())
+        )
+        painter.drawText(
+            text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name
+        )
         painter.setFont(self._small_font)
         painter.setPen(TEXT_DIM)
         info = f"{s.image_count} img · {s.clip_count} clip"
         if s.tags:
             info += " · " + ", ".join(s.tags)
         info_rect = text_rect.translated(0, 19)
-        info = painter.fontMetrics().elidedText(info, Qt.TextElideMode.ElideRight, int(info_rect.width()))
-        painter.drawText(info_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, info)
+        info = painter.fontMetrics().elidedText(
+            info, Qt.TextElideMode.ElideRight, int(info_rect.width())
+        )
+        painter.drawText(
+            info_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, info
+        )
         painter.restore()
 
 
@@ -332,8 +342,9 @@ class LibraryPanel(QWidget):
 
     ALL_TAGS = "All tags"
 
-    def __init__(self, state: LibraryState, thumbnails: ThumbnailCache,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, state: LibraryState, thumbnails: ThumbnailCache, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("libraryPanel")
         self._state = state

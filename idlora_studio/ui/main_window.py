@@ -76,9 +76,15 @@ class NoticeBar(QFrame):
 class MainWindow(QMainWindow):
     """Library on the left, the selected identity on the right."""
 
-    def __init__(self, state: LibraryState, thumbnails: ThumbnailCache, paths: Any = None,
-                 settings: Any = None, runners: tuple[TaskRunner, ...] = (),
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        state: LibraryState,
+        thumbnails: ThumbnailCache,
+        paths: Any = None,
+        settings: Any = None,
+        runners: tuple[TaskRunner, ...] = (),
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.state = state
         self.paths = paths
@@ -166,7 +172,8 @@ class MainWindow(QMainWindow):
 
     def _about(self) -> None:
         QMessageBox.about(
-            self, "About ID-LoRA Studio",
+            self,
+            "About ID-LoRA Studio",
             f"<b>ID-LoRA Studio</b> {__version__}<br>Talking video of a person, in their "
             "voice, generated locally on your GPU.<br><br>Only use people who agreed to it.",
         )

@@ -26,16 +26,24 @@ def load_square_image(path: str, side: int) -> QImage | None:
         scale = side / min(size.width(), size.height())
         if scale < 1.0:  # decode directly at a smaller size (fast for JPEG)
             reader.setScaledSize(
-                QSize(max(side, round(size.width() * scale)), max(side, round(size.height() * scale)))
+                QSize(
+                    max(side, round(size.width() * scale)), max(side, round(size.height() * scale))
+                )
             )
     image = reader.read()
     if image.isNull():
         return None
-    image = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
-                         Qt.TransformationMode.SmoothTransformation)
+    image = image.scaled(
+        side,
+        side,
+        Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+        Qt.TransformationMode.SmoothTransformation,
+    )
     x = (image.width() - side) // 2
     y = (image.height() - side) // 2
-    return image.copy(QRect(x, y, side, side)).convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    return image.copy(QRect(x, y, side, side)).convertToFormat(
+        QImage.Format.Format_ARGB32_Premultiplied
+    )
 
 
 class ThumbnailCache(QObject):
@@ -43,8 +51,13 @@ class ThumbnailCache(QObject):
 
     ready = Signal(str)
 
-    def __init__(self, runner: TaskRunner, side: int = 160, capacity: int = 600,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        runner: TaskRunner,
+        side: int = 160,
+        capacity: int = 600,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._runner = runner
         self._side = side

@@ -112,9 +112,21 @@ class FakeLibrary:
         with self._lock:
             out = []
             for r in self._records.values():
-                default = next((i for i in r.images if i.is_default), r.images[0] if r.images else None)
-                out.append(Summary(r.id, r.name, r.tags, default.thumbnail_path if default else None,
-                                   len(r.images), len(r.clips), r.consent is not None, 0.0))
+                default = next(
+                    (i for i in r.images if i.is_default), r.images[0] if r.images else None
+                )
+                out.append(
+                    Summary(
+                        r.id,
+                        r.name,
+                        r.tags,
+                        default.thumbnail_path if default else None,
+                        len(r.images),
+                        len(r.clips),
+                        r.consent is not None,
+                        0.0,
+                    )
+                )
             return sorted(out, key=lambda s: s.name.casefold())
 
     def get_identity(self, identity_id: int) -> Detail:
@@ -123,10 +135,13 @@ class FakeLibrary:
             r = self._records[identity_id]
             di = next((i.id for i in r.images if i.is_default), None)
             dc = next((c.id for c in r.clips if c.is_default), None)
-            return Detail(r.id, r.name, r.notes, r.tags, r.consent, tuple(r.images), tuple(r.clips), di, dc)
+            return Detail(
+                r.id, r.name, r.notes, r.tags, r.consent, tuple(r.images), tuple(r.clips), di, dc
+            )
 
-    def create_identity(self, name: str, notes: str = "", tags: tuple[str, ...] = (),
-                        consent: Any = None) -> int:
+    def create_identity(
+        self, name: str, notes: str = "", tags: tuple[str, ...] = (), consent: Any = None
+    ) -> int:
         self._enter("create_identity")
         with self._lock:
             rid = self._id()
@@ -137,8 +152,11 @@ class FakeLibrary:
         self._enter("update_identity")
         with self._lock:
             r = self._records[identity_id]
+            if changes.pop("clear_consent", False):
+                r.consent = None
             for k, v in changes.items():
-                setattr(r, k, tuple(v) if k == "tags" else v)
+                if v is not None:
+                    setattr(r, k, tuple(v) if k == "tags" else v)
 
     def delete_identity(self, identity_id: int) -> None:
         self._enter("delete_identity")
@@ -178,7 +196,9 @@ class FakeLibrary:
             r.clips.append(clip)
         return clip
 
-    def create_identity_with_media(self, name: str, images: Any, clips: Any, consent: Any = None) -> int:
+    def create_identity_with_media(
+        self, name: str, images: Any, clips: Any, consent: Any = None
+    ) -> int:
         self._enter("create_identity_with_media")
         checked_images = [self._check_image(Path(p)) for p in images]
         checked_clips = [self._check_clip(Path(p)) for p in clips]
