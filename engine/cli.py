@@ -424,6 +424,8 @@ def run_generate(args: argparse.Namespace) -> int:
     """Handler of ``idlora-studio generate``; returns the exit code."""
     try:
         if args.jobs is not None:
+            if args.out is not None:
+                raise UsageError("--out is for one take; use --out-dir with --jobs")
             out_dir = args.out_dir if args.out_dir is not None else Path.cwd()
             entries = parse_jobs_file(args.jobs, args, out_dir)
         else:

@@ -276,6 +276,16 @@ def test_jobs_file_parsing_seeds_and_paths(
     assert bad == [(3, "four.mp4", "the job has no reference_path, first_frame_path")]
 
 
+def test_out_with_jobs_is_a_usage_error(
+    fake: type[FakeGenerator], tmp_path: Path, capsys: Any
+) -> None:
+    (tmp_path / "j.json").write_text("[]")
+    argv = ["generate", "--model", "tiny", "--jobs", str(tmp_path / "j.json"), "--out", "x.mp4"]
+    assert main(argv) == 2
+    assert "--out-dir" in capsys.readouterr().err
+    assert main(["generate", "--model", "tiny", "--jobs", str(tmp_path / "j.json")]) == 0
+
+
 @pytest.mark.parametrize("content", ["{", '{"prompt": "x"}'])
 def test_bad_jobs_file_is_a_usage_error(
     fake: type[FakeGenerator], tmp_path: Path, capsys: Any, content: str
