@@ -1,0 +1,225 @@
+"""The ID-LoRA denoising loop: per-token timesteps, guided x0, Euler on x0 (method.md, "Sampling").
+
+Kept free of the VAEs and the text encoder so that the same loop runs inside
+``IDLoRAPipeline`` and in the full-size GPU benchmark (random embeddings, no Gemma).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from engine.pipeline.guidance import GuidanceScales, PassSpec, build_pass_specs, combine_x0
+
+if TYPE_CHECKING:
+    import torch
+
+TIMESTEP_SCALE = 1000.0  # diffusers' LTX-2 transformer takes sigma * 1000 as "timestep"
+
+
+@dataclass
+class TextEmbeds:
+    """Connector outputs for one prompt: video/audio embeddings (B, L, *) and mask (B, L)."""
+
+    video: torch.Tensor
+    audio: torch.Tensor
+    mask: torch.Tensor
+
+
+@dataclass
+class DenoiseState:
+    """Everything the loop needs; latents are packed token sequences in float32.
+
+    ``video`` (B, Nv, C) noisy state; ``video_clean`` (B, Nv, C) values of the clean tokens and
+    ``video_mask`` (B, Nv) 1 = denoised, 0 = clean (first frame); ``audio_ref`` (B, Nr, D)
+    clean reference tokens (Nr may be 0); ``audio`` (B, Nt, D) noisy target audio.
+    ``video_coords`` (B, 3, Nv, 2); ``audio_coords`` (B, 1, Nr + Nt, 2).
+    """
+
+    video: torch.Tensor
+    video_clean: torch.Tensor
+    video_mask: torch.Tensor
+    audio_ref: torch.Tensor
+    audio: torch.Tensor
+    video_coords: torch.Tensor
+    audio_coords: torch.Tensor
+    positive: TextEmbeds
+    negative: TextEmbeds | None
+    latent_frames: int
+    latent_height: int
+    latent_width: int
+    fps: float
+
+    @property
+    def num_reference(self) -> int:
+        return int(self.audio_ref.shape[1])
+
+
+@dataclass
+class StepReport:
+    """What the loop tells its ``on_step`` callback after each step (0-based ``index``)."""
+
+    index: int
+    total: int
+    elapsed_s: float
+    video_x0: torch.Tensor
+    audio_x0: torch.Tensor
+
+
+def ensure_stg_attention(transformer: Any, blocks: list[int]) -> None:
+    """Make the STG blocks honour ``spatio_temporal_guidance_blocks``.
+
+    diffusers only forwards the perturbation to the self-attention processors of blocks built
+    with ``perturbed_attn=True``; checkpoints whose config lacks it (LTX-2.0) would silently
+    ignore STG. The perturbed processor equals the plain one when no perturbation is asked for,
+    so switching it on for the STG blocks changes nothing else.
+    """
+    from diffusers.models.transformers.transformer_ltx2 import LTX2PerturbedAttnProcessor
+
+    n = len(transformer.transformer_blocks)
+    for b in blocks:
+        if not 0 <= b < n:
+            raise ValueError(f"STG block {b} does not exist: the transformer has {n} blocks")
+        block = transformer.transformer_blocks[b]
+        if not getattr(block, "perturbed_attn", False):
+            block.attn1.set_processor(LTX2PerturbedAttnProcessor())
+            block.audio_attn1.set_processor(LTX2PerturbedAttnProcessor())
+            block.perturbed_attn = True
+
+
+def default_use_cross_timestep(transformer: Any) -> bool:
+    """LTX-2.3 checkpoints modulate a<->v cross-attention with the other modality's sigma.
+
+    LTX-2.0 (the ID-LoRA LTX-2 checkpoints' training code) uses each modality's own per-token
+    timesteps. The 2.3 generation is recognised from its config (gated attention, prompt AdaLN,
+    no caption projection).
+    """
+    cfg = transformer.config
+    return bool(
+        cfg.get("cross_attn_mod", False)
+        or cfg.get("audio_cross_attn_mod", False)
+        or cfg.get("gated_attn", False)
+        or not cfg.get("use_prompt_embeddings", True)
+    )
+
+
+def run_pass(
+    transformer: Any,
+    spec: PassSpec,
+    state: DenoiseState,
+    sigma: float,
+    use_cross_timestep: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run one transformer pass; returns float32 x0 estimates (video, audio).
+
+    Audio of a pass without the reference holds the target tokens only.
+    """
+    import torch
+
+    dtype = transformer.dtype
+    batch = state.video.shape[0]
+    device = state.video.device
+    text = state.positive if spec.prompt == "positive" else state.negative
+    if text is None:
+        raise ValueError(f"pass {spec.name!r} needs negative prompt embeddings")
+
+    t = sigma * TIMESTEP_SCALE
+    video_sigma_tok = sigma * state.video_mask  # (B, Nv): 0 on clean tokens
+    nr = state.num_reference if spec.with_reference else 0
+    if spec.with_reference and nr:
+        audio_in = torch.cat([state.audio_ref, state.audio], dim=1)
+        coords = state.audio_coords
+    else:
+        audio_in = state.audio
+        coords = state.audio_coords[:, :, state.num_reference :]
+    audio_sigma_tok = torch.full(audio_in.shape[:2], sigma, device=device, dtype=torch.float32)
+    audio_sigma_tok[:, :nr] = 0.0  # reference tokens are clean: timestep 0 at every step
+    scalar_t = torch.full((batch,), t, device=device, dtype=torch.float32)
+
+    v_video, v_audio = transformer(
+        hidden_states=state.video.to(dtype),
+        audio_hidden_states=audio_in.to(dtype),
+        encoder_hidden_states=text.video,
+        audio_encoder_hidden_states=text.audio,
+        timestep=video_sigma_tok * TIMESTEP_SCALE,
+        audio_timestep=audio_sigma_tok * TIMESTEP_SCALE,
+        sigma=scalar_t,
+        audio_sigma=scalar_t,
+        encoder_attention_mask=text.mask,
+        audio_encoder_attention_mask=text.mask,
+        num_frames=state.latent_frames,
+        height=state.latent_height,
+        width=state.latent_width,
+        fps=state.fps,
+        audio_num_frames=audio_in.shape[1],
+        video_coords=state.video_coords,
+        audio_coords=coords,
+        use_cross_timestep=use_cross_timestep,
+        return_dict=False,
+        **spec.kwargs,
+    )
+    # x0 = x - sigma_token * v, in float32
+    x0_video = state.video - video_sigma_tok.unsqueeze(-1) * v_video.float()
+    x0_audio = audio_in.float() - audio_sigma_tok.unsqueeze(-1) * v_audio.float()
+    return x0_video, x0_audio
+
+
+def run_passes(
+    transformer: Any,
+    specs: list[PassSpec],
+    state: DenoiseState,
+    sigma: float,
+    use_cross_timestep: bool,
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Execute every pass spec of one step (sequentially, batch 1 per pass, as the reference)."""
+    return {s.name: run_pass(transformer, s, state, sigma, use_cross_timestep) for s in specs}
+
+
+def denoise(
+    transformer: Any,
+    state: DenoiseState,
+    sigmas: list[float],
+    scales: GuidanceScales,
+    *,
+    use_cross_timestep: bool,
+    on_step: Callable[[StepReport], None] | None = None,
+    check_cancel: Callable[[], None] | None = None,
+    pass_runner: Callable[..., dict[str, tuple[torch.Tensor, torch.Tensor]]] | None = None,
+) -> DenoiseState:
+    """Run the loop over ``sigmas`` (``len(sigmas) - 1`` steps) and return the final state.
+
+    ``check_cancel`` is called before each step (it raises to stop); ``on_step`` after each.
+    """
+    import torch
+
+    specs = build_pass_specs(scales, has_reference=state.num_reference > 0)
+    if scales.stg_on:
+        ensure_stg_attention(transformer, [scales.stg_block])
+    runner = pass_runner or run_passes
+    total = len(sigmas) - 1
+    keep = state.video_mask.unsqueeze(-1)  # 1 = denoised token
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for i in range(total):
+            if check_cancel is not None:
+                check_cancel()
+            sigma, sigma_next = float(sigmas[i]), float(sigmas[i + 1])
+            # 1. all passes of this step -> x0 estimates
+            x0 = runner(transformer, specs, state, sigma, use_cross_timestep)
+            # 2. guidance on x0
+            video_x0, audio_x0 = combine_x0(x0, scales, state.num_reference)
+            audio_x0 = audio_x0[:, state.num_reference :]
+            # 3. Euler step on x0 (float32): v = (x - x0)/sigma; x += v * (sigma_next - sigma)
+            v_video = (state.video - video_x0) / sigma
+            v_audio = (state.audio - audio_x0) / sigma
+            new_video = state.video + v_video * (sigma_next - sigma)
+            state.audio = state.audio + v_audio * (sigma_next - sigma)
+            # 4. clean tokens (mask 0) are reset to their clean values
+            state.video = torch.where(keep > 0, new_video, state.video_clean)
+            if on_step is not None:
+                on_step(StepReport(i, total, time.perf_counter() - t0, video_x0, audio_x0))
+    if check_cancel is not None and total > 0:
+        check_cancel()
+    return state

@@ -1,0 +1,125 @@
+"""Guidance passes and their combination on x0 estimates (method.md, "Sampling").
+
+Per denoising step the transformer runs a list of *pass specs*; the first is always the
+conditional pass P. Each guidance adds one pass, and a guidance switched off removes it:
+
+==========  ==================================================  ============================
+pass        input change vs P                                   added to the x0 estimate
+==========  ==================================================  ============================
+negative    negative prompt                                     (s_v-1)(P-N) / (s_a-1)(P-N)
+identity    audio without the reference tokens                  s_id (P_target - R), audio
+stg         self-attention skipped (value passthrough) in 1     s_stg (P - S), both
+            block (``spatio_temporal_guidance_blocks``)
+modality    a<->v cross-attention off (``isolate_modalities``)  (s_m-1)(P-B), both
+==========  ==================================================  ============================
+
+Off means: CFG and modality at 1.0, identity and STG at 0.0. CFG is one pass (N) serving both
+modalities, so it runs when either CFG scale differs from 1.
+
+The specs are plain data (``PassSpec``) so that a faster executor can batch passes or share
+work (e.g. the STG pass equals P up to its perturbed block) without touching the maths here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+COND = "cond"
+NEGATIVE = "negative"
+IDENTITY = "identity"
+STG = "stg"
+MODALITY = "modality"
+
+
+@dataclass(frozen=True)
+class GuidanceScales:
+    """Guidance strengths; the defaults are the reference's."""
+
+    video_cfg: float = 3.0
+    audio_cfg: float = 7.0
+    identity: float = 3.0
+    stg: float = 1.0
+    modality: float = 3.0
+    stg_block: int = 29
+
+    @property
+    def cfg_on(self) -> bool:
+        return self.video_cfg != 1.0 or self.audio_cfg != 1.0
+
+    @property
+    def identity_on(self) -> bool:
+        return self.identity != 0.0
+
+    @property
+    def stg_on(self) -> bool:
+        return self.stg != 0.0
+
+    @property
+    def modality_on(self) -> bool:
+        return self.modality != 1.0
+
+
+@dataclass(frozen=True)
+class PassSpec:
+    """One transformer pass per step.
+
+    ``prompt``: "positive" or "negative" text embeddings. ``with_reference``: whether the audio
+    sequence carries the clean reference tokens (False: target audio only).
+    ``kwargs``: extra transformer keyword arguments (STG blocks, modality isolation).
+    """
+
+    name: str
+    prompt: str = "positive"
+    with_reference: bool = True
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def build_pass_specs(scales: GuidanceScales, has_reference: bool = True) -> list[PassSpec]:
+    """The passes one step needs for ``scales``: P first, then one per active guidance."""
+    specs = [PassSpec(COND)]
+    if scales.cfg_on:
+        specs.append(PassSpec(NEGATIVE, prompt="negative"))
+    if scales.identity_on and has_reference:
+        specs.append(PassSpec(IDENTITY, with_reference=False))
+    if scales.stg_on:
+        specs.append(PassSpec(STG, kwargs={"spatio_temporal_guidance_blocks": [scales.stg_block]}))
+    if scales.modality_on:
+        specs.append(PassSpec(MODALITY, kwargs={"isolate_modalities": True}))
+    return specs
+
+
+def combine_x0(
+    x0: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    scales: GuidanceScales,
+    num_reference: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Guided (video, audio) x0 from the per-pass x0 estimates.
+
+    ``x0[name] = (video (B, Nv, C), audio (B, Na, D))``; audio of every pass but ``identity``
+    holds reference + target tokens, ``identity``'s audio holds the target tokens only.
+    """
+    p_v, p_a = x0[COND]
+    video = p_v.clone()
+    audio = p_a.clone()
+    if NEGATIVE in x0:
+        n_v, n_a = x0[NEGATIVE]
+        video = video + (scales.video_cfg - 1.0) * (p_v - n_v)
+        audio = audio + (scales.audio_cfg - 1.0) * (p_a - n_a)
+    if STG in x0:
+        s_v, s_a = x0[STG]
+        video = video + scales.stg * (p_v - s_v)
+        audio = audio + scales.stg * (p_a - s_a)
+    if MODALITY in x0:
+        b_v, b_a = x0[MODALITY]
+        video = video + (scales.modality - 1.0) * (p_v - b_v)
+        audio = audio + (scales.modality - 1.0) * (p_a - b_a)
+    if IDENTITY in x0:
+        _, r_a = x0[IDENTITY]
+        target = audio[:, num_reference:] + scales.identity * (p_a[:, num_reference:] - r_a)
+        audio = audio.clone()
+        audio[:, num_reference:] = target
+    return video, audio
