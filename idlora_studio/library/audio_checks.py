@@ -34,6 +34,7 @@ CLIP_LEVEL = 0.999
 CLIP_RUN = 3  # consecutive samples at full scale that count as a clip
 N_PEAKS = 400
 SILENT_PEAK_DB = -60.0  # a file whose loudest sample is below this is silent
+STATIONARY_DB = 12.0  # less dynamics than this: no pauses to detect
 MIN_TRUNCATED_S = 1.0  # a truncated file with less than this left is unusable
 
 
@@ -68,14 +69,14 @@ def detect_voice(mono: np.ndarray, sr: int) -> VoiceActivity:
 
     The noise floor is the 10th percentile of frame levels, the voice level the 95th. A
     frame is voiced when it rises clearly above the floor (half the dynamic range, at most
-    10 dB) and above -55 dBFS. A stationary signal (under 6 dB of dynamics) is voiced
-    wherever it is above -50 dBFS.
+    10 dB) and above -55 dBFS. A signal without a clearly quieter part (under 12 dB between
+    floor and voice) has no pauses to find: it is voiced wherever it is above -50 dBFS.
     """
     energy, hop = frame_energy_db(mono, sr)
     floor = float(np.percentile(energy, 10))
     loud = float(np.percentile(energy, 95))
     dyn = loud - floor
-    if dyn < 6.0:
+    if dyn < STATIONARY_DB:
         threshold = -50.0
     else:
         threshold = max(-55.0, floor + min(10.0, dyn / 2.0))
