@@ -200,7 +200,6 @@ def decode_audio(
         decoded_src_samples = 0
         broken = False
         bad_packets = 0
-        channels = 0
 
         def take(frames: list[av.AudioFrame]) -> None:
             for rf in frames:
@@ -221,7 +220,6 @@ def decode_audio(
                         break
                     continue
                 for frame in frames:
-                    channels = max(channels, len(frame.layout.channels))
                     src_sr = frame.sample_rate or src_sr
                     decoded_src_samples += frame.samples
                     frame.pts = None

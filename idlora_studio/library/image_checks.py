@@ -13,6 +13,7 @@ No Qt here: this runs in a worker thread.
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -28,21 +29,24 @@ CROP_SCALE = 2.2  # crop side as a multiple of the face box side
 JPEG_QUALITY = 95
 THUMB_QUALITY = 85
 
-_cascade = None
+_local = threading.local()
 
 
 def _face_cascade():  # noqa: ANN202 - cv2 type
-    """OpenCV's frontal-face Haar cascade shipped inside the opencv-python wheel (loaded once)."""
-    global _cascade
-    if _cascade is None:
+    """OpenCV's frontal-face Haar cascade shipped inside the opencv-python wheel.
+
+    Loaded once per thread: a classifier object is not meant to be shared between threads.
+    """
+    cascade = getattr(_local, "cascade", None)
+    if cascade is None:
         import cv2
 
         xml = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
         cascade = cv2.CascadeClassifier(str(xml))
         if cascade.empty():
             raise RuntimeError(f"OpenCV's face detector could not be loaded from {xml}")
-        _cascade = cascade
-    return _cascade
+        _local.cascade = cascade
+    return cascade
 
 
 def detect_faces(image: Image.Image) -> tuple[FaceBox, ...]:
