@@ -14,6 +14,9 @@ killed restarts from zero. A 38 GB transformer must survive both, so partial fil
 belongs to; the next run continues it with a Range request, and only a verified file is renamed
 into ``<models_dir>/<owner>--<name>/<path>`` (layout: :mod:`engine.models.registry`).
 
+huggingface_hub hands the body over in ``DOWNLOAD_CHUNK_SIZE`` pieces (10 MiB): progress, cancel
+and the point a dropped connection resumes from move in those steps.
+
 Verification: a file's sha256 must equal the registry's pinned hash when there is one, else the
 hub's LFS sha256 (the ETag of LFS files); small non-LFS files are checked against their git blob
 hash (the ETag the hub sends for them). A mismatch deletes the bad file and raises
@@ -186,7 +189,8 @@ class _Meter:
             self._win_bytes += n
             now = time.monotonic()
             dt = now - self._win_t
-            if dt >= 0.25:
+            # First estimate quickly, then smooth over quarter-second windows.
+            if dt >= (0.25 if self.speed else 0.02):
                 inst = max(self._win_bytes, 0) / dt
                 self.speed = inst if self.speed == 0.0 else 0.3 * inst + 0.7 * self.speed
                 self._win_t, self._win_bytes = now, 0
@@ -479,8 +483,8 @@ class Downloader:
         endpoint: str,
         token: str | None,
     ) -> None:
-        from huggingface_hub import build_hf_headers
         from huggingface_hub.file_download import http_get
+        from huggingface_hub.utils import build_hf_headers
 
         repo = pf.entry.repo_id
         part = state_path(models_dir, repo, pf.path_in_repo, ".incomplete")
