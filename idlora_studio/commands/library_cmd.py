@@ -68,6 +68,7 @@ def _consent(text: str | None, document: Path | None):  # noqa: ANN202
 
 def _cmd_add(args: argparse.Namespace) -> int:
     from idlora_studio.library.media_types import ImportRejected
+    from idlora_studio.library.migrate import MigrationError
     from idlora_studio.library.repository import LibraryError
 
     try:
@@ -82,7 +83,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
                 tags=args.tag,
             )
             detail = lib.get_identity(created.identity_id)
-    except (ImportRejected, LibraryError) as exc:
+    except (ImportRejected, LibraryError, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for res, img in zip(created.images, args.image, strict=True):
@@ -99,12 +100,13 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from idlora_studio.library.migrate import MigrationError
     from idlora_studio.library.repository import LibraryError
 
     try:
         with _open() as lib:
             items = lib.list_identities(args.search, args.tag)
-    except LibraryError as exc:
+    except (LibraryError, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:
@@ -135,6 +137,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
+    from idlora_studio.library.migrate import MigrationError
     from idlora_studio.library.repository import LibraryError
 
     try:
@@ -144,7 +147,7 @@ def _cmd_remove(args: argparse.Namespace) -> int:
                 print(f"error: no identity named {args.name!r}", file=sys.stderr)
                 return 1
             lib.delete_identity(found.id)
-    except LibraryError as exc:
+    except (LibraryError, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"removed {found.name!r}")

@@ -190,13 +190,13 @@ class MediaStore:
         *,
         candidates: Iterable[str] | None = None,
         tmp_age_s: float = STALE_TMP_AGE_S,
-        blocking: bool = True,
     ) -> int:
         """Delete unreferenced hash files and stale temp files; return how many were removed.
 
-        ``referenced`` is a callable-free snapshot, so call this while holding
-        :meth:`collecting` (the ``Library`` does) so no writer adds references meanwhile.
-        ``candidates`` limits the scan to these hashes (cheap collection after a delete).
+        ``referenced`` is a snapshot of the hashes the database references; call this while
+        holding :meth:`collecting` (the ``Library`` does) so that no writer is between writing
+        a file and committing its row. ``candidates`` limits the work to these hashes (the
+        cheap pass after a delete); without it every file and stale temp file is considered.
         """
         keep = set(referenced or ())
         removed = 0
