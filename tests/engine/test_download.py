@@ -440,3 +440,30 @@ def test_clear_errors(hub: FakeHub, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(dl.NetworkError, match="Offline mode"):
         dl.download_set(_set(), tmp_path, endpoint=hub.endpoint)
+
+
+def test_models_cli_list_download_verify(hub: FakeHub, tmp_path: Path, monkeypatch, capsys) -> None:
+    from engine.models import registry
+    from idlora_studio.cli import main
+
+    monkeypatch.setitem(registry.MODEL_SETS, "test", _set())
+    base = ["models", "--models-dir", str(tmp_path)]
+
+    assert main([*base, "list", "--json"]) == 0
+    listed = {s["id"]: s for s in json.loads(capsys.readouterr().out)["sets"]}
+    assert listed["test"]["state"] == "missing" and listed["tiny"]["builtin"]
+    assert "ltx2-celebvhq" in listed and listed["ltx2-celebvhq"]["gated"]
+
+    assert main([*base, "download", "test", "--endpoint", hub.endpoint]) == 0
+    out = capsys.readouterr()
+    assert "files ready" in out.out and "[" in out.err  # summary and a progress bar
+    assert main([*base, "list", "--json"]) == 0
+    listed = {s["id"]: s for s in json.loads(capsys.readouterr().out)["sets"]}
+    assert listed["test"]["state"] == "verified"
+
+    assert main([*base, "verify", "test"]) == 0
+    target = local_path(tmp_path, LORA_REPO, "id_lora.safetensors")
+    target.write_bytes(b"x" + target.read_bytes()[1:])
+    assert main([*base, "verify", "test"]) == 1
+    assert "MISMATCH" in capsys.readouterr().out
+    assert main([*base, "download", "nope"]) == 1
