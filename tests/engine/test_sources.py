@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -149,9 +150,44 @@ def _original_audio_vae_key(key: str) -> str:
     return "audio_vae." + key
 
 
-def _write_single_file(base: Path, path: Path, with_vocoder: bool = True) -> dict:
+def _original_vae_key(key: str) -> str:
+    """diffusers video VAE name -> original (inverse of diffusers' block renumbering)."""
+    key = key.replace("latents_mean", "per_channel_statistics.mean-of-means")
+    key = key.replace("latents_std", "per_channel_statistics.std-of-means")
+    if key.startswith("encoder."):
+        m = re.match(r"encoder\.down_blocks\.(\d)\.downsamplers\.0\.(.*)", key)
+        if m:
+            key = f"encoder.down_blocks.{2 * int(m[1]) + 1}.{m[2]}"
+        else:
+            key = re.sub(
+                r"^encoder\.down_blocks\.(\d)\.",
+                lambda g: f"encoder.down_blocks.{2 * int(g[1])}.",
+                key,
+            )
+            key = key.replace("encoder.mid_block.", "encoder.down_blocks.8.")
+    elif key.startswith("decoder."):
+        m = re.match(r"decoder\.up_blocks\.(\d)\.upsamplers\.0\.(.*)", key)
+        if m:
+            key = f"decoder.up_blocks.{2 * int(m[1]) + 1}.{m[2]}"
+        else:
+            key = re.sub(
+                r"^decoder\.up_blocks\.(\d)\.",
+                lambda g: f"decoder.up_blocks.{2 * int(g[1]) + 2}.",
+                key,
+            )
+            key = key.replace("decoder.mid_block.", "decoder.up_blocks.0.")
+    return "vae." + key.replace("resnets", "res_blocks")
+
+
+def _write_single_file(
+    base: Path, path: Path, with_vocoder: bool = True, with_vae: bool = False
+) -> dict:
     """An original-layout checkpoint made from the tiny folder's transformer and audio VAE."""
-    from diffusers import AutoencoderKLLTX2Audio, LTX2VideoTransformer3DModel
+    from diffusers import (
+        AutoencoderKLLTX2Audio,
+        AutoencoderKLLTX2Video,
+        LTX2VideoTransformer3DModel,
+    )
     from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
 
     g = torch.Generator().manual_seed(7)
@@ -170,8 +206,16 @@ def _write_single_file(base: Path, path: Path, with_vocoder: bool = True) -> dic
         if cfg["_class_name"] == "LTX2Vocoder":
             voc = LTX2Vocoder.from_pretrained(base / "vocoder")
             sd.update({"vocoder." + k: v.contiguous() for k, v in voc.state_dict().items()})
+    out = {"transformer": transformer, "audio_vae": audio_vae}
+    if with_vae:
+        vae = AutoencoderKLLTX2Video.from_pretrained(base / "vae")
+        with torch.no_grad():
+            for p in vae.parameters():
+                p.copy_(torch.randn(p.shape, generator=g) * 0.02)
+        sd.update({_original_vae_key(k): v.contiguous() for k, v in vae.state_dict().items()})
+        out["vae"] = vae
     save_file(sd, str(path))
-    return {"transformer": transformer, "audio_vae": audio_vae}
+    return out
 
 
 @pytest.mark.parametrize("variant", ["ltx2", "ltx2.3"])
@@ -230,3 +274,12 @@ def test_variant_from_keys() -> None:
         )
         == "ltx2.3"
     )
+
+
+def test_single_file_with_video_vae(tiny_ltx2: Path, tmp_path: Path) -> None:
+    ckpt = tmp_path / "full.safetensors"
+    expected = _write_single_file(tiny_ltx2, ckpt, with_vae=True)
+    comps, info = load_components(ckpt, base=tiny_ltx2)
+    assert info.paths["vae"] == ckpt
+    _assert_same_weights(comps["vae"], expected["vae"])
+    _assert_same_weights(comps["transformer"], expected["transformer"])
