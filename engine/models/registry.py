@@ -26,9 +26,10 @@ What is and is not verified here (no hub access from the machines this was writt
   the ``text_encoder``/``tokenizer`` sub-folders of ``Lightricks/LTX-2``.
 * Exact shard names inside those sub-folders are not known offline, so sub-folders are given as
   patterns (``transformer/*``) and resolved against the hub's file listing at download time.
-* LTX-2.3 single-file names (``ltx-2.3-22b-dev.safetensors``, the distilled LoRA and the x2
-  upscaler) follow the public LTX-2.3 model list; the LTX-2 distilled LoRA name is from memory of
-  the public repo and NOT verified. ID-LoRA file names are unknown: ``*.safetensors`` patterns.
+* ``Lightricks/LTX-2.3`` is assumed to carry the same diffusers sub-folders (its model card loads
+  it with ``DiffusionPipeline.from_pretrained``): NOT verified offline. Its distilled-LoRA name
+  follows the public LTX-2.3 model list; the LTX-2 distilled LoRA name is from memory of the
+  public repo and NOT verified. ID-LoRA file names are unknown: ``*.safetensors`` patterns.
 * Sizes are approximate (method.md's figures split over the parts); they drive the disk check and
   progress only until the hub reports exact sizes.
 * No sha256 is pinned (``None`` everywhere): none could be verified offline and inventing one would
@@ -155,8 +156,6 @@ def read_json(path: Path) -> dict | None:
 _LTX2 = "Lightricks/LTX-2"
 _LTX23 = "Lightricks/LTX-2.3"
 
-_GEMMA_NOTE = "Gemma 3 12B text encoder (Gemma licence: accept it on the hub, then use a token)"
-
 
 def _gemma_files(required: bool = True) -> tuple[ModelFile, ...]:
     # The diffusers layout of Lightricks/LTX-2 carries the Gemma 3 12B encoder in these two
@@ -193,18 +192,24 @@ def _ltx2_base() -> tuple[ModelFile, ...]:
 
 
 def _ltx23_base() -> tuple[ModelFile, ...]:
-    # Single-file checkpoint bundling transformer, video/audio VAEs and text projection (public
-    # LTX-2.3 model list). 22B params in bf16 ~44 GB plus VAEs: estimate.
+    # Diffusers layout of Lightricks/LTX-2.3, like LTX-2's: the model card loads it with
+    # DiffusionPipeline.from_pretrained("Lightricks/LTX-2.3"), so the component sub-folders are
+    # assumed to match LTX-2's (NOT verified offline; the listing fails clearly if one is
+    # absent). The repo's 40+ GB single-file checkpoints (ltx-2.3-22b-dev.safetensors, ...) are
+    # not fetched; engine.models.sources loads a diffusers folder directly. 22B params in bf16
+    # ~44 GB: estimate.
     return (
-        ModelFile(_LTX23, "ltx-2.3-22b-dev.safetensors", 46 * GB, "checkpoint"),
-        *_gemma_files(),
-        ModelFile(
-            _LTX23,
-            "ltx-2.3-spatial-upscaler-x2-1.1.safetensors",
-            1 * GB,
-            "spatial_upsampler",
-            required=False,
-        ),
+        ModelFile(_LTX23, "model_index.json", 1_000, "pipeline_index"),
+        ModelFile(_LTX23, "scheduler/*", 1_000, "scheduler"),
+        ModelFile(_LTX23, "transformer/*", 44_500_000_000, "transformer"),
+        ModelFile(_LTX23, "connectors/*", 2_000_000_000, "connectors"),
+        ModelFile(_LTX23, "vae/*", 2_000_000_000, "vae"),
+        ModelFile(_LTX23, "audio_vae/*", 200_000_000, "audio_vae"),
+        ModelFile(_LTX23, "vocoder/*", 400_000_000, "vocoder"),
+        ModelFile(_LTX23, "text_encoder/*", 24 * GB, "text_encoder", gated=True),
+        ModelFile(_LTX23, "tokenizer/*", 40_000_000, "tokenizer", gated=True),
+        ModelFile(_LTX23, "latent_upsampler/*", 1 * GB, "spatial_upsampler", required=False),
+        # Name from the public LTX-2.3 model list.
         ModelFile(
             _LTX23,
             "ltx-2.3-22b-distilled-lora-384-1.1.safetensors",
