@@ -467,3 +467,43 @@ def test_models_cli_list_download_verify(hub: FakeHub, tmp_path: Path, monkeypat
     assert main([*base, "verify", "test"]) == 1
     assert "MISMATCH" in capsys.readouterr().out
     assert main([*base, "download", "nope"]) == 1
+
+
+def test_registry_sets_are_plain_data(tmp_path: Path) -> None:
+    from engine.models import registry
+
+    sets = registry.MODEL_SETS
+    assert {
+        "ltx2-celebvhq",
+        "ltx2-talkvid",
+        "ltx2.3-celebvhq-3k",
+        "ltx2.3-talkvid-3k",
+        "tiny",
+    } <= set(sets)
+    repos = {f.repo_id for s in sets.values() for f in s.files}
+    assert {
+        "Lightricks/LTX-2",
+        "Lightricks/LTX-2.3",
+        "AviadDahan/ID-LoRA-CelebVHQ",
+        "AviadDahan/ID-LoRA-TalkVid",
+        "AviadDahan/LTX-2.3-ID-LoRA-CelebVHQ-3K",
+        "AviadDahan/LTX-2.3-ID-LoRA-TalkVid-3K",
+    } == repos
+    for s in sets.values():
+        if s.builtin:
+            assert registry.status(s, tmp_path).complete
+            continue
+        assert s.gated and s.lora is not None and s.lora.role == "id_lora"
+        assert all(f.sha256 is None for f in s.files)  # nothing pinned that was not verified
+        assert 60e9 < s.required_bytes <= s.total_bytes < 100e9
+        roles = {f.role for f in s.files if f.required}
+        assert {"transformer", "text_encoder", "vae", "audio_vae", "vocoder", "id_lora"} <= roles
+        assert list(s.vram_needs) == list(memory_order())
+        st = registry.status(s, tmp_path)
+        assert st.state is FileState.MISSING and st.bytes_present == 0
+
+
+def memory_order() -> tuple[str, ...]:
+    from engine.memory import PROFILE_ORDER
+
+    return PROFILE_ORDER
