@@ -9,7 +9,26 @@ Importing this package is cheap; the public names below load SQLAlchemy on first
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use
+    from .media_types import FaceBox, ImageImport, ImportRejected, VoiceImport
+    from .migrate import MigrationError
+    from .repository import (
+        ClipAdded,
+        ClipInfo,
+        ConsentRecord,
+        DuplicateNameError,
+        IdentityCreated,
+        IdentityDetail,
+        IdentitySummary,
+        ImageAdded,
+        ImageInfo,
+        InvalidInputError,
+        Library,
+        LibraryError,
+        NotFoundError,
+    )
 
 _EXPORTS = {
     "Library": "repository",
@@ -32,7 +51,26 @@ _EXPORTS = {
     "FaceBox": "media_types",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ClipAdded",
+    "ClipInfo",
+    "ConsentRecord",
+    "DuplicateNameError",
+    "FaceBox",
+    "IdentityCreated",
+    "IdentityDetail",
+    "IdentitySummary",
+    "ImageAdded",
+    "ImageImport",
+    "ImageInfo",
+    "ImportRejected",
+    "InvalidInputError",
+    "Library",
+    "LibraryError",
+    "MigrationError",
+    "NotFoundError",
+    "VoiceImport",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -601,6 +601,45 @@ class Library:
             raise
         return IdentityCreated(new_id, tuple(img_results), tuple(clip_results))
 
+    def add_media(
+        self,
+        identity_id: int,
+        images: Iterable[Path | str | ImageImport] = (),
+        clips: Iterable[Path | str | VoiceImport] = (),
+        *,
+        clip_source: str = "imported",
+    ) -> IdentityCreated:
+        """Import several files into an existing identity in ONE transaction (files dropped
+        on an identity card): all are checked first; either all land or none."""
+        self._check_source(clip_source)
+        self._require(identity_id)
+        checked_images = [importer.as_image_import(i) for i in images]
+        checked_clips = [importer.as_voice_import(c) for c in clips]
+        written: list[str] = []
+        try:
+            with self.store.writing():
+                image_shas = []
+                for im in checked_images:
+                    image_shas.append(self._put(im.data, written))
+                    if im.thumbnail:
+                        self._put(im.thumbnail, written)
+                clip_shas = [self._put(c.wav, written) for c in checked_clips]
+                with self._write() as s:
+                    ident = self._get(s, identity_id)
+                    img_results = [
+                        self._insert_image(s, ident.id, im, sha)
+                        for im, sha in zip(checked_images, image_shas, strict=True)
+                    ]
+                    clip_results = [
+                        self._insert_clip(s, ident.id, c, sha, clip_source)
+                        for c, sha in zip(checked_clips, clip_shas, strict=True)
+                    ]
+                    ident.updated_at = utcnow()
+        except BaseException:
+            self._collect_candidates(written)
+            raise
+        return IdentityCreated(identity_id, tuple(img_results), tuple(clip_results))
+
     def update_identity(
         self,
         identity_id: int,

@@ -295,3 +295,25 @@ def test_store_paths_are_sharded(lib: Library) -> None:
     assert img.path == lib.media_path(img.sha256)
     assert img.path.parent.name == img.sha256[:2]
     assert isinstance(lib.store, MediaStore)
+
+
+def test_add_media_to_existing_identity_is_all_or_nothing(lib: Library, paths, monkeypatch) -> None:
+    a = lib.create_identity("A")
+    res = lib.add_media(a, [image_import(1), image_import(2)], [voice_import(1)])
+    assert len(res.images) == 2 and len(res.clips) == 1
+    before = media_files(paths)
+    from idlora_studio.library import repository
+
+    real_insert = repository.Library._insert_clip
+
+    def second_fails(s, iid, c, sha, source):  # noqa: ANN001, ANN202
+        if c.source.name == "clip3.wav":
+            raise RuntimeError("failed half-way")
+        return real_insert(s, iid, c, sha, source)
+
+    monkeypatch.setattr(repository.Library, "_insert_clip", staticmethod(second_fails))
+    with pytest.raises(RuntimeError):
+        lib.add_media(a, [image_import(5)], [voice_import(2), voice_import(3)])
+    d = lib.get_identity(a)
+    assert len(d.images) == 2 and len(d.clips) == 1
+    assert media_files(paths) == before
