@@ -198,3 +198,8 @@ def media_ref_columns(metadata: MetaData = Base.metadata) -> list[tuple[str, str
             if col.info.get("media_ref"):
                 out.append((table.name, col.name))
     return out
+
+
+# Generation tables (jobs, takes, projects) share this Base; importing them here makes
+# ``Base.metadata`` complete for Alembic's comparison and for the media collector.
+from . import models_generation as _models_generation  # noqa: E402, F401
