@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline
+from diffusers.loaders import LTX2LoraLoaderMixin
 from diffusers.utils.torch_utils import randn_tensor
 
-from engine.api import Cancelled, CancelToken
+from engine.api import Cancelled, CancelToken, Stopwatch
 from engine.pipeline.denoise import (
     DenoiseState,
     StepReport,
@@ -58,7 +59,7 @@ def latent_preview(x0_video: torch.Tensor, frames: int, height: int, width: int)
     return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
 
-class IDLoRAPipeline(DiffusionPipeline):
+class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
     """ID-LoRA on LTX-2 / LTX-2.3: prompt + first-frame image + reference voice -> video + audio.
 
     Components are those of diffusers' LTX-2 pipelines, so ``IDLoRAPipeline.from_pretrained``
@@ -250,6 +251,8 @@ class IDLoRAPipeline(DiffusionPipeline):
         progress: Any | None = None,
         cancel: CancelToken | None = None,
         preview: bool = True,
+        after_text_encoding: Any | None = None,
+        stopwatch: Stopwatch | None = None,
     ) -> IDLoRAPipelineOutput:
         """Generate a video with audio in the reference voice.
 
@@ -267,7 +270,12 @@ class IDLoRAPipeline(DiffusionPipeline):
             progress: ``callable(step_report, preview_or_None)`` after each step.
             cancel: ``engine.api.CancelToken``; checked before every step, raises ``Cancelled``.
             output_type: "np", "pt" or "latent".
+            after_text_encoding: called once the prompt embeddings exist (e.g. to free the
+                text encoder's memory).
+            stopwatch: ``engine.api.Stopwatch`` receiving the phases ``encode_prompt``,
+                ``prepare``, ``denoise`` and ``decode``.
         """
+        sw = stopwatch or Stopwatch()
         # 1. check inputs
         scales = GuidanceScales(
             video_cfg=video_guidance_scale,
@@ -287,10 +295,15 @@ class IDLoRAPipeline(DiffusionPipeline):
             use_cross_timestep = default_use_cross_timestep(self.transformer)
 
         # 2. encode prompts (negative only when CFG is on)
-        positive = self.encode_text([prompt], max_sequence_length)
-        negative = (
-            self.encode_text([negative_prompt], max_sequence_length) if scales.cfg_on else None
-        )
+        with sw.phase("encode_prompt"):
+            positive = self.encode_text([prompt], max_sequence_length)
+            negative = (
+                self.encode_text([negative_prompt], max_sequence_length) if scales.cfg_on else None
+            )
+        if after_text_encoding is not None:
+            after_text_encoding()
+        prep = sw.phase("prepare")
+        prep.__enter__()
 
         # 3. video latents: first frame = VAE(image) with mask 0, the rest noise
         lf = (num_frames - 1) // self.vae_temporal + 1
@@ -361,6 +374,8 @@ class IDLoRAPipeline(DiffusionPipeline):
             fps=frame_rate,
         )
 
+        prep.__exit__(None, None, None)
+
         # 6. denoising loop
         def on_step(rep: StepReport) -> None:
             if progress is not None:
@@ -368,15 +383,16 @@ class IDLoRAPipeline(DiffusionPipeline):
                 progress(rep, pv)
 
         check = cancel.raise_if_cancelled if cancel is not None else None
-        state = denoise(
-            self.transformer,
-            state,
-            sigmas,
-            scales,
-            use_cross_timestep=use_cross_timestep,
-            on_step=on_step,
-            check_cancel=check,
-        )
+        with sw.phase("denoise"):
+            state = denoise(
+                self.transformer,
+                state,
+                sigmas,
+                scales,
+                use_cross_timestep=use_cross_timestep,
+                on_step=on_step,
+                check_cancel=check,
+            )
 
         # 7. drop reference tokens (already separate), unnormalise
         video_lat = self._video_norm(self.unpack_video(state.video, lf, lh, lw), inverse=True)
@@ -387,6 +403,8 @@ class IDLoRAPipeline(DiffusionPipeline):
         # 8. decode video (timestep/noise as diffusers' LTX-2 pipelines) and audio
         if cancel is not None:
             cancel.raise_if_cancelled()
+        dec = sw.phase("decode")
+        dec.__enter__()
         dec_t = None
         if self.vae.config.timestep_conditioning:
             norm = self._video_norm(video_lat)
@@ -399,6 +417,7 @@ class IDLoRAPipeline(DiffusionPipeline):
         mel = self.audio_vae.decode(audio_lat.to(self.audio_vae.dtype), return_dict=False)[0]
         wave = self.vocoder(mel.to(self.vocoder.dtype)).float()
         self.maybe_free_model_hooks()
+        dec.__exit__(None, None, None)
         if output_type == "np":
             return IDLoRAPipelineOutput(
                 frames.cpu().numpy(), wave.cpu().numpy(), self.audio_sample_rate

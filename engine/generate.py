@@ -1,0 +1,485 @@
+"""Request-level API used by the Studio and the CLI: load a model once, generate many times.
+
+``IDLoRAGenerator.load`` resolves the model source (``"tiny"`` / ``"tiny-ltx2.3"``, a local
+diffusers folder, a hub repo id or a single-file checkpoint) through
+``engine.models.sources.load_components``, loads an ID-LoRA with ``engine.lora.load_idlora`` and
+places the pipeline with ``engine.memory.apply_profile``. ``generate`` validates a
+``GenerationRequest`` (size and frame rules, media, voice length, STG block), runs
+``IDLoRAPipeline`` and returns a ``GenerationResult`` with uint8 frames, float32 audio, the
+effective parameters and per-phase timings.
+
+STG block: the reference perturbs block 29 of LTX-2's 48. A request naming a block the model
+does not have is an ``InvalidRequestError`` -- except on the tiny test models (2 blocks), where
+the last block is used instead and a warning says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.api import (
+    CancelToken,
+    GenerationRequest,
+    GenerationResult,
+    InvalidRequestError,
+    ModelNotFoundError,
+    OutOfMemoryError,
+    ProgressInfo,
+    Stopwatch,
+)
+
+SIZE_MULTIPLE = 32
+MAX_AREA = 576 * 1024
+VOICE_MIN_S = 2.0
+VOICE_MAX_S = 15.0
+VOICE_SAMPLE_RATE = 16000
+TINY_MODELS = {"tiny": "ltx2", "tiny-ltx2": "ltx2", "tiny-ltx2.3": "ltx2.3"}
+
+
+# ----------------------------------------------------------------------------- size rules
+
+
+def _floor_multiple(x: float, m: int = SIZE_MULTIPLE) -> int:
+    return max(m, int(math.floor(x / m + 1e-9)) * m)
+
+
+def _round_multiple(x: float, m: int = SIZE_MULTIPLE) -> int:
+    return max(m, int(math.floor(x / m + 0.5)) * m)
+
+
+def resolve_size(
+    request: GenerationRequest, image_size: tuple[int, int]
+) -> tuple[int, int, list[str]]:
+    """The (width, height) to generate at, and notes on any adjustment.
+
+    Auto (no width/height): the image's aspect is kept, the long side is at most
+    ``request.auto_long_side`` and the area at most 576x1024, both sides floored to multiples
+    of 32. One side given: the other follows the image's aspect. Explicit sizes that are not
+    multiples of 32 are snapped to the nearest multiple (and reported) or, with
+    ``request.snap`` False, rejected.
+    """
+    iw, ih = image_size
+    if iw <= 0 or ih <= 0:
+        raise InvalidRequestError(f"image has no pixels ({iw}x{ih})")
+    notes: list[str] = []
+    w, h = request.width, request.height
+    if w is None and h is None:
+        long_side = max(SIZE_MULTIPLE, request.auto_long_side)
+        scale = min(long_side / max(iw, ih), math.sqrt(MAX_AREA / (iw * ih)))
+        w, h = _floor_multiple(iw * scale), _floor_multiple(ih * scale)
+        notes.append(f"auto resolution from the {iw}x{ih} image: {w}x{h}")
+        return w, h, notes
+    if w is None:
+        w = _round_multiple(h * iw / ih)  # type: ignore[operator]
+        notes.append(f"width {w} follows the image's aspect")
+    elif h is None:
+        h = _round_multiple(w * ih / iw)
+        notes.append(f"height {h} follows the image's aspect")
+    if w <= 0 or h <= 0:
+        raise InvalidRequestError(f"size must be positive, got {w}x{h}")
+    if w % SIZE_MULTIPLE or h % SIZE_MULTIPLE:
+        if not request.snap:
+            raise InvalidRequestError(
+                f"width and height must be multiples of {SIZE_MULTIPLE}; got {w}x{h}"
+            )
+        sw, sh = _round_multiple(w), _round_multiple(h)
+        notes.append(f"size {w}x{h} snapped to {sw}x{sh} (multiples of {SIZE_MULTIPLE})")
+        w, h = sw, sh
+    return int(w), int(h), notes
+
+
+def resolve_frames(request: GenerationRequest) -> tuple[int, list[str]]:
+    """Frame count (8k+1) from ``num_frames`` or ``duration_s * fps`` (default 121), with notes."""
+    from engine.api import DEFAULT_FRAMES
+
+    notes: list[str] = []
+    if request.fps <= 0:
+        raise InvalidRequestError(f"fps must be positive, got {request.fps}")
+    if request.num_frames is not None:
+        n = int(request.num_frames)
+    elif request.duration_s is not None:
+        if request.duration_s <= 0:
+            raise InvalidRequestError(f"duration must be positive, got {request.duration_s}")
+        n = int(round(request.duration_s * request.fps))
+    else:
+        n = DEFAULT_FRAMES
+    if n < 1:
+        raise InvalidRequestError(f"frame count must be positive, got {n}")
+    if (n - 1) % 8:
+        if not request.snap:
+            raise InvalidRequestError(f"frame count must be 8k+1 (9, 17, ..., 121); got {n}")
+        k = max(1, int(math.floor((n - 1) / 8 + 0.5)))
+        snapped = 8 * k + 1
+        notes.append(f"{n} frames snapped to {snapped} (8k+1)")
+        n = snapped
+    return n, notes
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+def default_cache_dir() -> Path:
+    """``$IDLORA_STUDIO_HOME/cache/models``, else the platform user cache ``idlora-studio/models``."""
+    home = os.environ.get("IDLORA_STUDIO_HOME")
+    if home:
+        return Path(home) / "cache" / "models"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("idlora-studio")) / "models"
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    kinds = tuple(
+        k
+        for k in (
+            getattr(torch, "OutOfMemoryError", None),
+            getattr(torch.cuda, "OutOfMemoryError", None),
+        )
+        if k is not None
+    )
+    return isinstance(exc, kinds)
+
+
+# ----------------------------------------------------------------------------- generator
+
+
+class IDLoRAGenerator:
+    """A loaded ID-LoRA pipeline that turns ``GenerationRequest`` into ``GenerationResult``."""
+
+    def __init__(
+        self,
+        pipe: Any,
+        *,
+        model: str,
+        variant: str,
+        device: str,
+        dtype: str,
+        tiny: bool,
+        source_info: Any = None,
+        lora_info: Any = None,
+        profile: Any = None,
+    ) -> None:
+        self.pipe = pipe
+        self._model = model
+        self._variant = variant
+        self._device = device
+        self._dtype = dtype
+        self._tiny = tiny
+        self._source_info = source_info
+        self._lora_info = lora_info
+        self._profile = profile
+
+    @classmethod
+    def load(
+        cls,
+        model: str | Path,
+        lora: Path | None = None,
+        *,
+        lora_strength: float = 1.0,
+        device: str | None = None,
+        dtype: str | None = None,
+        memory_profile: str = "auto",
+        cache_dir: Path | None = None,
+        base: str | Path | None = None,
+    ) -> IDLoRAGenerator:
+        """Load ``model`` (+ optional ID-LoRA) onto ``device`` (default CUDA if present).
+
+        ``dtype``: "bfloat16"/"float16"/"float32" (default bf16 on CUDA, float32 on CPU).
+        ``cache_dir``: where tiny models are built (default :func:`default_cache_dir`).
+        Raises ModelNotFoundError, InvalidRequestError (bad LoRA), OutOfMemoryError.
+        """
+        import torch
+
+        from engine.models.sources import load_components
+        from engine.pipeline import IDLoRAPipeline
+
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype_name = dtype or ("bfloat16" if dev.startswith("cuda") else "float32")
+        try:
+            torch_dtype = getattr(torch, dtype_name)
+        except AttributeError:
+            raise InvalidRequestError(f"unknown dtype {dtype_name!r}") from None
+        name = str(model)
+        tiny = name in TINY_MODELS
+        if tiny:
+            from engine.models.tiny import ensure_tiny_model
+
+            source: str | Path = ensure_tiny_model(
+                cache_dir or default_cache_dir(), TINY_MODELS[name]
+            )
+        else:
+            source = model
+        try:
+            comps, info = load_components(source, torch_dtype=torch_dtype, base=base)
+            pipe = IDLoRAPipeline(**comps)
+            lora_info = None
+            if lora is not None:
+                from engine.lora import load_idlora
+
+                if not Path(lora).is_file():
+                    raise ModelNotFoundError(f"LoRA file not found: {lora}", (str(lora),))
+                lora_info = load_idlora(pipe, Path(lora), lora_strength)
+            profile = cls._place(pipe, memory_profile, dev, info.variant)
+        except Exception as exc:
+            if _is_oom(exc):
+                raise OutOfMemoryError(
+                    f"The GPU ran out of memory while loading the model ({exc}).",
+                    profile=memory_profile,
+                ) from exc
+            raise
+        pipe.set_progress_bar_config(disable=True)
+        return cls(
+            pipe,
+            model=name,
+            variant=info.variant,
+            device=dev,
+            dtype=dtype_name,
+            tiny=tiny,
+            source_info=info,
+            lora_info=lora_info,
+            profile=profile,
+        )
+
+    @staticmethod
+    def _place(pipe: Any, memory_profile: str, device: str, variant: str) -> Any:
+        try:
+            from engine import memory
+        except ImportError:  # memory profiles not available: everything resident
+            pipe.to(device)
+            return None
+        name = memory_profile
+        if name == "auto":
+            free = None
+            if device.startswith("cuda"):
+                import torch
+
+                free = torch.cuda.mem_get_info()[0]
+            name = memory.choose_profile(free, variant)
+        return memory.apply_profile(pipe, name, device)
+
+    # ------------------------------------------------------------------ info
+
+    def model_info(self) -> dict[str, Any]:
+        """Model id/path, variant, LoRA path + sha256, dtype, device, memory profile."""
+        src = self._source_info
+        lora = self._lora_info
+        prof = self._profile
+        return {
+            "model": self._model,
+            "source": getattr(src, "source", None),
+            "kind": getattr(src, "kind", None),
+            "revision": getattr(src, "revision", None),
+            "variant": self._variant,
+            "tiny": self._tiny,
+            "lora": str(lora.path) if lora is not None else None,
+            "lora_sha256": lora.sha256 if lora is not None else None,
+            "lora_strength": lora.strength if lora is not None else None,
+            "dtype": self._dtype,
+            "device": self._device,
+            "memory_profile": getattr(prof, "effective", None),
+            "num_blocks": self.pipe.num_blocks,
+        }
+
+    def close(self) -> None:
+        """Drop the pipeline and release GPU memory."""
+        self.pipe = None
+        try:
+            import gc
+
+            import torch
+
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:  # pragma: no cover
+            pass
+
+    # ------------------------------------------------------------------ generate
+
+    def _stg_block(self, request: GenerationRequest, warnings: list[str]) -> int:
+        n = self.pipe.num_blocks
+        block = request.stg_block
+        if request.stg_scale == 0.0 or 0 <= block < n:
+            return block
+        if self._tiny:
+            warnings.append(
+                f"STG block {block} does not exist in the tiny model ({n} blocks); "
+                f"block {n - 1} was used."
+            )
+            return n - 1
+        raise InvalidRequestError(
+            f"STG block {block} does not exist: this model has {n} blocks (0..{n - 1})"
+        )
+
+    def _load_inputs(
+        self, request: GenerationRequest, warnings: list[str], notes: list[str]
+    ) -> tuple[Any, Any, int, int]:
+        import numpy as np
+        import torch
+
+        from engine.media.audio import load_audio
+        from engine.media.image import load_image, resize_to
+
+        if request.image is None:
+            raise InvalidRequestError("a reference image (the first frame) is needed")
+        if request.voice is None:
+            raise InvalidRequestError("a reference voice clip is needed")
+        img = load_image(request.image)
+        width, height, size_notes = resolve_size(request, img.size)
+        notes.extend(size_notes)
+        img = resize_to(img, width, height)
+        arr = np.asarray(img, dtype=np.float32) / 127.5 - 1.0  # (H, W, 3) in [-1, 1]
+        image = torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+
+        samples, sr = load_audio(request.voice, target_sr=VOICE_SAMPLE_RATE, max_duration_s=600.0)
+        duration = samples.shape[1] / sr
+        if duration < VOICE_MIN_S:
+            raise InvalidRequestError(
+                f"the reference voice is {duration:.1f} s long; at least {VOICE_MIN_S:.0f} s is "
+                "needed (about 5 s works best)"
+            )
+        if duration > VOICE_MAX_S:
+            warnings.append(
+                f"The reference voice is {duration:.1f} s long; the LoRA was trained on about "
+                f"5 s and clips over {VOICE_MAX_S:.0f} s weaken the identity."
+            )
+        wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+        if wave.shape[0] == 1:
+            wave = wave.expand(2, -1).contiguous()
+        elif wave.shape[0] > 2:
+            wave = wave.mean(dim=0, keepdim=True).expand(2, -1).contiguous()
+        return image, wave, width, height
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        progress: Callable[[ProgressInfo], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> GenerationResult:
+        """Run one request. Raises InvalidRequestError, MediaError, Cancelled, OutOfMemoryError."""
+        import numpy as np
+        import torch
+
+        if self.pipe is None:
+            raise InvalidRequestError("the generator was closed")
+        sw = Stopwatch()
+        warnings: list[str] = []
+        notes: list[str] = []
+        prompt = request.full_prompt
+        if not prompt.strip():
+            raise InvalidRequestError("the prompt is empty")
+        if request.steps < 1:
+            raise InvalidRequestError(f"steps must be >= 1, got {request.steps}")
+
+        # 1. inputs: size, frames, image, voice, STG block
+        with sw.phase("load_inputs"):
+            num_frames, frame_notes = resolve_frames(request)
+            image, wave, width, height = self._load_inputs(request, warnings, notes)
+            notes.extend(frame_notes)
+            stg_block = self._stg_block(request, warnings)
+
+        if self._lora_info is not None and request.lora_strength != self._lora_info.strength:
+            from engine.lora import set_lora_strength
+
+            set_lora_strength(self.pipe, request.lora_strength)
+            self._lora_info = dataclasses.replace(
+                self._lora_info, strength=float(request.lora_strength)
+            )
+
+        # 2. progress adapter (1-based step, ETA from the mean step time)
+        def on_step(rep: Any, preview: Any) -> None:
+            if progress is None:
+                return
+            done = rep.index + 1
+            eta = rep.elapsed_s / done * (rep.total - done)
+            progress(ProgressInfo(done, rep.total, rep.elapsed_s, eta, preview))
+
+        after_te = None
+        if self._profile is not None and hasattr(self._profile, "after_text_encoding"):
+            prof = self._profile
+
+            def after_te() -> None:
+                prof.after_text_encoding(self.pipe)
+
+        # 3. run the pipeline
+        generator = torch.Generator(device="cpu").manual_seed(int(request.seed))
+        t0 = time.perf_counter()
+        try:
+            out = self.pipe(
+                prompt=prompt,
+                negative_prompt=request.negative_prompt,
+                image=image,
+                reference_audio=wave,
+                reference_sample_rate=VOICE_SAMPLE_RATE,
+                height=height,
+                width=width,
+                num_frames=num_frames,
+                frame_rate=float(request.fps),
+                num_inference_steps=int(request.steps),
+                video_guidance_scale=request.video_cfg,
+                audio_guidance_scale=request.audio_cfg,
+                identity_guidance_scale=request.identity_scale,
+                stg_scale=request.stg_scale,
+                stg_block=stg_block,
+                modality_scale=request.modality_scale,
+                generator=generator,
+                output_type="np",
+                progress=on_step,
+                cancel=cancel,
+                after_text_encoding=after_te,
+                stopwatch=sw,
+            )
+        except Exception as exc:
+            if _is_oom(exc):
+                prof = getattr(self._profile, "effective", None)
+                raise OutOfMemoryError(
+                    f"The GPU ran out of memory at {width}x{height}x{num_frames}"
+                    + (f" with the {prof} memory profile" if prof else "")
+                    + ". Try a lighter memory profile, a smaller size or fewer frames.",
+                    profile=prof,
+                ) from exc
+            raise
+        sw.timings["total"] = time.perf_counter() - t0
+
+        # 4. result arrays
+        frames = (np.clip(out.frames[0], 0.0, 1.0) * 255.0).round().astype(np.uint8)
+        audio = np.ascontiguousarray(out.audio[0], dtype=np.float32)
+        effective = {
+            "width": width,
+            "height": height,
+            "num_frames": num_frames,
+            "fps": float(request.fps),
+            "steps": int(request.steps),
+            "seed": int(request.seed),
+            "video_cfg": request.video_cfg,
+            "audio_cfg": request.audio_cfg,
+            "identity_scale": request.identity_scale,
+            "stg_scale": request.stg_scale,
+            "stg_block": stg_block,
+            "modality_scale": request.modality_scale,
+            "prompt": prompt,
+            "negative_prompt": request.negative_prompt,
+            "use_cross_timestep": self.pipe.is_ltx23,
+            "sample_rate": int(out.sample_rate),
+            "model": self.model_info(),
+            "lora": self.model_info()["lora"],
+            "lora_sha256": self.model_info()["lora_sha256"],
+            "notes": notes,
+        }
+        return GenerationResult(
+            frames=frames,
+            audio=audio,
+            sample_rate=int(out.sample_rate),
+            fps=float(request.fps),
+            effective=effective,
+            timings=dict(sw.timings),
+            warnings=tuple(warnings),
+        )

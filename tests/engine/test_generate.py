@@ -1,0 +1,140 @@
+"""Request-level API: size/frame rules, media and voice checks, result shapes on the tiny model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.api import GenerationRequest, InvalidRequestError, MediaError, ModelNotFoundError
+from engine.generate import resolve_frames, resolve_size
+
+
+def test_resolve_size_auto_and_snap() -> None:
+    r = GenerationRequest()
+    assert resolve_size(r, (1920, 1080))[:2] == (512, 288)
+    assert resolve_size(r, (1000, 1000))[:2] == (512, 512)
+    assert resolve_size(r, (720, 1280))[:2] == (288, 512)
+    w, h, notes = resolve_size(GenerationRequest(auto_long_side=1024), (1920, 1080))
+    assert (w, h) == (1024, 576) and w * h <= 576 * 1024 and notes
+    # area cap binds for a square at long side 1024
+    w, h, _ = resolve_size(GenerationRequest(auto_long_side=1024), (1000, 1000))
+    assert w * h <= 576 * 1024 and w % 32 == 0 and h % 32 == 0 and w == h
+    w, h, notes = resolve_size(GenerationRequest(width=500, height=300), (10, 10))
+    assert (w, h) == (512, 288) and any("snapped" in n for n in notes)
+    assert resolve_size(GenerationRequest(width=512, height=256), (10, 10)) == (512, 256, [])
+    with pytest.raises(InvalidRequestError):
+        resolve_size(GenerationRequest(width=500, height=300, snap=False), (10, 10))
+    assert resolve_size(GenerationRequest(width=256), (1920, 1080))[:2] == (256, 160)
+
+
+def test_resolve_frames() -> None:
+    assert resolve_frames(GenerationRequest()) == (121, [])
+    assert resolve_frames(GenerationRequest(num_frames=17)) == (17, [])
+    n, notes = resolve_frames(GenerationRequest(num_frames=100))
+    assert n == 97 and notes
+    assert resolve_frames(GenerationRequest(duration_s=2.0))[0] == 49
+    assert resolve_frames(GenerationRequest(duration_s=4.84, fps=25))[0] == 121
+    with pytest.raises(InvalidRequestError):
+        resolve_frames(GenerationRequest(num_frames=100, snap=False))
+
+
+def _media(tmp: Path, voice_s: float = 2.5) -> tuple[Path, Path]:
+    from PIL import Image
+
+    from engine.media.audio import write_wav
+
+    rng = np.random.default_rng(0)
+    img = tmp / "face.png"
+    Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(img)
+    sr = 22050
+    t = np.arange(int(sr * voice_s)) / sr
+    wav = tmp / f"voice{voice_s}.wav"
+    write_wav(wav, (0.3 * np.sin(2 * np.pi * 180 * t))[None].astype(np.float32), sr)
+    return img, wav
+
+
+@pytest.fixture(scope="module")
+def generator(tiny_model_dir: Path):
+    from engine.generate import IDLoRAGenerator
+
+    gen = IDLoRAGenerator.load("tiny", cache_dir=tiny_model_dir.parent, device="cpu")
+    yield gen
+    gen.close()
+
+
+def test_generate_tiny_shapes_and_effective(generator, tmp_path: Path) -> None:
+    img, wav = _media(tmp_path)
+    seen = []
+    req = GenerationRequest(
+        prompt="[VISUAL]: a woman is speaking [SPEECH]: hello",
+        image=img,
+        voice=wav,
+        num_frames=10,
+        steps=2,
+        auto_long_side=128,
+        seed=3,
+    )
+    res = generator.generate(req, progress=seen.append)
+    # auto size from the 128x96 image at long side 128: aspect kept, multiples of 32
+    assert res.frames.shape == (9, 96, 128, 3) and res.frames.dtype == np.uint8
+    assert res.audio.dtype == np.float32 and res.audio.shape[0] == 2
+    assert res.sample_rate == 24000
+    assert abs(res.audio.shape[1] / res.sample_rate - 9 / 25) <= 0.04
+    eff = res.effective
+    assert (eff["width"], eff["height"], eff["num_frames"], eff["steps"], eff["seed"]) == (
+        128,
+        96,
+        9,
+        2,
+        3,
+    )
+    assert eff["stg_block"] == 1 and any("STG block 29" in w for w in res.warnings)
+    assert eff["model"]["variant"] == "ltx2" and eff["model"]["tiny"] is True
+    assert {"encode_prompt", "denoise", "decode", "load_inputs"} <= set(res.timings)
+    assert [p.step for p in seen] == [1, 2] and seen[-1].eta_s == 0
+    info = generator.model_info()
+    assert {"model", "variant", "lora", "lora_sha256", "dtype", "device"} <= set(info)
+
+
+def test_generate_voice_length_rules(generator, tmp_path: Path) -> None:
+    img, short = _media(tmp_path, voice_s=1.5)
+    with pytest.raises(InvalidRequestError, match="at least 2"):
+        generator.generate(
+            GenerationRequest(
+                prompt="p", image=img, voice=short, num_frames=9, steps=1, width=64, height=64
+            )
+        )
+    _, long = _media(tmp_path, voice_s=16.0)
+    res = generator.generate(
+        GenerationRequest(
+            prompt="p", image=img, voice=long, num_frames=9, steps=1, width=64, height=64
+        )
+    )
+    assert any("16.0 s" in w for w in res.warnings)
+
+
+def test_generate_errors(generator, tmp_path: Path) -> None:
+    from engine.generate import IDLoRAGenerator
+
+    img, wav = _media(tmp_path)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(MediaError):
+        generator.generate(GenerationRequest(prompt="p", image=bad, voice=wav, steps=1))
+    with pytest.raises(InvalidRequestError):
+        generator.generate(
+            GenerationRequest(
+                prompt="p",
+                image=img,
+                voice=wav,
+                steps=1,
+                width=60,
+                height=64,
+                snap=False,
+                num_frames=9,
+            )
+        )
+    with pytest.raises(ModelNotFoundError):
+        IDLoRAGenerator.load(tmp_path / "no-such-model", device="cpu")
