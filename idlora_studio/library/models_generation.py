@@ -79,6 +79,8 @@ class Job(Base):
     memory_profile: Mapped[str] = mapped_column(String(32), default="auto", server_default="auto")
     error: Mapped[str | None] = mapped_column(Text)
     error_kind: Mapped[str | None] = mapped_column(String(16))
+    # After an out-of-memory failure: the lighter memory profile a retry should use.
+    suggested_profile: Mapped[str | None] = mapped_column(String(32))
     progress_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     progress_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     take_id: Mapped[int | None] = mapped_column(ForeignKey("takes.id", ondelete="SET NULL"))

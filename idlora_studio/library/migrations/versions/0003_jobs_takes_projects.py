@@ -89,6 +89,7 @@ def upgrade() -> None:
         sa.Column("memory_profile", sa.String(32), server_default="auto", nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("error_kind", sa.String(16), nullable=True),
+        sa.Column("suggested_profile", sa.String(32), nullable=True),
         sa.Column("progress_step", sa.Integer(), server_default="0", nullable=False),
         sa.Column("progress_total", sa.Integer(), server_default="0", nullable=False),
         sa.Column("take_id", sa.Integer(), nullable=True),
