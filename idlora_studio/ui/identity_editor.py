@@ -351,7 +351,7 @@ class IdentityEditor(QWidget):
         clips = QGroupBox("Voice clips")
         clay = QVBoxLayout(clips)
         self.clips_list = QListWidget()
-        self.clips_list.setMinimumHeight(120)
+        self.clips_list.setMinimumHeight(190)
         self.clips_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.clips_list.setAcceptDrops(False)
         clay.addWidget(self.clips_list)

@@ -23,6 +23,20 @@ class _Relay(QObject):
     failed = Signal(object)
 
 
+class _Box:
+    """Carries a result across a queued ``Signal(object)``.
+
+    Emitting ``None`` itself through a queued object signal under-counts ``None``'s
+    references in PySide6 on Python 3.11 (a fatal "deallocating None" after enough
+    emissions), so every value travels inside a box.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 class Task(QRunnable):
     """One unit of work; keep no reference to it, the runner does."""
 
@@ -40,9 +54,9 @@ class Task(QRunnable):
             result = self._fn()
         except BaseException as exc:  # noqa: BLE001 - delivered to on_error
             exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
-            self._relay.failed.emit(exc)
+            self._relay.failed.emit(_Box(exc))
         else:
-            self._relay.done.emit(result)
+            self._relay.done.emit(_Box(result))
 
 
 class TaskRunner(QObject):
@@ -91,13 +105,14 @@ class TaskRunner(QObject):
                 if not self._in_flight:
                     self.idle_changed.emit(True)
 
-        def fail(exc: BaseException) -> None:
+        def fail(box: _Box) -> None:
+            exc = box.value
             if on_error is None:
                 text = getattr(exc, "__traceback_text__", repr(exc))
                 print(f"background task failed:\n{text}")
             finish(exc, on_error)
 
-        relay.done.connect(lambda value: finish(value, on_done), Qt.ConnectionType.QueuedConnection)
+        relay.done.connect(lambda box: finish(box.value, on_done), Qt.ConnectionType.QueuedConnection)
         relay.failed.connect(fail, Qt.ConnectionType.QueuedConnection)
         if was_idle:
             self.idle_changed.emit(False)
