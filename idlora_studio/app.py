@@ -8,7 +8,6 @@ Nothing here imports torch: the engine is loaded only when a job needs it.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -121,27 +120,18 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
     return window
 
 
-def offer_recovered_recordings(window: MainWindow) -> None:
-    """Offer takes a crash left behind, if the recording UI provides the offer (non-modal)."""
+def offer_recovered_recordings(window: MainWindow) -> Any:
+    """Offer takes a crash left behind (non-modal), through the recording UI's offer."""
     try:
-        module = importlib.import_module("idlora_studio.ui.recorder_dialog")
+        from idlora_studio.ui.recorder_dialog import offer_recovered_recordings as offer
     except ImportError:
-        return
-    offer = getattr(module, "offer_recovered_recordings", None) or getattr(
-        module, "offer_recovery", None
-    )
-    if offer is None:
-        return
-    state = window.state
-
-    def save_clip(path: Any, identity_id: int | None = None, *_: Any, **__: Any) -> None:
-        target = identity_id if identity_id is not None else window.editor.identity_id
-        if target is not None and target >= 0:
-            state.add_recorded_clip(int(target), Path(path))
-        else:
-            state.create_identity_from_files([Path(path)])
-
-    offer(window.paths, window.settings, save_clip, window)
+        return None
+    dialog = offer(window, window.paths, window.state.library)
+    if dialog is not None:
+        dialog.finished.connect(
+            lambda _code: window.state.notify_changed(window.editor.identity_id)
+        )
+    return dialog
 
 
 def run_gui(argv: Sequence[str] | None = None) -> int:

@@ -275,6 +275,21 @@ class LibraryState(QObject):
             "Could not add the recording",
         )
 
+    def store_recorded_clip(self, identity_id: int, path: Path) -> Any:
+        """Store a finished recording now, on the calling (worker) thread; follow with
+        :meth:`notify_changed` on the GUI thread. For dialogs that run their own workers."""
+        return self._library.add_voice_clip(identity_id, Path(path), source="recorded")
+
+    def notify_changed(self, identity_id: int | None = None) -> None:
+        """Something changed the library behind this state's back: reload what is shown."""
+        if identity_id is not None:
+            self.identity_changed.emit(identity_id)
+        self.refresh()
+
+    @property
+    def library(self) -> Any:
+        return self._library
+
     def update_identity(self, identity_id: int, **changes: Any) -> None:
         self._mutate(
             identity_id,

@@ -113,21 +113,27 @@ class _PeaksView(QWidget):
         p.end()
 
 
-def _make_waveform(peaks: Sequence[float], parent: QWidget) -> QWidget:
-    """The recording helper's waveform widget when available, else the private one."""
+def _make_waveform(clip: Any, parent: QWidget) -> QWidget:
+    """The shared ``WaveformView`` when available (best window shaded), else a private one."""
+    peaks = tuple(getattr(clip, "peaks", ()) or ())
+    dur = float(getattr(clip, "duration_s", 0.0) or 0.0)
+    win = getattr(clip, "best_window", None)
     try:
-        module = importlib.import_module("idlora_studio.ui.widgets.waveform")
-        cls = getattr(module, "WaveformView", None) or getattr(module, "WaveformWidget", None)
-        if cls is not None:
-            widget = cls(parent)
-            for setter in ("set_peaks", "setPeaks"):
-                if hasattr(widget, setter):
-                    getattr(widget, setter)(list(peaks))
-                    widget.setMinimumSize(160, 34)
-                    return widget
-    except Exception:  # noqa: BLE001 - optional widget; fall back to ours
-        pass
-    return _PeaksView(peaks, parent)
+        from idlora_studio.ui.widgets.waveform import WaveformView
+    except ImportError:
+        view = _PeaksView(peaks, parent)
+        if win and dur > 0:
+            view.window = (max(0.0, win[0] / dur), min(1.0, win[1] / dur))
+        return view
+    view = WaveformView(parent)
+    view.setMinimumSize(160, 40)
+    view.setMaximumHeight(56)
+    view.wave_color = ACCENT
+    view.highlight_color = QColor(108, 140, 255, 45)
+    view.set_peaks(peaks, dur or None)
+    if win and dur > 0:
+        view.set_highlight(float(win[0]), float(win[1]))
+    return view
 
 
 class ClipRow(QWidget):
@@ -144,11 +150,9 @@ class ClipRow(QWidget):
         self.play_button.setFixedSize(32, 32)
         self.play_button.setToolTip("Play")
         self.play_button.clicked.connect(lambda: self.play_requested.emit(self.clip_path))
-        self.waveform = _make_waveform(getattr(clip, "peaks", ()) or (), self)
+        self.waveform = _make_waveform(clip, self)
         dur = float(getattr(clip, "duration_s", 0.0) or 0.0)
-        win = getattr(clip, "best_window", None)
-        if isinstance(self.waveform, _PeaksView) and win and dur > 0:
-            self.waveform.window = (max(0.0, win[0] / dur), min(1.0, win[1] / dur))
+        self._duration_s = dur
         title = getattr(clip, "original_name", None) or Path(self.clip_path).name
         facts = [f"{dur:.1f} s"]
         if getattr(clip, "sample_rate", None):
@@ -185,6 +189,8 @@ class ClipRow(QWidget):
         if isinstance(self.waveform, _PeaksView):
             self.waveform.progress = fraction
             self.waveform.update()
+        elif hasattr(self.waveform, "set_playhead"):
+            self.waveform.set_playhead(fraction * self._duration_s if fraction >= 0 else None)
 
 
 class IdentityEditor(QWidget):
@@ -688,11 +694,15 @@ class IdentityEditor(QWidget):
             self._state.error.emit(f"Recording is not available: {exc}")
             return
         identity_id = self._identity_id
+        state = self._state
 
-        def save_clip(path: Any, *_: Any, **__: Any) -> None:
-            self._state.add_recorded_clip(identity_id, Path(path))
+        def save_clip(path: Path) -> Any:  # the dialog calls this on its worker thread
+            return state.store_recorded_clip(identity_id, Path(path))
 
-        dialog = module.RecorderDialog(self._paths, self._settings, save_clip, self)
+        dialog = module.RecorderDialog(
+            self._paths, self._settings, save_clip, self, identity_id=identity_id
+        )
+        dialog.clip_saved.connect(lambda _result: state.notify_changed(identity_id))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._recorder = dialog
         dialog.open()
