@@ -328,7 +328,7 @@ def _describe(job: Job, result: GenerationResult, seconds: float) -> str:
         asked.append(f"{req.width}x{req.height}")
     if req.num_frames is not None and req.num_frames != frames:
         asked.append(f"{req.num_frames} frames")
-    if asked:
+    if asked and not result.effective.get("notes"):
         text += f" (asked for {', '.join(asked)}; snapped to the model's size rules)"
     return text
 
@@ -378,7 +378,7 @@ def run_job(
     )
     timings = dict(result.timings)
     timings["write_mp4"] = time.perf_counter() - with_write
-    timings["total"] = time.perf_counter() - t0
+    timings["wall"] = time.perf_counter() - t0
     result = GenerationResult(
         frames=result.frames,
         audio=result.audio,
@@ -396,7 +396,9 @@ def run_job(
         output=job.output,
     )
     write_recipe(sidecar, recipe)
-    print(_describe(job, result, timings["total"]), flush=True)
+    print(_describe(job, result, timings["wall"]), flush=True)
+    for note in result.effective.get("notes") or ():
+        print(f"  {note}", flush=True)
     for warning in result.warnings:
         print(f"warning: {job.name}: {warning}", file=sys.stderr)
     return result
@@ -418,6 +420,24 @@ def _report(label: str, exc: BaseException, debug: bool) -> None:
     if sentence and sentence[-1] not in ".!?)":
         sentence += "."
     print(f"error: {label}{sentence}", file=sys.stderr)
+
+
+def _lora_info(generator: Any, args: argparse.Namespace) -> dict[str, Any] | None:
+    """The LoRA identity for recipes: from the generator when it reports one, else hashed here."""
+    if args.lora is None:
+        return None
+    info = generator.model_info()
+    if info.get("lora_sha256"):
+        return {
+            "path": info.get("lora"),
+            "sha256": info["lora_sha256"],
+            "strength": info.get("lora_strength", args.lora_strength),
+        }
+    from engine.recipe import describe_file
+
+    described = describe_file(args.lora) or {}
+    described["strength"] = args.lora_strength
+    return described
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -466,12 +486,8 @@ def run_generate(args: argparse.Namespace) -> int:
     try:
         with _sigint_cancels(cancel):
             try:
-                from engine.recipe import describe_file
-
-                lora_info = describe_file(args.lora)
-                if lora_info is not None:
-                    lora_info["strength"] = args.lora_strength
                 generator = _load_generator(args)
+                lora_info = _lora_info(generator, args)
             except (EngineError, OSError) as exc:
                 _report("", exc, args.debug)
                 return EXIT_ERROR

@@ -415,3 +415,105 @@ def test_duration_flag_reaches_request(
     info = probe_media(tmp_path / "d.mp4")
     assert info.num_frames == 17  # 0.7 s at 25 fps = 17.5 -> 17 (8k+1)
     assert math.isclose(info.audio_duration_s, 17 / 25, abs_tol=0.04)
+
+
+# ----------------------------------------------------------------------------- real tiny model
+
+
+@pytest.fixture(scope="module")
+def tiny_home(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One Studio home (and so one built tiny model) shared by the end-to-end tests here."""
+    home = tmp_path_factory.mktemp("tiny-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IDLORA_STUDIO_HOME", str(home))
+        yield home
+
+
+def test_end_to_end_on_the_real_tiny_model(
+    tiny_home: Path, media: dict[str, Path], tmp_path: Path, capsys: Any
+) -> None:
+    assert gen_cli._generator_factory is None  # the real IDLoRAGenerator
+    out = tmp_path / "real" / "clip.mp4"
+    argv = _single(media, out, "--width", "64", "--height", "64", "--frames", "9")
+    argv += ["--steps", "2", "--seed", "3", "--device", "cpu"]
+    assert main(argv) == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "64x64, 9 frames at 25 fps" in captured.out
+    assert "2/2" in captured.err  # the progress bar reached the end
+
+    info = probe_media(out)
+    assert (info.width, info.height, info.num_frames) == (64, 64, 9)
+    assert info.fps == pytest.approx(25.0)
+    assert (info.video_codec, info.audio_codec) == ("h264", "aac")
+    assert info.video_duration_s == pytest.approx(9 / 25, abs=1e-3)
+    samples, rate = read_audio_track(out)
+    assert abs(samples.shape[1] / rate - 9 / 25) <= 0.04
+    assert abs(info.audio_duration_s - 9 / 25) <= 0.04
+    assert info.metadata.get("ai_generated") == "true"
+
+    recipe = load_recipe(out.with_suffix(".json"))
+    assert recipe["output"]["sha256"] == sha256_file(out)
+    assert recipe["inputs"]["image"]["sha256"] == sha256_file(media["image"])
+    assert recipe["inputs"]["voice"]["sha256"] == sha256_file(media["voice"])
+    assert recipe["effective"]["width"] == 64 and recipe["effective"]["num_frames"] == 9
+    assert recipe["model"]["tiny"] is True and recipe["device"]["device"] == "cpu"
+    assert recipe["versions"]["torch"] and recipe["versions"]["diffusers"] == "0.42.1"
+    assert {"denoise", "decode", "write_mp4"} <= set(recipe["timings"])
+    req = request_from_recipe(recipe)
+    assert (req.width, req.height, req.num_frames, req.steps, req.seed) == (64, 64, 9, 2, 3)
+
+    # Same recipe, same seed -> the same frames (decoded, so compare the re-encoded clip).
+    again = tmp_path / "real" / "again.mp4"
+    assert (
+        main(
+            _single(
+                media,
+                again,
+                "--width",
+                "64",
+                "--height",
+                "64",
+                "--frames",
+                "9",
+                "--steps",
+                "2",
+                "--seed",
+                "3",
+                "--device",
+                "cpu",
+                "--no-progress",
+            )
+        )
+        == 0
+    )
+    from engine.media.video import read_video
+
+    first, _ = read_video(out)
+    second, _ = read_video(again)
+    assert np.array_equal(first, second)
+
+
+def test_real_batch_reports_a_too_short_voice_and_continues(
+    tiny_home: Path, media: dict[str, Path], tmp_path: Path, capsys: Any
+) -> None:
+    short = tone_wav(tmp_path / "short.wav", seconds=1.0, sr=16_000, lead_silence=0, tail_silence=0)
+    jobs = [
+        {
+            "prompt": "[VISUAL]: a man [SPEECH]: Hi. [SOUNDS]: quiet",
+            "reference_path": str(voice),
+            "first_frame_path": str(media["image"]),
+            "output_name": name,
+        }
+        for voice, name in ((short, "short.mp4"), (media["voice"], "ok.mp4"))
+    ]
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    argv = ["generate", "--model", "tiny", "--jobs", str(tmp_path / "jobs.json")]
+    argv += ["--out-dir", str(tmp_path / "o"), "--width", "64", "--height", "64"]
+    argv += ["--frames", "9", "--steps", "1", "--seed", "10", "--device", "cpu", "--no-progress"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "error: short.mp4: the reference voice is 1.0 s long" in err
+    assert "1 of 2 jobs done" in err and "Traceback" not in err
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["ok.json", "ok.mp4"]
+    assert load_recipe(tmp_path / "o" / "ok.json")["request"]["seed"] == 11
+    assert probe_media(tmp_path / "o" / "ok.mp4").num_frames == 9
