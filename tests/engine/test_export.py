@@ -258,10 +258,22 @@ def test_single_take_export_matches_the_take(clips: dict[str, Path], tmp_path: P
 
 
 def test_late_in_point_seeks_frame_accurately(tmp_path: Path) -> None:
-    # a 3 s clip with key frames every 12 frames: an in-point at 2.2 s seeks, then decodes on
-    video = np.stack([_frame(i % 64, "A", False) for i in range(75)])
+    # a 3 s clip with a key frame every 12 frames: an in-point at 2.2 s seeks, then decodes on
+    import av
+
     src = tmp_path / "long.mp4"
-    write_mp4(src, video, FPS, None, SR)
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.codec_context.gop_size = 12
+        for i in range(75):
+            vf = av.VideoFrame.from_ndarray(_frame(i % 64, "A", False), format="rgb24")
+            vf.pts = i
+            out.mux(stream.encode(vf))
+        out.mux(stream.encode(None))
+    with av.open(str(src)) as c:
+        keys = [p.pts for p in c.demux(c.streams.video[0]) if p.is_keyframe]
+    assert len(keys) >= 6
     spec = TimelineSpec(fps=FPS, width=W, height=H, clips=(ClipSpec(src, 55, 70, 0),))
     result = export_timeline(spec, tmp_path / "late.mp4", content_credentials=False)
     frames, _ = read_video(result.path)
