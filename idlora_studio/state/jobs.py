@@ -1,0 +1,431 @@
+"""The generation queue as an observable model (no widgets): ``JobQueue`` and a table model.
+
+``JobQueue`` keeps an in-memory copy of the persisted jobs (frozen ``JobInfo``), changes them
+through a serial database ``TaskRunner`` (never on the GUI thread) and drives one
+:class:`~idlora_studio.workers.generation_worker.GenerationWorker` on its own ``QThread``:
+one GPU job at a time, the next queued job starting when the worker reports it is idle.
+
+On construction it calls ``recover_after_crash`` (jobs left running become 'interrupted')
+and reloads the persisted queue; ``loaded`` fires when that is done, and the queue resumes.
+
+Signals carry ids; read the job with :meth:`JobQueue.job`. Typical wiring (``app.py``)::
+
+    queue = JobQueue(jobs_repo, takes_repo, db_runner, worker)
+    view.setModel(JobsTableModel(queue))
+    queue.enqueue([request], JobSpec(model_set="tiny", identity_id=7))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QThread,
+    Signal,
+)
+from PySide6.QtGui import QImage
+
+from engine.api import GenerationRequest
+from idlora_studio.library.jobs_repo import JobInfo, JobSpec, JobsRepository, TakesRepository
+from idlora_studio.workers.generation_worker import GenerationWorker, start_worker
+from idlora_studio.workers.tasks import TaskRunner
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+class JobQueue(QObject):
+    """Queue of generation jobs; one runs at a time on the worker thread."""
+
+    loaded = Signal()
+    job_added = Signal(int)
+    job_changed = Signal(int)
+    job_removed = Signal(int)
+    job_progress = Signal(int, int, int, float)  # job_id, step, total, eta_s (-1 unknown)
+    job_preview = Signal(int, QImage)
+    job_finished = Signal(int, int)  # job_id, take_id
+    job_failed = Signal(int, str, str)  # job_id, kind, message
+    job_cancelled = Signal(int)
+    queue_changed = Signal()
+    error = Signal(str)  # a queue action failed (database), user-facing
+    _run = Signal(int)
+    _shutdown = Signal()
+
+    def __init__(
+        self,
+        jobs: JobsRepository,
+        takes: TakesRepository,
+        runner: TaskRunner,
+        worker: GenerationWorker,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.jobs_repo = jobs
+        self.takes_repo = takes
+        self._runner = runner
+        self._worker = worker
+        self._jobs: dict[int, JobInfo] = {}
+        self._eta: dict[int, float] = {}
+        self._running: int | None = None
+        self._loaded = False
+        self._closed = False
+        self.recovered: list[int] = []
+        self._thread: QThread = start_worker(worker)
+        conn = Qt.ConnectionType.QueuedConnection
+        self._run.connect(worker.run_job, conn)
+        self._shutdown.connect(worker.shutdown, Qt.ConnectionType.BlockingQueuedConnection)
+        worker.started.connect(self._on_started, conn)
+        worker.skipped.connect(self._on_skipped, conn)
+        worker.progress.connect(self._on_progress, conn)
+        worker.preview.connect(self.job_preview, conn)
+        worker.finished.connect(self._on_finished, conn)
+        worker.failed.connect(self._on_failed, conn)
+        worker.cancelled.connect(self._on_cancelled, conn)
+
+        def load() -> tuple[list[int], list[JobInfo]]:
+            recovered = jobs.recover_after_crash()
+            return recovered, jobs.list_jobs()
+
+        self._db(load, self._on_loaded)
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded
+
+    @property
+    def running_job(self) -> int | None:
+        return self._running
+
+    def job(self, job_id: int) -> JobInfo | None:
+        return self._jobs.get(job_id)
+
+    def jobs(self) -> list[JobInfo]:
+        """All known jobs in queue order."""
+        return sorted(self._jobs.values(), key=lambda j: (j.position, j.id))
+
+    def queued(self) -> list[int]:
+        return [j.id for j in self.jobs() if j.state == JobState.QUEUED]
+
+    def eta(self, job_id: int) -> float | None:
+        return self._eta.get(job_id)
+
+    # ------------------------------------------------------------------ actions
+    def enqueue(
+        self,
+        requests: GenerationRequest | Sequence[GenerationRequest],
+        spec: JobSpec | None = None,
+        on_done: Callable[[list[int]], None] | None = None,
+    ) -> None:
+        """Append jobs (one per request; e.g. seed variations). ``job_added`` per job."""
+        reqs = [requests] if isinstance(requests, GenerationRequest) else list(requests)
+
+        def work() -> list[JobInfo]:
+            return [self.jobs_repo.get(i) for i in self.jobs_repo.enqueue(reqs, spec)]
+
+        def done(infos: list[JobInfo]) -> None:
+            for info in infos:
+                self._jobs[info.id] = info
+                self.job_added.emit(info.id)
+            self.queue_changed.emit()
+            if on_done is not None:
+                on_done([i.id for i in infos])
+            self._maybe_start()
+
+        self._db(work, done)
+
+    def cancel(self, job_id: int) -> None:
+        """Queued: cancelled at once. Running: the engine stops within a denoising step."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        if job_id == self._running:
+            self._worker.cancel(job_id)
+            return
+        if job.state != JobState.QUEUED:
+            return
+        self._set(job_id, state=JobState.CANCELLED.value)
+        self.job_cancelled.emit(job_id)
+        self.queue_changed.emit()
+        self._db(lambda: self.jobs_repo.cancel_queued(job_id), lambda _ok: self._refresh(job_id))
+
+    def retry(self, job_id: int, lighter: bool = False, memory_profile: str | None = None) -> None:
+        """Requeue an ended job; ``lighter`` uses the profile the OOM message suggested."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        profile = memory_profile
+        if lighter and profile is None:
+            profile = job.suggested_profile
+        self._db(lambda: self.jobs_repo.retry(job_id, profile), self._on_requeued)
+
+    def move(self, job_id: int, delta: int) -> None:
+        """Move a queued job ``delta`` places (negative: earlier)."""
+        order = self.queued()
+        if job_id not in order:
+            return
+        new_index = max(0, order.index(job_id) + delta)
+        self._db(lambda: self._reorder(job_id, new_index), self._on_reloaded)
+
+    def remove(self, job_id: int) -> None:
+        """Remove a job that is not running (queued jobs and history)."""
+        job = self._jobs.get(job_id)
+        if job is None or job_id == self._running or job.state == JobState.RUNNING:
+            return
+
+        def done(_: Any) -> None:
+            self._jobs.pop(job_id, None)
+            self._eta.pop(job_id, None)
+            self.job_removed.emit(job_id)
+            self.queue_changed.emit()
+
+        self._db(lambda: self.jobs_repo.remove(job_id), done)
+
+    def vary(self, take_id: int, seeds: Sequence[int | None] = (None,)) -> None:
+        """Queue variations of a take (same recipe, new seeds)."""
+
+        def work() -> list[JobInfo]:
+            req, spec = self.takes_repo.rerun_spec(take_id)
+            reqs = [self.takes_repo.vary(take_id, s) for s in seeds]
+            return [self.jobs_repo.get(i) for i in self.jobs_repo.enqueue(reqs, spec)]
+
+        self._db(work, self._on_added)
+
+    def rerun(self, take_id: int) -> None:
+        """Queue a take's recipe again, same seed."""
+
+        def work() -> list[JobInfo]:
+            return [self.jobs_repo.get(self.takes_repo.rerun(take_id, self.jobs_repo))]
+
+        self._db(work, self._on_added)
+
+    def close(self) -> None:
+        """Cancel the running job, release the model and stop the worker thread (blocks until
+        the engine notices the cancel, within a step). Call once at shutdown."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._running is not None:
+            self._worker.cancel(self._running)
+        if self._thread.isRunning():
+            self._shutdown.emit()
+            self._thread.quit()
+            self._thread.wait()
+        self._runner.wait()
+
+    # ------------------------------------------------------------------ internals
+    def _db(self, fn: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
+        def failed(exc: BaseException) -> None:
+            self.error.emit(f"The job queue could not be updated: {exc}")
+
+        self._runner.submit(fn, on_done, failed)
+
+    def _reorder(self, job_id: int, new_index: int) -> list[JobInfo]:
+        self.jobs_repo.reorder(job_id, new_index)
+        return self.jobs_repo.list_jobs()
+
+    def _set(self, job_id: int, **changes: Any) -> None:
+        job = self._jobs.get(job_id)
+        if job is not None:
+            self._jobs[job_id] = dataclasses.replace(job, **changes)
+            self.job_changed.emit(job_id)
+
+    def _refresh(self, job_id: int) -> None:
+        def done(info: JobInfo | None) -> None:
+            if info is None:
+                return
+            # Progress of the running job is newer in memory than in the (throttled) row.
+            old = self._jobs.get(job_id)
+            if old is not None and info.state == JobState.RUNNING:
+                info = dataclasses.replace(
+                    info, progress_step=old.progress_step, progress_total=old.progress_total
+                )
+            self._jobs[job_id] = info
+            self.job_changed.emit(job_id)
+
+        def work() -> JobInfo | None:
+            try:
+                return self.jobs_repo.get(job_id)
+            except LookupError:
+                return None
+
+        self._db(work, done)
+
+    def _on_loaded(self, result: tuple[list[int], list[JobInfo]]) -> None:
+        self.recovered, infos = result
+        self._jobs = {j.id: j for j in infos}
+        self._loaded = True
+        self.queue_changed.emit()
+        self.loaded.emit()
+        self._maybe_start()
+
+    def _on_reloaded(self, infos: list[JobInfo]) -> None:
+        for info in infos:
+            old = self._jobs.get(info.id)
+            if old is not None and old.state == JobState.RUNNING:
+                continue  # in-memory progress wins
+            self._jobs[info.id] = info
+        self.queue_changed.emit()
+
+    def _on_added(self, infos: list[JobInfo]) -> None:
+        for info in infos:
+            self._jobs[info.id] = info
+            self.job_added.emit(info.id)
+        self.queue_changed.emit()
+        self._maybe_start()
+
+    def _on_requeued(self, info: JobInfo) -> None:
+        self._jobs[info.id] = info
+        self._eta.pop(info.id, None)
+        self.job_changed.emit(info.id)
+        self.queue_changed.emit()
+        self._maybe_start()
+
+    def _maybe_start(self) -> None:
+        if self._closed or not self._loaded or self._running is not None:
+            return
+        order = self.queued()
+        if not order:
+            return
+        self._running = order[0]
+        self._run.emit(order[0])
+
+    def _job_ended(self, job_id: int) -> None:
+        if self._running == job_id:
+            self._running = None
+        self._eta.pop(job_id, None)
+        self.queue_changed.emit()
+        self._refresh(job_id)
+        self._maybe_start()
+
+    def _on_started(self, job_id: int) -> None:
+        job = self._jobs.get(job_id)
+        self._set(
+            job_id,
+            state=JobState.RUNNING.value,
+            progress_step=0,
+            progress_total=0,
+            attempts=(job.attempts + 1) if job else 1,
+        )
+        self.queue_changed.emit()
+
+    def _on_skipped(self, job_id: int) -> None:
+        self._job_ended(job_id)
+
+    def _on_progress(self, job_id: int, step: int, total: int, eta: float) -> None:
+        self._eta[job_id] = eta
+        job = self._jobs.get(job_id)
+        if job is not None:
+            self._jobs[job_id] = dataclasses.replace(job, progress_step=step, progress_total=total)
+        self.job_progress.emit(job_id, step, total, eta)
+        self.job_changed.emit(job_id)
+
+    def _on_finished(self, job_id: int, take_id: int) -> None:
+        self._set(job_id, state=JobState.FINISHED.value, take_id=take_id)
+        self.job_finished.emit(job_id, take_id)
+        self._job_ended(job_id)
+
+    def _on_failed(self, job_id: int, kind: str, message: str) -> None:
+        self._set(job_id, state=JobState.FAILED.value, error_kind=kind, error=message)
+        self.job_failed.emit(job_id, kind, message)
+        self._job_ended(job_id)
+
+    def _on_cancelled(self, job_id: int) -> None:
+        self._set(job_id, state=JobState.CANCELLED.value)
+        self.job_cancelled.emit(job_id)
+        self._job_ended(job_id)
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return ""
+    s = int(round(seconds))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+class JobsTableModel(QAbstractTableModel):
+    """Rows: the queue's jobs in order. Columns: prompt, state, progress %, time left.
+
+    ``Qt.UserRole`` on any cell gives the job id; the progress column's ``UserRole + 1``
+    gives the fraction (0..1) for a progress-bar delegate."""
+
+    COLUMNS = ("Prompt", "State", "Progress", "Time left")
+    JobIdRole = Qt.ItemDataRole.UserRole
+    FractionRole = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, queue: JobQueue, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._queue = queue
+        self._ids: list[int] = [j.id for j in queue.jobs()]
+        queue.queue_changed.connect(self._reset)
+        queue.job_added.connect(lambda _i: self._reset())
+        queue.job_changed.connect(self._changed)
+
+    def job_id(self, row: int) -> int:
+        return self._ids[row]
+
+    def _reset(self) -> None:
+        ids = [j.id for j in self._queue.jobs()]
+        if ids != self._ids:
+            self.beginResetModel()
+            self._ids = ids
+            self.endResetModel()
+        elif ids:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(ids) - 1, len(self.COLUMNS) - 1))
+
+    def _changed(self, job_id: int) -> None:
+        if job_id not in self._ids:
+            self._reset()
+            return
+        row = self._ids.index(job_id)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        if not index.isValid() or index.row() >= len(self._ids):
+            return None
+        job = self._queue.job(self._ids[index.row()])
+        if job is None:
+            return None
+        col = index.column()
+        if role == self.JobIdRole:
+            return job.id
+        if role == self.FractionRole:
+            return job.progress_fraction
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return job.error or job.request.full_prompt
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if col == 0:
+            return job.prompt_summary
+        if col == 1:
+            return job.state.capitalize()
+        if col == 2:
+            return f"{int(round(job.progress_fraction * 100))}%"
+        if col == 3:
+            return _fmt_eta(self._queue.eta(job.id)) if job.state == JobState.RUNNING else ""
+        return None

@@ -1,0 +1,417 @@
+"""The one adapter between the engine and Qt: a worker object on its own QThread.
+
+``GenerationWorker`` is parentless and moved to a ``QThread`` (see :func:`start_worker`). Its
+slot :meth:`GenerationWorker.run_job` runs one persisted job end to end, in the worker thread:
+
+1. ``queued -> running`` in the database (a job cancelled meanwhile is skipped);
+2. get a generator from the cache (keyed by model set, LoRA, strength, memory profile,
+   device; another key closes the old one first; an idle timer closes it after
+   ``settings.model_idle_release_s``);
+3. ``generator.generate`` with a progress callback (``progress`` and ``preview`` signals,
+   throttled database writes) and a :class:`~engine.api.CancelToken`;
+4. MP4 (H.264 + AAC), WAV and a JPEG thumbnail into a temporary folder, recipe built, then
+   :meth:`TakesRepository.add_take` stores the files and finishes the job in one transaction;
+5. ``finished(job_id, take_id)``, or ``failed(job_id, kind, message)`` with a user-facing
+   sentence, or ``cancelled(job_id)``.
+
+Only ids, numbers, strings and ``QImage`` (not a widget) leave the thread. :meth:`cancel` is
+the one method meant to be called from another thread (it only sets a token).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QImage
+
+from engine.api import (
+    Cancelled,
+    CancelToken,
+    DiskFullError,
+    EngineError,
+    InvalidRequestError,
+    MediaError,
+    ModelNotFoundError,
+    OutOfMemoryError,
+    ProgressInfo,
+)
+from idlora_studio.library.jobs_repo import (
+    JobInfo,
+    JobSpec,
+    JobsRepository,
+    TakeFiles,
+    TakesRepository,
+)
+
+log = logging.getLogger(__name__)
+
+TINY_MODELS = ("tiny", "tiny-ltx2", "tiny-ltx2.3")
+THUMBNAIL_LONG_SIDE = 320
+
+
+@dataclass(frozen=True)
+class GeneratorKey:
+    """What identifies a loaded generator in the cache."""
+
+    model_set: str
+    lora: str | None
+    lora_strength: float
+    memory_profile: str
+    device: str | None
+
+
+#: ``factory(model, lora, *, lora_strength, device, memory_profile, cache_dir)`` -> generator
+GeneratorFactory = Callable[..., Any]
+
+
+def default_factory(
+    model: str | Path,
+    lora: Path | None = None,
+    *,
+    lora_strength: float = 1.0,
+    device: str | None = None,
+    memory_profile: str = "auto",
+    cache_dir: Path | None = None,
+) -> Any:
+    from engine.generate import IDLoRAGenerator  # torch loads here, in the worker thread
+
+    return IDLoRAGenerator.load(
+        model,
+        lora,
+        lora_strength=lora_strength,
+        device=device,
+        memory_profile=memory_profile,
+        cache_dir=cache_dir,
+    )
+
+
+def resolve_model(model_set: str, models_dir: Path, lora: Path | None) -> tuple[str, Path | None]:
+    """(model source, LoRA file) for a job's model set.
+
+    "tiny" names the built-in test model (built under ``models_dir``); a registry id maps to
+    the downloaded diffusers folder and the set's ID-LoRA file; anything else is passed to the
+    engine as a folder, checkpoint file or repo id (user-pointed files)."""
+    if model_set in TINY_MODELS:
+        return model_set, lora
+    from engine.models import registry
+
+    try:
+        ms = registry.get_set(model_set)
+    except KeyError:
+        return model_set, lora
+    st = registry.status(ms, models_dir)
+    if not st.complete:
+        raise ModelNotFoundError(
+            f"The model set “{ms.title}” is not completely downloaded. Open the model manager "
+            "to download it or point the Studio at the files.",
+            tuple(f.file.filename for f in st.files if f.file.required),
+        )
+    base = registry.repo_folder(models_dir, ms.files[0].repo_id)
+    if lora is None and ms.lora is not None:
+        found = sorted(registry.repo_folder(models_dir, ms.lora.repo_id).glob("*.safetensors"))
+        if not found:
+            raise ModelNotFoundError(
+                f"The ID-LoRA of “{ms.title}” is missing; download it in the model manager.",
+                (ms.lora.repo_id,),
+            )
+        lora = found[0]
+    return str(base), lora
+
+
+def _lighter(profile: str | None) -> str | None:
+    if not profile or profile == "auto":
+        return None
+    from engine.memory import lighter_profile
+
+    try:
+        return lighter_profile(profile)
+    except (KeyError, ValueError):
+        return None
+
+
+def _preview_image(preview: Any) -> QImage | None:
+    import numpy as np
+
+    if preview is None:
+        return None
+    arr = np.ascontiguousarray(preview, dtype=np.uint8)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        return None
+    h, w, _ = arr.shape
+    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def _write_thumbnail(frames: Any, path: Path) -> None:
+    from PIL import Image
+
+    frame = frames[frames.shape[0] // 2]
+    im = Image.fromarray(frame)
+    im.thumbnail((THUMBNAIL_LONG_SIDE, THUMBNAIL_LONG_SIDE))
+    im.save(path, format="JPEG", quality=85)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, DiskFullError) or (
+        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    )
+
+
+class GenerationWorker(QObject):
+    """Runs jobs on the thread it lives on. Signals are delivered queued to the GUI thread."""
+
+    started = Signal(int)  # job_id: marked running
+    skipped = Signal(int)  # job_id: no longer queued when its turn came (nothing ran)
+    progress = Signal(int, int, int, float)  # job_id, step, total, eta_s (-1: unknown)
+    preview = Signal(int, QImage)  # job_id, low-res preview of the current estimate
+    finished = Signal(int, int)  # job_id, take_id
+    failed = Signal(int, str, str)  # job_id, kind, user-facing message
+    cancelled = Signal(int)  # job_id
+    model_loaded = Signal(str)  # model set id
+    model_released = Signal()
+    idle = Signal()  # after every job (whatever the outcome)
+
+    def __init__(
+        self,
+        jobs: JobsRepository,
+        takes: TakesRepository,
+        *,
+        models_dir: Path,
+        temp_dir: Path,
+        idle_release_s: float = 300.0,
+        device: str | None = None,
+        factory: GeneratorFactory | None = None,
+    ) -> None:
+        super().__init__(None)
+        self._jobs = jobs
+        self._takes = takes
+        self._models_dir = Path(models_dir)
+        self._temp_dir = Path(temp_dir)
+        self.idle_release_s = float(idle_release_s)
+        self._device = device
+        self._factory = factory or default_factory
+        self._generator: Any = None
+        self._key: GeneratorKey | None = None
+        self._timer: QTimer | None = None
+        self._lock = threading.Lock()
+        self._tokens: dict[int, CancelToken] = {}
+
+    # ------------------------------------------------------------------ any thread
+    def cancel(self, job_id: int) -> None:
+        """Cancel ``job_id`` if it is running or about to run (thread-safe)."""
+        with self._lock:
+            self._tokens.setdefault(job_id, CancelToken()).cancel()
+
+    @property
+    def generator_key(self) -> GeneratorKey | None:
+        return self._key
+
+    # ------------------------------------------------------------------ worker thread
+    def _idle_timer(self) -> QTimer:
+        if self._timer is None:  # created on first use, so it lives in the worker thread
+            self._timer = QTimer(self)
+            self._timer.setSingleShot(True)
+            self._timer.timeout.connect(self.release_model)
+        return self._timer
+
+    @Slot()
+    def release_model(self) -> None:
+        """Close the cached generator (frees GPU memory)."""
+        if self._generator is not None:
+            gen, self._generator, self._key = self._generator, None, None
+            with contextlib.suppress(Exception):
+                gen.close()
+            self.model_released.emit()
+
+    @Slot()
+    def shutdown(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self.release_model()
+
+    def _get_generator(self, job: JobInfo) -> Any:
+        key = GeneratorKey(
+            job.model_set,
+            str(job.lora_path) if job.lora_path else None,
+            float(job.lora_strength),
+            job.memory_profile,
+            self._device,
+        )
+        if self._generator is not None and self._key == key:
+            return self._generator
+        self.release_model()
+        model, lora = resolve_model(job.model_set, self._models_dir, job.lora_path)
+        self._generator = self._factory(
+            model,
+            lora,
+            lora_strength=job.lora_strength,
+            device=self._device,
+            memory_profile=job.memory_profile,
+            cache_dir=self._models_dir,
+        )
+        self._key = key
+        self.model_loaded.emit(job.model_set)
+        return self._generator
+
+    @Slot(int)
+    def run_job(self, job_id: int) -> None:
+        """Run one queued job (see the module docstring). Never raises."""
+        self._idle_timer().stop()
+        with self._lock:
+            token = self._tokens.setdefault(job_id, CancelToken())
+        try:
+            if token.cancelled:
+                self._jobs.cancelled(job_id)
+                self.cancelled.emit(job_id)
+                return
+            if not self._jobs.mark_running(job_id):
+                self.skipped.emit(job_id)
+                return
+            self.started.emit(job_id)
+            self._run(self._jobs.get(job_id), token)
+        except Exception:  # noqa: BLE001 - a bug must not kill the worker thread
+            log.exception("generation job %s failed unexpectedly", job_id)
+            msg = "An unexpected error stopped this job; details are in the log."
+            with contextlib.suppress(Exception):
+                self._jobs.failed(job_id, "other", msg)
+            self.failed.emit(job_id, "other", msg)
+        finally:
+            with self._lock:
+                self._tokens.pop(job_id, None)
+            if self._generator is not None and self.idle_release_s >= 0:
+                self._idle_timer().start(int(self.idle_release_s * 1000))
+            self.idle.emit()
+
+    def _fail(self, job: JobInfo, kind: str, message: str, suggested: str | None = None) -> None:
+        self._jobs.failed(job.id, kind, message, suggested_profile=suggested)
+        self.failed.emit(job.id, kind, message)
+
+    def _run(self, job: JobInfo, token: CancelToken) -> None:
+        req = job.request
+        try:
+            generator = self._get_generator(job)
+
+            def on_progress(p: ProgressInfo) -> None:
+                eta = -1.0 if p.eta_s is None else float(p.eta_s)
+                self.progress.emit(job.id, p.step, p.total, eta)
+                img = _preview_image(p.preview)
+                if img is not None:
+                    self.preview.emit(job.id, img)
+                self._jobs.progress(job.id, p.step, p.total)
+
+            token.raise_if_cancelled()
+            result = generator.generate(req, progress=on_progress, cancel=token)
+            info = generator.model_info()
+            take_id = self._store(job, result, info)
+        except Cancelled:
+            self._jobs.cancelled(job.id)
+            self.cancelled.emit(job.id)
+            return
+        except OutOfMemoryError as exc:
+            used = exc.profile or (
+                job.memory_profile if job.memory_profile != "auto" else self._profile_in_use()
+            )
+            lighter = _lighter(used)
+            msg = "The GPU ran out of memory" + (f" with the {used} memory profile" if used else "")
+            if lighter:
+                msg += f". Retry with the lighter {lighter} profile, or choose a smaller size."
+            else:
+                msg += (
+                    ". There is no lighter memory profile; choose a smaller size or fewer frames."
+                )
+            self.release_model()
+            self._fail(job, "oom", msg, lighter)
+            return
+        except ModelNotFoundError as exc:
+            self._fail(job, "missing_model", f"The model files are missing: {exc}")
+            return
+        except MediaError as exc:
+            role = (
+                "reference voice clip"
+                if req.voice and exc.path == req.voice
+                else ("reference image" if req.image and exc.path == req.image else "input file")
+            )
+            self._fail(job, "media", f"The {role} {exc.path.name} cannot be read: {exc.problem}")
+            return
+        except InvalidRequestError as exc:
+            self._fail(job, "invalid", f"The settings of this take cannot run: {exc}")
+            return
+        except (DiskFullError, OSError) as exc:
+            if _is_disk_full(exc):
+                self._fail(
+                    job,
+                    "disk_full",
+                    "The disk is full: the take could not be saved. Free some space and retry.",
+                )
+                return
+            self._fail(job, "other", f"A file could not be written: {exc}")
+            return
+        except EngineError as exc:
+            self._fail(job, "other", str(exc))
+            return
+        self.finished.emit(job.id, take_id)
+
+    def _profile_in_use(self) -> str | None:
+        if self._generator is None:
+            return None
+        with contextlib.suppress(Exception):
+            return self._generator.model_info().get("memory_profile")
+        return None
+
+    def _store(self, job: JobInfo, result: Any, model_info: dict[str, Any]) -> int:
+        from engine.media.audio import write_wav
+        from engine.media.video import write_mp4
+        from engine.recipe import build_recipe
+
+        self._temp_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix="take-") as tmp:
+            folder = Path(tmp)
+            mp4, wav, jpg = folder / "take.mp4", folder / "take.wav", folder / "take.jpg"
+            write_mp4(
+                mp4,
+                result.frames,
+                result.fps,
+                result.audio,
+                result.sample_rate,
+                metadata={"comment": "AI-generated with ID-LoRA Studio"},
+            )
+            write_wav(wav, result.audio, result.sample_rate)
+            _write_thumbnail(result.frames, jpg)
+            lora_info = None
+            if model_info.get("lora"):
+                lora_info = {
+                    "path": model_info.get("lora"),
+                    "sha256": model_info.get("lora_sha256"),
+                    "strength": model_info.get("lora_strength"),
+                }
+            recipe = build_recipe(
+                job.request, result, model_info=model_info, lora_info=lora_info, output=mp4
+            )
+            spec = JobSpec(
+                model_set=job.model_set,
+                lora_path=job.lora_path,
+                lora_strength=job.lora_strength,
+                memory_profile=job.memory_profile,
+                identity_id=job.identity_id,
+                image_id=job.image_id,
+                clip_id=job.clip_id,
+            )
+            return self._takes.add_take(TakeFiles(mp4, wav, jpg), recipe, job_id=job.id, spec=spec)
+
+
+def start_worker(worker: GenerationWorker, name: str = "generation") -> QThread:
+    """Move ``worker`` to a new, started ``QThread``; the worker is deleted when it ends."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.finished.connect(worker.deleteLater)
+    thread.start()
+    return thread
