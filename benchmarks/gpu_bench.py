@@ -14,6 +14,14 @@ Usage (needs only torch + diffusers + this repository's ``engine`` package):
     python benchmarks/gpu_bench.py                 # 1 warm-up step + 5 timed steps
     python benchmarks/gpu_bench.py --steps 10 --no-guidance
     python benchmarks/gpu_bench.py --tiny          # CPU smoke run at tiny dims
+    python benchmarks/gpu_bench.py --profile fp8_weights --cap-gib 24
+    python benchmarks/gpu_bench.py --profile group_offload --cap-gib 12
+
+``--profile`` applies the transformer part of a memory profile (engine.memory): resident bf16,
+fp8 weight storage (diffusers layerwise casting, bf16 compute) or block-level group offload
+(weights in pinned CPU memory, one block at a time on the GPU, prefetched on a side stream).
+``--cap-gib`` caps the process with ``torch.cuda.set_per_process_memory_fraction`` after the
+weights are built, so an allocation past the cap fails exactly as on a smaller card.
 """
 
 from __future__ import annotations
@@ -87,6 +95,34 @@ def build_transformer(tiny: bool, device: str, dtype, layers: int | None = None)
     return model.eval()
 
 
+def apply_transformer_profile(model, profile: str, device: str):  # noqa: ANN001, ANN201
+    """Apply the transformer side of an engine.memory profile to a model built on ``device``."""
+    import torch
+
+    if profile == "resident_bf16":
+        return model
+    if profile == "fp8_weights":
+        model.enable_layerwise_casting(
+            storage_dtype=torch.float8_e4m3fn, compute_dtype=torch.bfloat16
+        )
+    elif profile == "group_offload":
+        from diffusers.hooks import apply_group_offloading
+
+        model.to("cpu")
+        apply_group_offloading(
+            model,
+            onload_device=torch.device(device),
+            offload_device=torch.device("cpu"),
+            offload_type="block_level",
+            num_blocks_per_group=1,
+            use_stream=True,
+        )
+    else:
+        raise SystemExit(f"unknown profile {profile!r}")
+    torch.cuda.empty_cache()
+    return model
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=5, help="timed steps (after --warmup)")
@@ -102,6 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layers", type=int, default=None, help="override the block count")
     ap.add_argument("--device", default=None)
     ap.add_argument("--json", action="store_true", help="print one JSON line at the end")
+    ap.add_argument(
+        "--profile",
+        default="resident_bf16",
+        choices=("resident_bf16", "fp8_weights", "group_offload"),
+        help="memory profile applied to the transformer (GPU only)",
+    )
+    ap.add_argument("--cap-gib", type=float, default=None, help="cap GPU memory to this (GiB)")
     args = ap.parse_args(argv)
 
     import torch
@@ -120,11 +163,15 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     model = build_transformer(args.tiny, device, dtype, args.layers)
+    n_params = sum(p.numel() for p in model.parameters())
     if device.startswith("cuda"):
+        model = apply_transformer_profile(model, args.profile, device)
         torch.cuda.synchronize()
+        if args.cap_gib is not None:
+            total_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
+            torch.cuda.set_per_process_memory_fraction(min(1.0, args.cap_gib / total_gib))
     build_s = time.perf_counter() - t0
     cfg = model.config
-    n_params = sum(p.numel() for p in model.parameters())
 
     # shapes: 32x spatial, 8x temporal; audio 25 latents/s
     lf, lh, lw = (args.frames - 1) // 8 + 1, args.height // 32, args.width // 32
@@ -198,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "device": torch.cuda.get_device_name() if device.startswith("cuda") else device,
         "dtype": str(dtype).replace("torch.", ""),
+        "profile": args.profile,
+        "cap_gib": args.cap_gib,
         "params_b": round(n_params / 1e9, 3),
         "build_s": round(build_s, 2),
         "video_tokens": nv,
@@ -213,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         "peak_vram_gib": round(peak, 2),
         "finite": finite,
     }
-    print(f"transformer: {result['params_b']} B params, built in {result['build_s']} s on {device}")
+    print(
+        f"transformer: {result['params_b']} B params, built in {result['build_s']} s on {device}; "
+        f"profile {args.profile}, cap {args.cap_gib} GiB"
+    )
     print(
         f"tokens: {nv} video + {nr + nt} audio ({nr} reference) + {args.text_tokens} text; "
         f"{passes} passes/step"
