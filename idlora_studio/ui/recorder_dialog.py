@@ -1,0 +1,602 @@
+"""The voice recorder dialog and the start-up offer of recordings a crash left behind.
+
+Threads: audio arrives on PortAudio's thread and is written by the recorder's writer
+thread; this dialog only polls :meth:`Recorder.levels` / :meth:`Recorder.envelope` from a
+QTimer (40 Hz). Opening/closing the stream, finalising the WAV, the clip checks and saving
+run as tasks on a QThreadPool; their results come back through queued signals. Nothing
+here blocks the GUI thread for longer than a poll.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from idlora_studio.paths import Paths
+from idlora_studio.recording.capture import Recorder
+from idlora_studio.recording.devices import AudioUnavailable, InputDevice, list_input_devices
+from idlora_studio.recording.playback import Player
+from idlora_studio.recording.recovery import (
+    UnfinishedRecording,
+    discard,
+    find_unfinished_recordings,
+    recover,
+)
+from idlora_studio.settings import Settings
+from idlora_studio.ui.widgets.level_meter import LevelMeter
+from idlora_studio.ui.widgets.waveform import WaveformView
+
+TARGET_S = 5.0
+GUIDANCE = "ID-LoRA works best with about 5 seconds of clear speech."
+POLL_MS = 25  # 40 Hz meter updates
+
+
+def guidance_for(seconds: float) -> str:
+    """What to tell the speaker after ``seconds`` of recording."""
+    if seconds < 3.0:
+        return f"Keep talking. {GUIDANCE}"
+    if seconds < 4.5:
+        return "Almost there: a couple more seconds."
+    if seconds < 8.0:
+        return "Good length. You can stop now."
+    if seconds < 15.0:
+        return "That is enough; the best 5 s will be suggested."
+    return "Long take: only about 5 s of it is used."
+
+
+def format_elapsed(seconds: float) -> str:
+    minutes, secs = divmod(max(0.0, seconds), 60.0)
+    return f"{int(minutes)}:{secs:04.1f}"
+
+
+class _Relay(QObject):
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class _TaskRunner(QObject):
+    """Runs callables on a private QThreadPool; results come back through queued signals.
+
+    Each task reports through its own relay object living in the GUI thread, kept alive here
+    until it has reported.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(2)
+        self._relays: set[_Relay] = set()
+
+    def run(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_failed: Callable[[str], None],
+    ) -> None:
+        relay = _Relay()
+        self._relays.add(relay)
+
+        def finish(*_: object) -> None:
+            self._relays.discard(relay)
+
+        relay.done.connect(on_done)
+        relay.failed.connect(on_failed)
+        relay.done.connect(finish)
+        relay.failed.connect(finish)
+
+        def task() -> None:
+            try:
+                result = fn()
+            except Exception as err:  # noqa: BLE001 - every failure is shown to the user
+                relay.failed.emit(str(err) or type(err).__name__)
+            else:
+                relay.done.emit(result)
+
+        self.pool.start(task)
+
+    def wait(self, msecs: int = 10_000) -> bool:
+        return self.pool.waitForDone(msecs)
+
+
+def _default_check(path: Path) -> Any:
+    from idlora_studio.library.audio_checks import check_voice_clip
+
+    return check_voice_clip(path)
+
+
+class RecorderDialog(QDialog):
+    """Record a voice clip, hear it back, check it and save it to an identity.
+
+    ``save_clip(path)`` is called on a worker thread with the finished WAV; whatever it
+    returns is emitted as ``clip_saved``. ``check_clip(path)`` (default:
+    :func:`idlora_studio.library.audio_checks.check_voice_clip`) runs on a worker after
+    each take and returns a ``VoiceImport``.
+    """
+
+    clip_saved = Signal(object)
+    take_finished = Signal(Path)
+    check_finished = Signal(object)
+    state_changed = Signal(
+        str
+    )  # idle | starting | recording | finishing | checking | ready | saving
+
+    def __init__(
+        self,
+        paths: Paths,
+        settings: Settings,
+        save_clip: Callable[[Path], object],
+        parent: QWidget | None = None,
+        *,
+        identity_id: int | None = None,
+        check_clip: Callable[[Path], Any] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Record a voice clip")
+        self.paths = paths
+        self.settings = settings
+        self._save_clip = save_clip
+        self._check_clip = check_clip or _default_check
+        self.identity_id = identity_id
+        self.recorder = Recorder(paths.recordings_dir)
+        self._tasks = _TaskRunner(self)
+        self._player_relay = _Relay(self)
+        self._player_relay.done.connect(self._playback_finished)
+        self.player = Player(on_finished=self._player_relay.done.emit)
+        self.state = "idle"
+        self.take: Path | None = None
+        self.checked: Any = None
+        self.saved_result: object = None
+        self._last_seq = -1
+        self._devices: list[InputDevice] = []
+
+        self.device_combo = QComboBox()
+        self.meter = LevelMeter()
+        self.waveform = WaveformView()
+        self.elapsed_label = QLabel("0:00.0")
+        self.elapsed_label.setStyleSheet("font-size: 18pt; font-weight: bold;")
+        self.guidance_label = QLabel(GUIDANCE)
+        self.guidance_label.setWordWrap(True)
+        self.warnings_label = QLabel()
+        self.warnings_label.setWordWrap(True)
+        self.warnings_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.window_label = QLabel()
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.record_button = QPushButton("Record")
+        self.stop_button = QPushButton("Stop")
+        self.play_button = QPushButton("Play back")
+        self.save_button = QPushButton("Save to identity")
+        self.close_button = QPushButton("Close")
+
+        form = QFormLayout()
+        form.addRow("Microphone", self.device_combo)
+        form.addRow("Level", self.meter)
+        top = QHBoxLayout()
+        top.addWidget(self.elapsed_label)
+        top.addWidget(self.guidance_label, 1)
+        buttons = QHBoxLayout()
+        for b in (self.record_button, self.stop_button, self.play_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.waveform, 1)
+        layout.addLayout(top)
+        layout.addWidget(self.window_label)
+        layout.addWidget(self.warnings_label)
+        layout.addWidget(self.status_label)
+        layout.addLayout(buttons)
+
+        self.record_button.clicked.connect(self.start_recording)
+        self.stop_button.clicked.connect(self.stop_recording)
+        self.play_button.clicked.connect(self.toggle_playback)
+        self.save_button.clicked.connect(self.save)
+        self.close_button.clicked.connect(self.close)
+        self.device_combo.currentIndexChanged.connect(self._device_chosen)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self._poll)
+
+        self.load_devices()
+        self._set_state("idle")
+
+    # --- devices ---------------------------------------------------------------------
+    def load_devices(self) -> None:
+        """(Re)fill the microphone list; shows the reason when there is none."""
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        try:
+            self._devices = list_input_devices()
+        except AudioUnavailable as err:
+            self._devices = []
+            self.status_label.setText(str(err))
+        wanted = str(self.settings.get("input_device") or "")
+        selected = 0
+        for i, dev in enumerate(self._devices):
+            self.device_combo.addItem(dev.label, dev.index)
+            if (wanted and dev.name == wanted) or (not wanted and dev.is_default):
+                selected = i
+        if self._devices:
+            self.device_combo.setCurrentIndex(selected)
+        self.device_combo.blockSignals(False)
+
+    def selected_device(self) -> InputDevice | None:
+        i = self.device_combo.currentIndex()
+        return self._devices[i] if 0 <= i < len(self._devices) else None
+
+    def select_device(self, name: str) -> bool:
+        for i, dev in enumerate(self._devices):
+            if dev.name == name:
+                self.device_combo.setCurrentIndex(i)
+                return True
+        return False
+
+    def _device_chosen(self, index: int) -> None:
+        dev = self.selected_device()
+        if dev is not None:
+            self.settings.set("input_device", dev.name)
+
+    # --- state -------------------------------------------------------------------------
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        busy = state in ("starting", "finishing", "checking", "saving")
+        have_device = bool(self._devices)
+        self.record_button.setEnabled(state in ("idle", "ready") and have_device)
+        self.stop_button.setEnabled(state == "recording")
+        self.play_button.setEnabled(state == "ready" and self.take is not None)
+        self.save_button.setEnabled(
+            state == "ready" and self.take is not None and self.checked is not None
+        )
+        self.device_combo.setEnabled(state in ("idle", "ready"))
+        self.close_button.setEnabled(not busy)
+        self.state_changed.emit(state)
+
+    def _show_error(self, message: str) -> None:
+        self.status_label.setText(message)
+
+    # --- recording -----------------------------------------------------------------
+    def start_recording(self) -> None:
+        dev = self.selected_device()
+        if dev is None or self.state not in ("idle", "ready"):
+            return
+        self.player.stop()
+        if self.take is not None and self.saved_result is None:
+            discard(self.take)  # a new take replaces the unsaved one
+        self.take, self.checked, self.saved_result = None, None, None
+        self.waveform.clear()
+        self.warnings_label.clear()
+        self.window_label.clear()
+        self.status_label.setText("Opening the microphone...")
+        self.meter.reset()
+        self._last_seq = -1
+        self._set_state("starting")
+        rate = int(self.settings.get("record_sample_rate") or 48000)
+        rate = rate if rate > 0 else int(dev.default_samplerate)
+        self._tasks.run(
+            lambda: self.recorder.start(
+                device=dev.index, samplerate=rate, channels=1, identity_id=self.identity_id
+            ),
+            self._started,
+            self._start_failed,
+        )
+
+    def _started(self, raw: object) -> None:
+        self.status_label.setText("Recording...")
+        self._set_state("recording")
+        self.timer.start()
+
+    def _start_failed(self, message: str) -> None:
+        self._show_error(message)
+        self._set_state("idle")
+
+    def _poll(self) -> None:
+        rec = self.recorder
+        lv = rec.levels()
+        if lv.seq != self._last_seq and lv.seq > 0:
+            self._last_seq = lv.seq
+            self.meter.set_levels(lv.peak_db, lv.rms_db, lv.clipped)
+        elapsed = lv.elapsed_s
+        self.elapsed_label.setText(format_elapsed(elapsed))
+        self.guidance_label.setText(guidance_for(elapsed))
+        env = rec.envelope()
+        # show at least the target length so the take visibly fills toward ~5 s
+        span = max(TARGET_S * 1.5, elapsed)
+        pad = max(0, int(span * rec.envelope_rate) - env.size)
+        self.waveform.set_peaks(np.pad(env, (0, pad)), duration_s=span)
+        stats = rec.stats()
+        if stats.error:
+            self._show_error(f"Recording problem: {stats.error}")
+        elif stats.input_overflows or stats.dropped_frames:
+            self.status_label.setText(
+                f"Recording... ({stats.input_overflows} input overflows, "
+                f"{stats.dropped_frames} frames dropped: the computer is busy)"
+            )
+
+    def stop_recording(self) -> None:
+        if self.state != "recording":
+            return
+        self._set_state("finishing")
+        self.status_label.setText("Finishing the recording...")
+        self._tasks.run(self.recorder.stop, self._stopped, self._stop_failed)
+
+    def _stopped(self, wav: object) -> None:
+        self.timer.stop()
+        self._poll()
+        assert isinstance(wav, Path)
+        self.take = wav
+        self.take_finished.emit(wav)
+        self.status_label.setText("Checking the take...")
+        self._set_state("checking")
+        check = self._check_clip
+        self._tasks.run(lambda: check(wav), self._checked, self._check_failed)
+
+    def _stop_failed(self, message: str) -> None:
+        self.timer.stop()
+        self._show_error(message)
+        self._set_state("idle")
+
+    def _checked(self, result: object) -> None:
+        self.checked = result
+        peaks = getattr(result, "peaks", ())
+        duration = float(getattr(result, "duration_s", 0.0))
+        if peaks:
+            self.waveform.set_peaks(peaks, duration_s=duration)
+        window = getattr(result, "best_window", None)
+        if window:
+            self.waveform.set_highlight(window[0], window[1])
+            self.window_label.setText(
+                f"Kept {duration:.1f} s after trimming silence. "
+                f"Suggested 5 s window: {window[0]:.1f} s - {window[1]:.1f} s (shaded)."
+            )
+        warnings = tuple(getattr(result, "warnings", ()))
+        self.warnings_label.setText("\n".join(f"! {w}" for w in warnings))
+        self.status_label.setText("Ready: play it back or save it to the identity.")
+        self.check_finished.emit(result)
+        self._set_state("ready")
+
+    def _check_failed(self, message: str) -> None:
+        self.checked = None
+        self._show_error(f"This take cannot be used: {message}")
+        self.check_finished.emit(None)
+        self._set_state("ready")
+
+    # --- playback ------------------------------------------------------------------
+    def toggle_playback(self) -> None:
+        if self.player.is_playing:
+            self.player.stop()
+            self.play_button.setText("Play back")
+            return
+        if self.take is None or self.state != "ready":
+            return
+        self.play_button.setText("Stop playback")
+        self.player.play(self.take)
+
+    def _playback_finished(self, error: object) -> None:
+        self.play_button.setText("Play back")
+        if error:
+            self._show_error(str(error))
+
+    # --- saving ----------------------------------------------------------------------
+    def save(self) -> None:
+        if self.take is None or self.checked is None or self.state != "ready":
+            return
+        self.player.stop()
+        take = self.take
+        self._set_state("saving")
+        self.status_label.setText("Saving...")
+        save = self._save_clip
+        self._tasks.run(lambda: save(take), self._saved, self._save_failed)
+
+    def _saved(self, result: object) -> None:
+        if self.take is not None:
+            discard(self.take)  # the library holds its own copy now
+        self.saved_result = result if result is not None else True
+        self.take = None
+        self.status_label.setText("Saved to the identity.")
+        self.clip_saved.emit(result)
+        self._set_state("idle")
+
+    def _save_failed(self, message: str) -> None:
+        self._show_error(f"Could not save: {message} (the recording is kept).")
+        self._set_state("ready")
+
+    # --- closing -----------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop timers, playback and any recording (deleting an unfinished take)."""
+        self.timer.stop()
+        self.player.stop()
+        if self.recorder.is_recording:
+            with contextlib.suppress(Exception):
+                self.recorder.abort()
+        self._tasks.wait()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.state in ("starting", "finishing", "checking", "saving"):
+            event.ignore()
+            return
+        if self.take is not None and self.saved_result is None and self.isVisible():
+            answer = QMessageBox.question(
+                self,
+                "Unsaved recording",
+                "Discard this recording? (Keep it to be offered again next time.)",
+                QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Save
+                | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Save,
+            )
+            if answer == QMessageBox.StandardButton.Cancel:
+                event.ignore()
+                return
+            if answer == QMessageBox.StandardButton.Discard:
+                discard(self.take)
+                self.take = None
+        self.shutdown()
+        super().closeEvent(event)
+
+    def reject(self) -> None:
+        self.close()
+
+
+# --- start-up offer of recordings left by a crash ----------------------------------------
+
+
+class RecoveredRecordingsDialog(QDialog):
+    """Lists takes left in the recordings folder; recover them to an identity or discard.
+
+    ``save_clip(identity_id, wav)`` stores a recovered WAV (called on a worker thread).
+    ``identities`` lists (id, name) for takes that do not say which identity they were for.
+    """
+
+    def __init__(
+        self,
+        takes: list[UnfinishedRecording],
+        save_clip: Callable[[int, Path], object] | None,
+        identities: list[tuple[int, str]],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Recordings found from last time")
+        self.takes = list(takes)
+        self._save = save_clip
+        self._tasks = _TaskRunner(self)
+        self.results: dict[Path, str] = {}
+        self.list = QListWidget()
+        for take in self.takes:
+            item = QListWidgetItem(take.label)
+            item.setData(Qt.ItemDataRole.UserRole, take)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.list.addItem(item)
+        self.identity_combo = QComboBox()
+        for ident, name in identities:
+            self.identity_combo.addItem(name, ident)
+        self.status = QLabel(
+            "The Studio stopped while these voice recordings were open. "
+            "Recover the checked ones, or discard them."
+        )
+        self.status.setWordWrap(True)
+        self.recover_button = QPushButton("Recover checked")
+        self.discard_button = QPushButton("Discard checked")
+        self.later_button = QPushButton("Later")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addWidget(self.list)
+        form = QFormLayout()
+        form.addRow("Save takes without an identity to", self.identity_combo)
+        layout.addLayout(form)
+        row = QHBoxLayout()
+        row.addWidget(self.recover_button)
+        row.addWidget(self.discard_button)
+        row.addStretch(1)
+        row.addWidget(self.later_button)
+        layout.addLayout(row)
+        self.recover_button.clicked.connect(self.recover_checked)
+        self.discard_button.clicked.connect(self.discard_checked)
+        self.later_button.clicked.connect(self.reject)
+
+    def checked_takes(self) -> list[UnfinishedRecording]:
+        out = []
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.checkState() == Qt.CheckState.Checked:
+                out.append(item.data(Qt.ItemDataRole.UserRole))
+        return out
+
+    def recover_checked(self) -> None:
+        takes = self.checked_takes()
+        fallback = self.identity_combo.currentData()
+        save = self._save
+
+        def work() -> dict[Path, str]:
+            done: dict[Path, str] = {}
+            for take in takes:
+                try:
+                    wav = recover(take)
+                    ident = take.identity_id if take.identity_id is not None else fallback
+                    if save is not None and ident is not None:
+                        save(int(ident), wav)
+                        discard(take)
+                        done[take.path] = "saved"
+                    else:
+                        done[take.path] = f"recovered to {wav}"
+                except Exception as err:  # noqa: BLE001 - reported per take
+                    done[take.path] = f"failed: {err}"
+            return done
+
+        self._busy(True)
+        self._tasks.run(work, self._finished, self._failed)
+
+    def discard_checked(self) -> None:
+        for take in self.checked_takes():
+            discard(take)
+            self.results[take.path] = "discarded"
+        self.accept()
+
+    def _busy(self, busy: bool) -> None:
+        for b in (self.recover_button, self.discard_button, self.later_button):
+            b.setEnabled(not busy)
+
+    def _finished(self, results: object) -> None:
+        assert isinstance(results, dict)
+        self.results.update(results)
+        failed = [f"{p.name}: {r}" for p, r in results.items() if r.startswith("failed")]
+        self._busy(False)
+        if failed:
+            self.status.setText("Some takes could not be recovered:\n" + "\n".join(failed))
+            return
+        self.accept()
+
+    def _failed(self, message: str) -> None:
+        self._busy(False)
+        self.status.setText(message)
+
+
+def offer_recovered_recordings(
+    parent: QWidget | None, paths: Paths, library: Any = None
+) -> RecoveredRecordingsDialog | None:
+    """At start-up: if takes were left behind, show (non-modally) a dialog offering them back.
+
+    ``library`` (a ``Library``) receives recovered takes via
+    ``add_voice_clip(identity_id, path, source="recorded")`` on a worker thread; without it
+    takes are only turned into WAVs in the recordings folder. Returns the dialog, or
+    ``None`` when there is nothing to offer. Scanning reads only small sidecar files.
+    """
+    takes = find_unfinished_recordings(paths)
+    if not takes:
+        return None
+    identities: list[tuple[int, str]] = []
+    save: Callable[[int, Path], object] | None = None
+    if library is not None:
+        with contextlib.suppress(Exception):
+            identities = [(s.id, s.name) for s in library.list_identities()]
+
+        def save(identity_id: int, wav: Path) -> object:
+            return library.add_voice_clip(identity_id, wav, source="recorded")
+
+    dialog = RecoveredRecordingsDialog(takes, save, identities, parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+    dialog.open()
+    return dialog

@@ -1,0 +1,200 @@
+"""pytest-qt: the recorder dialog against the virtual microphone, and the recovery offer."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import Qt, QTimer
+
+from idlora_studio.settings import Settings
+from idlora_studio.ui.recorder_dialog import (
+    RecorderDialog,
+    RecoveredRecordingsDialog,
+    format_elapsed,
+    guidance_for,
+    offer_recovered_recordings,
+)
+from idlora_studio.ui.widgets.level_meter import LevelMeter
+from idlora_studio.ui.widgets.waveform import WaveformView
+from tests.recording.conftest import RATE, VirtualMic, dominant_frequency
+
+
+def test_guidance_steers_toward_five_seconds() -> None:
+    assert "5 seconds" in guidance_for(1.0)
+    assert "stop now" in guidance_for(5.5)
+    assert "best 5 s" in guidance_for(10.0)
+    assert format_elapsed(65.25) == "1:05.2"
+
+
+def test_meter_and_waveform_widgets(qtbot) -> None:
+    meter = LevelMeter()
+    qtbot.addWidget(meter)
+    with qtbot.waitSignal(meter.levels_changed) as sig:
+        meter.set_levels(-6.02, -9.03, clipped=True)
+    assert sig.args == [pytest.approx(-6.02), pytest.approx(-9.03)]
+    assert meter.clipping and meter.hold_db == pytest.approx(-6.02)
+    meter.set_levels(-30.0, -40.0)
+    assert meter.hold_db == pytest.approx(-6.02)  # the peak hold stays up for a moment
+    meter.resize(300, 22)
+    meter.grab()  # paints without error
+
+    wave = WaveformView()
+    qtbot.addWidget(wave)
+    wave.resize(200, 60)
+    wave.set_peaks([0.0, 0.5, 1.5, -1.0], duration_s=4.0)
+    assert wave.peaks().tolist() == [0.0, 0.5, 1.0, 0.0]
+    wave.set_highlight(1.0, 3.0)
+    wave.set_playhead(2.0)
+    image = wave.grab().toImage()
+    # the highlighted second half of the peaks is drawn: bright pixels near the middle row
+    col = int(200 * 2.5 / 4.0)
+    assert image.pixelColor(col, 30).blue() > 150
+    with qtbot.waitSignal(wave.clicked_at) as clicked:
+        qtbot.mouseClick(wave, Qt.MouseButton.LeftButton, pos=wave.rect().center())
+    assert clicked.args[0] == pytest.approx(2.0, abs=0.1)
+
+
+@pytest.mark.audio
+def test_dialog_records_checks_and_saves(
+    qtbot, virtual_mic: VirtualMic, tone_wav: Path, paths
+) -> None:
+    settings = Settings(paths.settings_path)
+    saved: list[dict[str, Any]] = []
+
+    def save_clip(path: Path) -> str:
+        data, rate = sf.read(str(path), dtype="float32")
+        saved.append(
+            {
+                "path": path,
+                "duration": data.shape[0] / rate,
+                "freq": dominant_frequency(data, rate),
+                "thread": threading.get_ident(),  # not current_thread(): no dummy Thread objects for Qt threads
+            }
+        )
+        return "clip-1"
+
+    dlg = RecorderDialog(paths, settings, save_clip, identity_id=5)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    assert dlg.select_device("pulse")
+    assert settings.get("input_device") == "pulse"
+
+    with qtbot.waitSignal(dlg.state_changed, check_params_cb=lambda s: s == "recording"):
+        qtbot.mouseClick(dlg.record_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.recorder.levels().seq > 0, timeout=5000)
+    player = virtual_mic.play(tone_wav)
+
+    # Over one second of capture: meter updates, and the event loop keeps answering.
+    meter_updates: list[float] = []  # peak dBFS of each update
+    ticks: list[float] = []
+    dlg.meter.levels_changed.connect(lambda peak, rms: meter_updates.append(peak))
+    ticker = QTimer()
+    ticker.setInterval(10)
+    ticker.timeout.connect(lambda: ticks.append(time.monotonic()))
+    ticker.start()
+    qtbot.wait(1000)
+    ticker.stop()
+    assert len(meter_updates) >= 20, f"only {len(meter_updates)} meter updates in 1 s"
+    assert len(ticks) >= 40 and max(np.diff(ticks)) < 0.2, "GUI event loop stalled"
+    assert max(meter_updates) > -20  # the tone (about -12 dBFS) is on the meter
+    assert dlg.waveform.peaks().max() > 0.05  # and in the live waveform
+
+    qtbot.waitUntil(lambda: player.poll() is not None, timeout=10000)
+    qtbot.wait(300)
+    assert dlg.elapsed_label.text().startswith("0:0")
+    with qtbot.waitSignal(dlg.check_finished, timeout=20000) as checked:
+        qtbot.mouseClick(dlg.stop_button, Qt.MouseButton.LeftButton)
+    result = checked.args[0]
+    assert result is not None, dlg.status_label.text()
+    assert dlg.state == "ready" and dlg.save_button.isEnabled()
+    take = dlg.take
+    assert take is not None and take.exists()
+    recorded_s = sf.info(str(take)).duration
+    assert recorded_s >= 3.0
+    start, end = result.best_window
+    assert dlg.waveform.highlight() == (start, end)
+    assert "Suggested 5 s window" in dlg.window_label.text()
+    assert result.duration_s == pytest.approx(2.35, abs=0.3)  # the tone plus trim margins
+
+    with qtbot.waitSignal(dlg.clip_saved, timeout=10000) as done:
+        qtbot.mouseClick(dlg.save_button, Qt.MouseButton.LeftButton)
+    assert done.args == ["clip-1"]
+    assert len(saved) == 1
+    assert saved[0]["path"] == take
+    assert saved[0]["duration"] == pytest.approx(recorded_s, abs=0.01)
+    assert saved[0]["freq"] == pytest.approx(440.0, abs=5.0)
+    assert saved[0]["thread"] != threading.main_thread().ident  # saving ran off the GUI thread
+    assert list(paths.recordings_dir.iterdir()) == []  # the library has it; take removed
+    dlg.close()
+
+
+def _write_crashed_take(folder: Path, identity_id: int | None, seconds: float) -> Path:
+    """What a recorder killed mid-take leaves: sidecar + raw float32 (partial last frame)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * RATE)) / RATE
+    data = (0.4 * np.sin(2 * np.pi * 1000 * t)).astype("<f4")
+    stem = folder / f"rec-20250101-120000-{identity_id or 0:08x}"
+    meta = {
+        "version": 1,
+        "format": "f32le",
+        "samplerate": RATE,
+        "channels": 1,
+        "started_at": "2025-01-01T12:00:00+00:00",
+        "identity_id": identity_id,
+        "state": "recording",
+        "frames": 0,
+    }
+    stem.with_suffix(".json").write_text(json.dumps(meta))
+    stem.with_suffix(".raw").write_bytes(data.tobytes() + b"\x01\x02")
+    return stem.with_suffix(".raw")
+
+
+class FakeLibrary:
+    def __init__(self) -> None:
+        self.added: list[tuple[int, float, str]] = []
+
+    def list_identities(self) -> list[Any]:
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(id=9, name="Narrator")]
+
+    def add_voice_clip(self, identity_id: int, path: Path, *, source: str) -> str:
+        data, rate = sf.read(str(path))
+        self.added.append((identity_id, data.shape[0] / rate, source))
+        return "ok"
+
+
+def test_offer_recovered_recordings_saves_to_identities(qtbot, paths) -> None:
+    assert offer_recovered_recordings(None, paths, FakeLibrary()) is None  # nothing to offer
+    _write_crashed_take(paths.recordings_dir, 42, 1.5)
+    _write_crashed_take(paths.recordings_dir, None, 0.8)
+    lib = FakeLibrary()
+    dlg = offer_recovered_recordings(None, paths, lib)
+    assert isinstance(dlg, RecoveredRecordingsDialog)
+    qtbot.addWidget(dlg)
+    assert dlg.list.count() == 2
+    assert dlg.identity_combo.currentText() == "Narrator"
+    with qtbot.waitSignal(dlg.accepted, timeout=10000):
+        qtbot.mouseClick(dlg.recover_button, Qt.MouseButton.LeftButton)
+    assert sorted(lib.added) == [
+        (9, pytest.approx(0.8), "recorded"),
+        (42, pytest.approx(1.5), "recorded"),
+    ]
+    assert list(paths.recordings_dir.iterdir()) == []
+
+
+def test_offer_recovered_recordings_discard(qtbot, paths) -> None:
+    _write_crashed_take(paths.recordings_dir, 1, 0.5)
+    dlg = offer_recovered_recordings(None, paths, None)
+    assert dlg is not None
+    qtbot.addWidget(dlg)
+    with qtbot.waitSignal(dlg.accepted):
+        qtbot.mouseClick(dlg.discard_button, Qt.MouseButton.LeftButton)
+    assert list(paths.recordings_dir.iterdir()) == []
