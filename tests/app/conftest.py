@@ -21,11 +21,11 @@ def drop_files(target: QWidget, files: Sequence[Path], pos: QPoint | None = None
     actions = Qt.DropAction.CopyAction
     buttons = Qt.MouseButton.LeftButton
     mods = Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPointF(point), actions, mime, buttons, mods)
+    enter = QDragEnterEvent(point, actions, mime, buttons, mods)
     QApplication.sendEvent(target, enter)
     if not enter.isAccepted():
         return False
-    move = QDragMoveEvent(QPointF(point), actions, mime, buttons, mods)
+    move = QDragMoveEvent(point, actions, mime, buttons, mods)
     QApplication.sendEvent(target, move)
     drop = QDropEvent(QPointF(point), actions, mime, buttons, mods)
     QApplication.sendEvent(target, drop)
