@@ -161,3 +161,38 @@ def test_sigkill_mid_recording_is_recovered(virtual_mic: VirtualMic, tone_wav: P
     assert len(again) == 1 and again[0].finished and again[0].path == wav
     discard(again[0])
     assert list(paths.recordings_dir.iterdir()) == []
+
+
+def test_player_plays_back_into_the_sink(virtual_mic: VirtualMic, tone_wav: Path, paths) -> None:
+    """The dialog's play-back path: Player's OutputStream -> null sink -> monitor -> Recorder."""
+    from threading import Event
+
+    from idlora_studio.recording.playback import Player
+
+    ended = Event()
+    errors: list[str | None] = []
+
+    def finished(error: str | None) -> None:
+        errors.append(error)
+        ended.set()
+
+    rec = Recorder(paths.recordings_dir)
+    rec.start(device="pulse", samplerate=RATE)
+    wait_for_audio(rec)
+    player = Player(on_finished=finished)
+    player.play(tone_wav, device="pulse")
+    assert ended.wait(15), "play-back never finished"
+    assert errors == [None] and not player.is_playing
+    assert player.position_s == pytest.approx(3.0, abs=0.01)  # the whole file was fed
+    time.sleep(0.3)
+    wav = rec.stop()
+    data, rate = sf.read(str(wav), dtype="float32")
+    assert active_span(data, rate) == pytest.approx(2.0, abs=0.15)
+    assert dominant_frequency(data, rate) == pytest.approx(440.0, abs=5.0)
+    discard(wav)
+
+
+def test_recording_package_is_qt_free() -> None:
+    code = "import sys, idlora_studio.recording; sys.exit('PySide6' in sys.modules)"
+    repo = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=repo).returncode == 0
