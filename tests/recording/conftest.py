@@ -11,6 +11,7 @@ never skipped.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -52,6 +53,12 @@ def _fail(message: str) -> None:
     )
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGKILL it when the test process dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=20)
 
@@ -80,78 +87,74 @@ def virtual_mic() -> Iterator[VirtualMic]:
         PULSE_SERVER=f"unix:{socket}",
     )
     env.pop("PULSE_SINK", None)
-    proc = subprocess.run(
+    # Not daemonised: a child that the kernel kills with this process, so an interrupted
+    # test run (timeout, Ctrl-C, SIGKILL) leaves no sound server behind.
+    daemon = subprocess.Popen(
         [
             "pulseaudio",
-            "--daemonize=yes",
+            "--daemonize=no",
             "-n",
             "--exit-idle-time=-1",
-            "--use-pid-file=yes",
+            "--use-pid-file=no",
             "--load=module-null-sink sink_name=vmic rate=48000",
             f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
             "--load=module-always-sink",
         ],
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    if proc.returncode != 0:
-        shutil.rmtree(runtime, ignore_errors=True)
-        _fail(f"pulseaudio exited with {proc.returncode}: {proc.stderr.strip()}")
-    deadline = time.monotonic() + 10
-    while _run(["pactl", "info"], env).returncode != 0:
-        if time.monotonic() > deadline:
-            _fail("the daemon did not answer 'pactl info' within 10 s")
-        time.sleep(0.1)
-    pid = int((runtime / "pid").read_text().split()[0])
-    for cmd in (
-        ["pactl", "set-default-sink", "vmic"],
-        ["pactl", "set-default-source", "vmic.monitor"],
-    ):
-        res = _run(cmd, env)
-        if res.returncode != 0:
-            _fail(f"{' '.join(cmd)} failed: {res.stderr.strip()}")
-    for key in ("PULSE_SERVER", "PULSE_RUNTIME_PATH", "PULSE_CLIENTCONFIG"):
-        os.environ[key] = env[key]
-    os.environ.pop("PULSE_SINK", None)
-    # An idle null sink renders in 2 s steps, so a new recording could wait up to 2 s for its
-    # first block; a low-latency reader of the monitor keeps the sink ticking every ~20 ms.
-    keepalive = subprocess.Popen(
-        ["parec", "--device=vmic.monitor", "--latency-msec=20", "--raw"],
-        env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_die_with_parent,
     )
-    # PortAudio enumerates devices once; rescan now that the sound server exists.
-    from idlora_studio.recording.devices import list_input_devices, refresh_devices
-
-    refresh_devices()
-    names = [d.name for d in list_input_devices()]
-    if "pulse" not in names:
-        _fail(
-            f"PortAudio does not list a 'pulse' input (found {names}); libasound2-plugins missing?"
-        )
+    keepalive: subprocess.Popen[bytes] | None = None
     try:
-        yield VirtualMic(runtime, env["PULSE_SERVER"], pid, keepalive)
+        deadline = time.monotonic() + 10
+        while _run(["pactl", "info"], env).returncode != 0:
+            if daemon.poll() is not None:
+                err = daemon.stderr.read() if daemon.stderr else ""
+                _fail(f"pulseaudio exited with {daemon.returncode}: {err.strip()}")
+            if time.monotonic() > deadline:
+                _fail("the daemon did not answer 'pactl info' within 10 s")
+            time.sleep(0.1)
+        for cmd in (
+            ["pactl", "set-default-sink", "vmic"],
+            ["pactl", "set-default-source", "vmic.monitor"],
+        ):
+            res = _run(cmd, env)
+            if res.returncode != 0:
+                _fail(f"{' '.join(cmd)} failed: {res.stderr.strip()}")
+        for key in ("PULSE_SERVER", "PULSE_RUNTIME_PATH", "PULSE_CLIENTCONFIG"):
+            os.environ[key] = env[key]
+        os.environ.pop("PULSE_SINK", None)
+        # An idle null sink renders in 2 s steps, so a new recording could wait up to 2 s for
+        # its first block; a low-latency reader of the monitor keeps the sink ticking.
+        keepalive = subprocess.Popen(
+            ["parec", "--device=vmic.monitor", "--latency-msec=20", "--raw"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        # PortAudio enumerates devices once; rescan now that the sound server exists.
+        from idlora_studio.recording.devices import list_input_devices, refresh_devices
+
+        refresh_devices()
+        names = [d.name for d in list_input_devices()]
+        if "pulse" not in names:
+            _fail(
+                f"PortAudio does not list a 'pulse' input (found {names}); "
+                "libasound2-plugins missing?"
+            )
+        yield VirtualMic(runtime, env["PULSE_SERVER"], daemon.pid, keepalive)
     finally:
-        keepalive.kill()
-        keepalive.wait()
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        for _ in range(10):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        else:  # slow to shut down (idle timers); it holds nothing worth a clean exit
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        for child in (keepalive, daemon):
+            if child is not None and child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=1)
+                except subprocess.TimeoutExpired:  # slow idle timers; nothing worth keeping
+                    child.kill()
+                    child.wait()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
