@@ -137,10 +137,13 @@ class TimelinePlayer(QObject):
     def pause(self) -> None:
         was = self.playing
         self._waiting = False
+        frame = None
         if self.rate != 0.0:
-            self._tick()
+            frame = max(0, min(self.frame_for_clock(), self.state.duration))
         self._stop_clock()
         self.rate = 0.0
+        if frame is not None:
+            self.state.set_playhead(frame)
         if was:
             self.playing_changed.emit(False)
 
@@ -204,23 +207,19 @@ class TimelinePlayer(QObject):
         self._feed()
         frame = self.frame_for_clock()
         end = self.state.duration
-        if frame >= end and self.rate > 0:
+        if (frame >= end and self.rate > 0) or (frame <= 0 and self.rate < 0):
             self.pause()
-            self.state.set_playhead(end)
             return
-        if frame < 0 and self.rate < 0:
-            self.pause()
-            self.state.set_playhead(0)
-            return
-        if self._sink is not None and self._sink.state() == QAudio.State.StoppedState:
-            if self._sink.error() != QAudio.Error.NoError:  # device lost: keep going on timer
-                elapsed = self.clock_s()
-                self._stop_clock()
-                self._start_frame = frame
-                self.clock_source = "timer"
-                self._elapsed.start()
-                self._timer.start()
-                del elapsed
+        if (
+            self._sink is not None
+            and self._sink.state() == QAudio.State.StoppedState
+            and self._sink.error() != QAudio.Error.NoError
+        ):  # the device went away: keep playing on the timer clock
+            self._stop_clock()
+            self._start_frame = frame
+            self.clock_source = "timer"
+            self._elapsed.start()
+            self._timer.start()
         self.state.set_playhead(frame)
 
     # ------------------------------------------------------------------ frames

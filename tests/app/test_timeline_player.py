@@ -1,0 +1,73 @@
+"""Playback follows its master clock; scrubbing shows the cached frame under the playhead."""
+
+from __future__ import annotations
+
+import time
+
+from tests.app.test_timeline import Rig, rig  # noqa: F401 - fixture
+
+
+def _decoded(rig: Rig) -> None:  # noqa: F811
+    for t in rig.env.take_ids:
+        rig.qtbot.waitUntil(lambda t=t: rig.cache.frames(rig.state.media(t)) is not None, timeout=10000)
+
+
+def test_play_advances_with_the_clock_and_video_matches_it(rig: Rig) -> None:  # noqa: F811
+    a, b, c = rig.env.take_ids
+    st = rig.state
+    for t in (a, b, c):
+        st.append_take(t)
+    _decoded(rig)
+    player = rig.player
+    st.set_playhead(3)
+    t0 = time.monotonic()
+    player.play()
+    assert player.playing and player.clock_source in ("audio", "timer")
+    rig.qtbot.wait(500)
+    elapsed = time.monotonic() - t0
+    clock_frame = player.frame_for_clock()
+    # The playhead advanced by roughly the elapsed time...
+    assert abs((st.playhead - 3) - elapsed * st.fps) <= 4, (st.playhead, elapsed)
+    # ...the picture shown is the frame for the clock (within one frame)...
+    assert abs(player.shown_frame - clock_frame) <= 1
+    assert player.shown_frame == st.playhead
+    # ...and it is the decoded frame of the clip under the playhead.
+    clip = st.clip_at(player.shown_frame)
+    expected = rig.cache.frame(st.media(clip.take_id), clip.in_frame + player.shown_frame - clip.position)
+    assert player.image is expected
+    player.pause()
+    stopped = st.playhead
+    rig.qtbot.wait(100)
+    assert st.playhead == stopped and not player.playing
+
+
+def test_playback_stops_at_the_end_and_shuttle_runs_backwards(rig: Rig) -> None:  # noqa: F811
+    st = rig.state
+    st.append_take(rig.env.take_ids[0])  # 25 frames = 1 s
+    _decoded(rig)
+    st.set_playhead(20)
+    rig.player.play()
+    rig.qtbot.waitUntil(lambda: not rig.player.playing, timeout=3000)
+    assert st.playhead == 25
+    rig.player.shuttle(-1)
+    assert rig.player.rate < 0
+    rig.qtbot.wait(200)
+    assert st.playhead < 25
+    rig.player.shuttle(0)
+    assert not rig.player.playing
+
+
+def test_scrubbing_shows_the_cached_frame(rig: Rig) -> None:  # noqa: F811
+    a, b, _ = rig.env.take_ids
+    st = rig.state
+    st.append_take(a)
+    st.append_take(b)
+    _decoded(rig)
+    st.set_playhead(30)  # frame 5 of take b (green)
+    img = rig.player.image
+    assert img is rig.cache.frame(st.media(b), 5)
+    colour = img.pixelColor(img.width() // 2 + 10, img.height() // 2)
+    assert colour.green() > colour.red() + 40
+    st.set_playhead(2)  # take a (red)
+    colour = rig.player.image.pixelColor(40, 32)
+    assert colour.red() > colour.green() + 40
