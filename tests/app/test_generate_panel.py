@@ -1,0 +1,405 @@
+"""The Generate panel: live effective size/frames, problems that disable Queue, queueing N takes,
+the OOM lighter-profile retry (flow tests on a scripted queue) and one take through the real
+JobQueue, worker thread and tiny engine into the takes list."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QImage
+
+from engine.api import GenerationRequest, PromptParts
+from engine.models import registry
+from idlora_studio.library.jobs_repo import JobInfo, JobSpec
+from tests.app.jobs_fixtures import (  # noqa: F401 - fixtures
+    make_queue,
+    repos,
+    tiny_inputs,
+    tiny_models_dir,
+)
+from tests.media_fixtures import face_image, tone_wav
+
+LONG = 60_000
+
+
+# ----------------------------------------------------------------------------- a scripted queue
+def job_info(job_id: int, state: str = "queued", **kw: Any) -> JobInfo:
+    now = dt.datetime.now(dt.UTC)
+    base = dict(
+        id=job_id,
+        state=state,
+        position=job_id,
+        request=GenerationRequest(parts=PromptParts(speech=f"line {job_id}")),
+        model_set="tiny",
+        lora_path=None,
+        lora_strength=1.0,
+        memory_profile="resident_bf16",
+        identity_id=None,
+        image_id=None,
+        clip_id=None,
+        error=None,
+        error_kind=None,
+        suggested_profile=None,
+        progress_step=0,
+        progress_total=0,
+        take_id=None,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+        started_at=None,
+        finished_at=None,
+    )
+    base.update(kw)
+    return JobInfo(**base)
+
+
+class FakeQueue(QObject):
+    """The JobQueue API the panel uses; records every action."""
+
+    job_added = Signal(int)
+    job_changed = Signal(int)
+    job_removed = Signal(int)
+    job_progress = Signal(int, int, int, float)
+    job_preview = Signal(int, QImage)
+    job_finished = Signal(int, int)
+    job_failed = Signal(int, str, str)
+    job_cancelled = Signal(int)
+    queue_changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._jobs: dict[int, JobInfo] = {}
+        self.enqueued: list[tuple[list[GenerationRequest], JobSpec]] = []
+        self.calls: list[tuple] = []
+        self.takes_repo = None
+
+    def jobs(self) -> list[JobInfo]:
+        return sorted(self._jobs.values(), key=lambda j: j.position)
+
+    def job(self, job_id: int) -> JobInfo | None:
+        return self._jobs.get(job_id)
+
+    def eta(self, job_id: int) -> float | None:
+        return None
+
+    def queued(self) -> list[int]:
+        return [j.id for j in self.jobs() if j.state == "queued"]
+
+    def add(self, info: JobInfo) -> None:
+        self._jobs[info.id] = info
+        self.job_added.emit(info.id)
+        self.queue_changed.emit()
+
+    def enqueue(self, requests: Any, spec: JobSpec | None = None, on_done: Any = None) -> None:
+        self.enqueued.append((list(requests), spec))
+
+    def cancel(self, job_id: int) -> None:
+        self.calls.append(("cancel", job_id))
+
+    def retry(self, job_id: int, lighter: bool = False, memory_profile: str | None = None) -> None:
+        self.calls.append(("retry", job_id, lighter))
+
+    def move(self, job_id: int, delta: int) -> None:
+        self.calls.append(("move", job_id, delta))
+
+    def remove(self, job_id: int) -> None:
+        self.calls.append(("remove", job_id))
+
+    def rerun(self, take_id: int) -> None:
+        self.calls.append(("rerun", take_id))
+
+    def vary(self, take_id: int) -> None:
+        self.calls.append(("vary", take_id))
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def media(tmp_path: Path) -> dict[str, Path]:
+    img = tmp_path / "wide.png"
+    Image.fromarray(np.full((1080, 1920, 3), 90, np.uint8)).save(img)
+    wav = tone_wav(tmp_path / "voice.wav", seconds=4.0)
+    return {"image": img, "voice": wav}
+
+
+def _panel(qtbot, paths, settings, library, queue) -> Any:  # noqa: ANN001
+    from idlora_studio.state.library_state import LibraryState
+    from idlora_studio.ui.generate_panel import GeneratePanel
+    from idlora_studio.ui.thumbnails import ThumbnailCache
+    from idlora_studio.workers.tasks import TaskRunner
+
+    db, thumbs = TaskRunner(1), TaskRunner(1)
+    state = LibraryState(library, db)
+    cache = ThumbnailCache(thumbs, side=96)
+    sets = {k: registry.MODEL_SETS[k] for k in ("ltx2-celebvhq", "tiny")}
+    panel = GeneratePanel(
+        state, queue, cache, paths, settings, gpu_probe=lambda: None, model_sets=sets
+    )
+    for obj in (db, thumbs, state, cache):
+        obj.setParent(panel)
+    qtbot.addWidget(panel)
+    panel.resize(1300, 900)
+    panel.show()
+    state.refresh()
+    qtbot.waitUntil(lambda: state.loaded and panel.identity_combo.count() > 0, timeout=5000)
+    qtbot.waitUntil(lambda: bool(panel._set_state), timeout=5000)  # model status read
+    return panel
+
+
+def _choose(qtbot, panel, identity_id: int) -> None:  # noqa: ANN001
+    panel.set_identity(identity_id)
+    qtbot.waitUntil(
+        lambda: panel._detail is not None and panel._detail.id == identity_id, timeout=5000
+    )
+
+
+def _type(qtbot, spin, text: str) -> None:  # noqa: ANN001
+    spin.lineEdit().selectAll()
+    qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Backspace)
+    for ch in text:
+        qtbot.keyClicks(spin.lineEdit(), ch)
+
+
+@pytest.fixture
+def flow(qtbot, paths, settings, fake_library, media):  # noqa: ANN001
+    queue = FakeQueue()
+    rid = fake_library.create_identity_with_media("Anna", [media["image"]], [media["voice"]])
+    bare = fake_library.create_identity_with_media("Bare", [media["image"]], [])
+    panel = _panel(qtbot, paths, settings, fake_library, queue)
+    return panel, queue, rid, bare
+
+
+# ----------------------------------------------------------------------------- flow tests
+def test_effective_size_and_frames_update_while_typing(flow, qtbot) -> None:  # noqa: ANN001
+    panel, _queue, rid, _ = flow
+    _choose(qtbot, panel, rid)
+    # Auto from the 1920x1080 image: long side 512, multiples of 32.
+    assert panel.effective_size()[:2] == (512, 288)
+    assert "512 × 288" in panel.size_label.text()
+    assert "1920×1080" in panel.size_label.text()
+    panel.long_side_spin.setValue(400)  # 400 * 1080/1920 = 225 -> floored to 224, 400 -> 384
+    assert "384 × 224" in panel.size_label.text()
+
+    panel.size_mode.setCurrentIndex(panel.size_mode.findData("custom"))
+    assert panel.width_spin.isVisible() and not panel.long_side_spin.isVisible()
+    _type(qtbot, panel.height_spin, "300")
+    _type(qtbot, panel.width_spin, "50")  # the label follows every keystroke
+    assert "64 × 288" in panel.size_label.text()
+    qtbot.keyClicks(panel.width_spin.lineEdit(), "0")
+    assert panel.width_spin.value() == 500
+    assert "512 × 288" in panel.size_label.text()
+    assert "500×300 rounded to multiples of 32" in panel.size_label.text()
+    _type(qtbot, panel.width_spin, "640")
+    assert "640 × 288" in panel.size_label.text()
+
+    # Frames: 8k+1.
+    panel.length_mode.setCurrentIndex(panel.length_mode.findData("frames"))
+    _type(qtbot, panel.frames_spin, "100")
+    assert panel.effective_frames()[0] == 97
+    assert "97 frames = 3.88 s" in panel.frames_label.text()
+    assert "100 frames snapped to 8k+1" in panel.frames_label.text()
+    _type(qtbot, panel.frames_spin, "121")
+    assert "121 frames = 4.84 s" in panel.frames_label.text()
+    assert "snapped" not in panel.frames_label.text()
+    panel.length_mode.setCurrentIndex(panel.length_mode.findData("duration"))
+    panel.duration_spin.setValue(2.0)  # 50 frames -> 49
+    assert "49 frames = 1.96 s" in panel.frames_label.text()
+
+    # Memory profiles show their VRAM estimate for the effective size; Auto names its choice.
+    from engine.memory import expected_vram_gib
+
+    panel.select_model_set("ltx2-celebvhq")
+    w, h, _ = panel.effective_size()
+    gib = expected_vram_gib("fp8_weights", "ltx2", w, h, 49)
+    texts = [panel.profile_combo.itemText(i) for i in range(panel.profile_combo.count())]
+    assert f"Weights in fp8 · ~{gib:.1f} GiB" in texts
+    qtbot.waitUntil(lambda: "→" in panel.profile_combo.itemText(0), timeout=5000)
+    assert panel.profile_combo.itemText(0) == "Auto (→ All on GPU (bf16))"
+    assert "No CUDA GPU" in panel.profile_note.text()
+
+
+def test_invalid_combinations_disable_queue_with_the_reason(flow, qtbot, fake_library) -> None:  # noqa: ANN001
+    panel, queue, rid, bare = flow
+    assert not panel.queue_button.isEnabled()
+    assert "Choose an identity" in panel.reason_label.text()
+
+    _choose(qtbot, panel, bare)
+    assert panel.voice_problem.isVisible() and "no voice clip" in panel.voice_problem.text()
+    assert not panel.queue_button.isEnabled()
+    assert "no voice clip" in panel.queue_button.toolTip()
+    assert panel.speech_problem.isVisible()
+
+    _choose(qtbot, panel, rid)
+    assert not panel.voice_problem.isVisible()
+    assert "Speech field is empty" in panel.reason_label.text()
+    panel.speech_edit.setPlainText("Hello there.")
+    assert not panel.speech_problem.isVisible()
+
+    panel.select_model_set("ltx2-celebvhq")  # nothing downloaded in this home
+    assert panel.model_problem.isVisible() and "not installed" in panel.model_problem.text()
+    assert "not installed" in panel.reason_label.text()
+    assert not panel.queue_button.isEnabled()
+    assert "not installed" in panel.model_combo.currentText()
+
+    panel.select_model_set("tiny")
+    assert panel.queue_button.isEnabled() and panel.reason_label.text() == ""
+
+    # A clip under 2 s is refused next to the clip picker.
+    rec = fake_library._records[rid]
+    rec.clips[0] = dataclasses.replace(rec.clips[0], duration_s=1.2)
+    panel.state.notify_changed(rid)
+    qtbot.waitUntil(lambda: panel.voice_problem.isVisible(), timeout=5000)
+    assert "1.2 s long" in panel.voice_problem.text()
+    assert not panel.queue_button.isEnabled()
+    assert queue.enqueued == []
+    assert panel.queue_takes() == 0 and queue.enqueued == []
+
+    # Presets: only the one-stage one can be chosen.
+    model = panel.preset_combo.model()
+    assert model.item(0).isEnabled()
+    for row in (1, 2):
+        assert not model.item(row).isEnabled() and model.item(row).toolTip() == "not available yet"
+
+
+def test_queue_n_takes_enqueues_seed_variations(flow, qtbot) -> None:  # noqa: ANN001
+    panel, queue, rid, _ = flow
+    _choose(qtbot, panel, rid)
+    panel.select_model_set("tiny")
+    panel.visual_edit.setPlainText("A woman in a red coat, close-up.")
+    panel.speech_edit.setPlainText("Welcome back to the show.")
+    panel.sounds_edit.setPlainText("Light rain.")
+    expected_prompt = (
+        "[VISUAL]: A woman in a red coat, close-up. [SPEECH]: Welcome back to the show. "
+        "[SOUNDS]: Light rain."
+    )
+    assert panel.assembled_label.text() == expected_prompt
+    panel.random_seed.setChecked(False)
+    panel.seed_spin.setValue(100)
+    panel.takes_spin.setValue(3)
+    assert panel.queue_button.text() == "Queue 3 takes"
+    panel.profile_combo.setCurrentIndex(panel.profile_combo.findData("fp8_weights"))
+    panel.advanced_section.set_expanded(True)
+    panel.video_cfg.setValue(4.5)
+    panel.size_mode.setCurrentIndex(panel.size_mode.findData("custom"))
+    panel.width_spin.setValue(256)
+    panel.height_spin.setValue(160)
+    qtbot.mouseClick(panel.queue_button, Qt.MouseButton.LeftButton)
+
+    assert len(queue.enqueued) == 1
+    requests, spec = queue.enqueued[0]
+    assert [r.seed for r in requests] == [100, 101, 102]
+    detail = panel._detail
+    for r in requests:
+        assert r.full_prompt == expected_prompt
+        assert r.image == Path(detail.images[0].path) and r.voice == Path(detail.clips[0].path)
+        assert (r.width, r.height, r.video_cfg) == (256, 160, 4.5)
+        assert r.num_frames is None and r.duration_s == pytest.approx(121 / 25)
+    assert spec.model_set == "tiny" and spec.memory_profile == "fp8_weights"
+    assert spec.identity_id == rid and spec.image_id == detail.images[0].id
+    assert spec.clip_id == detail.clips[0].id
+
+    # Random seeds: drawn when queueing, consecutive, shown in the seed box.
+    panel.random_seed.setChecked(True)
+    panel.takes_spin.setValue(2)
+    assert panel.queue_takes() == 2
+    seeds = [r.seed for r in queue.enqueued[1][0]]
+    assert seeds[1] == seeds[0] + 1 and panel.seed_spin.value() == seeds[0]
+
+
+def test_oom_failure_offers_a_one_click_lighter_retry(flow, qtbot) -> None:  # noqa: ANN001
+    panel, queue, _rid, _ = flow
+    queue.add(job_info(1, "finished", progress_step=30, progress_total=30))
+    message = (
+        "The GPU ran out of memory with the model_offload memory profile. Retry with the "
+        "lighter fp8_weights profile, or choose a smaller size."
+    )
+    queue.add(
+        job_info(
+            2,
+            "failed",
+            error=message,
+            error_kind="oom",
+            suggested_profile="fp8_weights",
+            memory_profile="model_offload",
+        )
+    )
+    queue.job_failed.emit(2, "oom", message)
+    assert panel.selected_job() == 2  # the failed job is brought into view
+    assert panel.failure_label.isVisible() and panel.failure_label.text() == message
+    assert panel.lighter_button.isVisible()
+    assert panel.lighter_button.text() == "Retry with lighter profile (Weights in fp8)"
+    assert panel.retry_button.isEnabled() and not panel.cancel_button.isEnabled()
+    qtbot.mouseClick(panel.lighter_button, Qt.MouseButton.LeftButton)
+    assert queue.calls == [("retry", 2, True)]
+
+    # Another kind of failure: the sentence, but no lighter-profile button.
+    queue.add(
+        job_info(
+            3, "failed", error="The reference voice clip v.wav cannot be read.", error_kind="media"
+        )
+    )
+    queue.job_failed.emit(3, "media", "x")
+    assert panel.failure_label.text().startswith("The reference voice clip")
+    assert not panel.lighter_button.isVisible()
+
+    # A queued job: cancel, move and remove act on it.
+    queue.add(job_info(4, "queued"))
+    queue.add(job_info(5, "queued"))
+    panel.select_job(5)
+    assert panel.up_button.isEnabled() and not panel.down_button.isEnabled()
+    assert not panel.failure_label.isVisible()
+    for button in (panel.cancel_button, panel.up_button, panel.remove_button):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert queue.calls[-3:] == [("cancel", 5), ("move", 5, -1), ("remove", 5)]
+
+
+# ----------------------------------------------------------------------------- the real thing
+def test_real_queue_take_lands_in_takes(qtbot, paths, settings, repos, make_queue, tmp_path):  # noqa: ANN001, ANN201, F811
+    lib, jobs, takes = repos
+    created = lib.create_identity_with_media(
+        "Astronaut",
+        [face_image(tmp_path / "face.png")],
+        [tone_wav(tmp_path / "voice.wav", freq=190.0, seconds=3.0)],
+    )
+    queue = make_queue()
+    panel = _panel(qtbot, paths, settings, lib, queue)
+    _choose(qtbot, panel, created.identity_id)
+    panel.select_model_set("tiny")
+    panel.speech_edit.setPlainText("Hello from the tiny model.")
+    panel.size_mode.setCurrentIndex(panel.size_mode.findData("custom"))
+    panel.width_spin.setValue(64)
+    panel.height_spin.setValue(64)
+    panel.length_mode.setCurrentIndex(panel.length_mode.findData("frames"))
+    panel.frames_spin.setValue(9)
+    panel.steps_spin.setValue(2)
+    panel.random_seed.setChecked(False)
+    panel.seed_spin.setValue(7)
+    previews: list[int] = []
+    queue.job_preview.connect(lambda j, _img: previews.append(j))
+    assert panel.queue_button.isEnabled(), panel.reason_label.text()
+    with qtbot.waitSignal(queue.job_finished, timeout=LONG) as finished:
+        qtbot.mouseClick(panel.queue_button, Qt.MouseButton.LeftButton)
+    job_id, take_id = finished.args
+    qtbot.waitUntil(lambda: panel.take_ids() == [take_id], timeout=10_000)
+    item = panel.takes_list.item(0)
+    assert item.text().startswith("seed 7")
+    assert "0.36 s" in item.text()  # 9 frames at 25 fps
+    take = takes.get_take(take_id)
+    assert take.identity_id == created.identity_id and (take.width, take.height) == (64, 64)
+    assert jobs.get(job_id).state == "finished"
+    assert panel.jobs_model.rowCount() == 1
+    assert panel.jobs_model.data(panel.jobs_model.index(0, 1)) == "Finished"
+    assert previews and not panel.preview_label.pixmap().isNull()
+    # Vary queues the same recipe with a new seed through the real queue.
+    panel.takes_list.setCurrentRow(0)
+    with qtbot.waitSignal(queue.job_added, timeout=10_000) as added:
+        qtbot.mouseClick(panel.vary_button, Qt.MouseButton.LeftButton)
+    varied = queue.job(added.args[0])
+    assert varied.request.seed != 7 and varied.request.parts == take.request.parts
+    qtbot.waitUntil(lambda: queue.job(varied.id).state == "finished", timeout=LONG)
