@@ -65,7 +65,9 @@ _BADGE = {
 
 
 def _gb(n: float) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+    if n >= 1e8:
+        return f"{n / 1e9:.1f} GB"
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -760,15 +762,14 @@ class ModelManager(QDialog):
             elif not results:
                 card.show_message("Nothing to verify: no files of this set are on disk.")
             else:
-                extra = (
-                    f" {len(unknown)} file(s) placed by hand have no reference hash."
-                    if unknown
-                    else ""
-                )
-                card.show_message(
-                    f"{len(results) - len(unknown)} file(s) match their checksums.{extra}",
-                    ok=True,
-                )
+                matched = len(results) - len(unknown)
+                parts = [f"{matched} file(s) match their checksums."] if matched else []
+                if unknown:
+                    parts.append(
+                        f"{len(unknown)} file(s) placed by hand have no reference hash to check "
+                        "against."
+                    )
+                card.show_message(" ".join(parts), ok=True)
             self.refresh([set_id])
 
         def failed(exc: BaseException) -> None:
