@@ -117,7 +117,58 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
     for obj in (db_runner, thumb_runner, state, thumbnails):
         obj.setParent(window)
     state.refresh()
+    if getattr(library, "store", None) is not None:  # a real library (tests may use a fake)
+        build_generate(paths, settings, library, state, thumbnails, window)
     return window
+
+
+def build_generate(
+    paths: Paths,
+    settings: Settings,
+    library: Any,
+    state: LibraryState,
+    thumbnails: ThumbnailCache,
+    window: MainWindow,
+) -> Any:
+    """The job queue on its worker thread, the Generate page and the model manager (opened
+    from Tools > Models…). No torch import here: the worker loads the engine on the first job."""
+    from idlora_studio.library.jobs_repo import JobsRepository, TakesRepository
+    from idlora_studio.state.jobs import JobQueue
+    from idlora_studio.ui.generate_panel import GeneratePanel
+    from idlora_studio.workers.generation_worker import GenerationWorker
+
+    jobs, takes = JobsRepository.from_library(library), TakesRepository.from_library(library)
+    models_dir = Path(settings.get("models_dir") or paths.models_dir)
+    worker = GenerationWorker(
+        jobs,
+        takes,
+        models_dir=models_dir,
+        temp_dir=paths.cache_dir / "tmp",
+        idle_release_s=float(settings.get("model_idle_release_s")),
+    )
+    queue = JobQueue(jobs, takes, TaskRunner(max_threads=1), worker, parent=window)
+    panel = GeneratePanel(state, queue, thumbnails, paths, settings)
+    managers: list[Any] = []
+
+    def open_models() -> None:
+        if not managers:
+            from idlora_studio.ui.model_manager import ModelManager
+
+            manager = ModelManager(paths, settings, parent=window)
+            manager.models_changed.connect(panel.refresh_models)
+            managers.append(manager)
+        managers[0].show()
+        managers[0].raise_()
+
+    def close() -> None:
+        for manager in managers:
+            manager.shutdown()
+        queue.close()
+
+    panel.models_requested.connect(open_models)
+    queue.error.connect(window.notice.show_error)
+    window.add_generate_panel(panel, open_models, close)
+    return panel
 
 
 def offer_recovered_recordings(window: MainWindow) -> Any:

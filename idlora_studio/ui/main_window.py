@@ -6,6 +6,7 @@ no services of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QSplitter,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -151,6 +153,8 @@ class MainWindow(QMainWindow):
         save.triggered.connect(self.editor.save)
         edit_menu.addActions([find, save])
 
+        self.tools_menu = self.menuBar().addMenu("&Tools")
+
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About ID-LoRA Studio", self)
         about.triggered.connect(self._about)
@@ -193,8 +197,35 @@ class MainWindow(QMainWindow):
             text += f" · {missing} without a consent record"
         self.statusBar().showMessage(text)
 
+    def add_generate_panel(
+        self,
+        panel: QWidget,
+        open_models: Callable[[], None],
+        on_shutdown: Callable[[], None] | None = None,
+    ) -> None:
+        """Put the library and the Generate page in tabs; add Tools > Generate and Models…."""
+        splitter = self.findChild(QSplitter, "mainSplitter")
+        layout = self.centralWidget().layout()
+        self.pages = QTabWidget()
+        self.pages.setObjectName("pages")
+        self.pages.setDocumentMode(True)
+        layout.replaceWidget(splitter, self.pages)
+        self.pages.addTab(splitter, "Library")
+        self.pages.addTab(panel, "Generate")
+        self.generate_panel = panel
+        self.library_panel.identity_selected.connect(panel.set_identity)  # type: ignore[attr-defined]
+        go = QAction("&Generate", self, shortcut=QKeySequence("Ctrl+G"))
+        go.triggered.connect(lambda: self.pages.setCurrentWidget(panel))
+        models = QAction("&Models…", self, shortcut=QKeySequence("Ctrl+M"))
+        models.triggered.connect(open_models)
+        self.tools_menu.addActions([go, models])
+        if on_shutdown is not None:
+            self._on_shutdown = [*getattr(self, "_on_shutdown", []), on_shutdown]
+
     def shutdown(self, timeout_ms: int = 30000) -> None:
         """Let database work in flight finish (an import must not be cut in half)."""
+        for callback in getattr(self, "_on_shutdown", []):
+            callback()
         for runner in self._runners:
             runner.wait(timeout_ms)
 
