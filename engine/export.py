@@ -70,6 +70,9 @@ _PRORES_PROFILE = {"high": 3, "medium": 2, "small": 1}
 _BPP_H264 = {"high": 0.5, "medium": 0.25, "small": 0.12}
 _BPP_PRORES = {"high": 4.0, "medium": 2.7, "small": 1.9}
 _SAFETY_BYTES = 4 << 20
+#: c2pa-python holds about twice the file in memory while it signs: larger exports (long
+#: ProRes) are not signed, and their sidecar says why.
+C2PA_MAX_BYTES = 300 << 20
 
 
 # ----------------------------------------------------------------------------- data
@@ -1106,7 +1109,14 @@ def export_timeline(
                 prog(span)
                 # 5. Content Credentials
                 cc: dict[str, Any] = {"embedded": False}
-                if sign:
+                too_big = sign and encoded.stat().st_size > C2PA_MAX_BYTES
+                if too_big:
+                    os.replace(encoded, tmp)
+                    cc["reason"] = (
+                        f"not embedded: the file is larger than {C2PA_MAX_BYTES >> 20} MB, "
+                        "more than the signer can hold in memory"
+                    )
+                elif sign:
                     try:
                         _embed_c2pa(encoded, tmp, fmt, title, credentials or _default_credentials())
                         signed = True

@@ -373,3 +373,25 @@ def test_importing_export_loads_neither_torch_nor_qt() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_unsigned_when_too_large_or_c2pa_missing(
+    clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(E, "C2PA_MAX_BYTES", 1000)
+    big = export_timeline(_timeline(clips), tmp_path / "big.mov")
+    assert not big.content_credentials and E.read_content_credentials(big.path) is None
+    side = json.loads(big.sidecar_path.read_text())
+    assert "larger than" in side["content_credentials"]["reason"]
+    assert side["ai_generated"] is True
+    assert probe_media(big.path).metadata["ai_generated"] == "true"
+    monkeypatch.setattr(E, "c2pa_available", lambda: False)
+    plain = export_timeline(_timeline(clips), tmp_path / "plain.mp4")
+    reason = json.loads(plain.sidecar_path.read_text())["content_credentials"]["reason"]
+    assert reason == "c2pa-python is not installed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "big.mov",
+        "big.mov.json",
+        "plain.mp4",
+        "plain.mp4.json",
+    ]
