@@ -1,30 +1,88 @@
 """Playback through a real audio device (a private PulseAudio null sink): the audio clock
-(``QAudioSink.processedUSecs``) drives the picture."""
+(``QAudioSink.processedUSecs``) drives the picture.
+
+QtMultimedia enumerates audio devices once per process, so the scenario runs in a fresh
+interpreter started after the sound server is up."""
 
 from __future__ import annotations
 
-import time
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-from PySide6.QtMultimedia import QMediaDevices
-
-from tests.app.test_timeline import Rig, rig  # noqa: F401 - fixture
 from tests.recording.conftest import virtual_mic  # noqa: F401 - fixture
 
+ROOT = Path(__file__).resolve().parents[2]
 
-def test_audio_clock_drives_video(virtual_mic, rig: Rig) -> None:  # noqa: ANN001, F811
-    rig.qtbot.waitUntil(lambda: not QMediaDevices.defaultAudioOutput().isNull(), timeout=5000)
-    st = rig.state
-    for t in rig.env.take_ids:
-        st.append_take(t)
-    for t in rig.env.take_ids:
-        rig.qtbot.waitUntil(lambda t=t: rig.cache.audio(st.media(t)) is not None, timeout=10000)
-    player = rig.player
+
+def scenario(home: str) -> None:
+    """Runs in the child: play a three-take timeline for 0.6 s on the default device."""
+    import time
+
+    from PySide6.QtCore import QElapsedTimer
+    from PySide6.QtMultimedia import QMediaDevices
+    from PySide6.QtWidgets import QApplication
+
+    os.environ["IDLORA_STUDIO_HOME"] = home
+    app = QApplication([])
+    from idlora_studio.app import install_refcount_guard
+    from idlora_studio.paths import Paths
+    from idlora_studio.state.project import ProjectState
+    from idlora_studio.ui.timeline.media_cache import MediaCache
+    from idlora_studio.ui.timeline.player import TimelinePlayer
+    from idlora_studio.workers.tasks import TaskRunner
+    from tests.app.timeline_helpers import make_project
+
+    install_refcount_guard()
+
+    def spin(cond, ms: int = 10000) -> None:  # noqa: ANN001
+        t = QElapsedTimer()
+        t.start()
+        while not cond() and t.elapsed() < ms:
+            app.processEvents()
+            time.sleep(0.002)
+        assert cond(), "timed out"
+
+    assert not QMediaDevices.defaultAudioOutput().isNull(), "no audio output device"
+    paths = Paths.from_env().ensure()
+    env = make_project(paths, Path(home))
+    db, media = TaskRunner(1), TaskRunner(2)
+    state = ProjectState(env.projects, db, env.takes)
+    cache = MediaCache(media, paths.thumbnails_dir)
+    player = TimelinePlayer(state, cache)
+    done: list[bool] = []
+    state.load(env.project_id, lambda: done.append(True))
+    spin(lambda: bool(done))
+    for t in env.take_ids:
+        state.append_take(t)
+    for t in env.take_ids:
+        spin(lambda t=t: cache.audio(state.media(t)) is not None)
     player.play()
-    assert player.clock_source == "audio"
+    assert player.clock_source == "audio", player.clock_source
     t0 = time.monotonic()
-    rig.qtbot.wait(600)
+    spin(lambda: time.monotonic() - t0 >= 0.6, 2000)
     elapsed = time.monotonic() - t0
     clock = player.clock_s()
     assert clock > 0.2 and abs(clock - elapsed) < 0.25, (clock, elapsed)
     assert abs(player.shown_frame - player.frame_for_clock()) <= 1
+    assert abs(state.playhead - elapsed * state.fps) <= 6, (state.playhead, elapsed)
     player.pause()
+    db.wait(5000)
+    media.wait(5000)
+    env.library.close()
+    print("AUDIO-CLOCK-OK", round(clock, 3), round(elapsed, 3))
+
+
+def test_audio_clock_drives_video(virtual_mic, tmp_path) -> None:  # noqa: ANN001, F811
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+        "from tests.app.test_timeline_player_audio import scenario; "
+        f"scenario({str(tmp_path / 'home')!r})"
+    )
+    (tmp_path / "home").mkdir()
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    res = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert res.returncode == 0 and "AUDIO-CLOCK-OK" in res.stdout, res.stdout + res.stderr[-3000:]

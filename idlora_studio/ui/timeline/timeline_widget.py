@@ -604,6 +604,11 @@ class TimelineView(QWidget):
         super().__init__(parent)
         self.canvas = canvas
         self.scrollbar = QScrollBar(Qt.Orientation.Horizontal)
+        self.scrollbar.setStyleSheet(
+            "QScrollBar:horizontal { background: #16181d; height: 10px; margin: 1px 2px; }"
+            "QScrollBar::handle:horizontal { background: #3a3f4b; border-radius: 4px; min-width: 30px; }"
+            "QScrollBar::add-line, QScrollBar::sub-line { width: 0; }"
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -671,7 +676,7 @@ class TimelinePanel(QWidget):
         self.play_button = button("▶", "Play / pause (Space)", player.toggle)
         self.play_button.setObjectName("playButton")
         self.play_button.setFixedSize(32, 32)
-        button("⏮", "Go to start (Home)", lambda: state.set_playhead(0))
+        button("|◀", "Go to start (Home)", lambda: state.set_playhead(0))
         self.time_label = QLabel("00:00:00")
         self.time_label.setObjectName("dimLabel")
         bar.addWidget(self.time_label)
@@ -680,7 +685,7 @@ class TimelinePanel(QWidget):
         self.undo_button = button("↶", "Undo (Ctrl+Z)", state.undo)
         self.redo_button = button("↷", "Redo (Ctrl+Shift+Z)", state.redo)
         button("−", "Zoom out (-)", self.canvas.zoom_out)
-        button("＋", "Zoom in (+)", self.canvas.zoom_in)
+        button("+", "Zoom in (+)", self.canvas.zoom_in)
         button("⇔", "Zoom to fit", self.canvas.zoom_to_fit)
         self.drag_handle = _DragHandle(self)
         bar.addWidget(self.drag_handle)
@@ -784,3 +789,30 @@ class _DragHandle(QWidget):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         self._press = None
+
+
+def build_timeline(paths: object, library: object, window: QWidget) -> tuple[TimelinePanel, tuple]:
+    """Create the timeline's services (runners, state, caches, player, drag exporter) around
+    an open library and return the panel plus its runners (for shutdown). Loads the most
+    recent project. Also installs the bundle-drop handler on ``window``."""
+    from idlora_studio.library.jobs_repo import TakesRepository
+    from idlora_studio.library.projects_repo import ProjectsRepository
+    from idlora_studio.ui.drag_export import BundleDropHandler, DragExporter
+    from idlora_studio.workers.tasks import TaskRunner
+
+    db = TaskRunner(max_threads=1)
+    media = TaskRunner(max_threads=2)
+    render = TaskRunner(max_threads=1)
+    state = ProjectState(ProjectsRepository.from_library(library), db, TakesRepository.from_library(library))
+    cache = MediaCache(media, paths.thumbnails_dir)  # type: ignore[attr-defined]
+    player = TimelinePlayer(state, cache)
+    exporter = DragExporter(paths.drag_dir, render)  # type: ignore[attr-defined]
+    panel = TimelinePanel(
+        state, cache, player, exporter, export_runner=render, exports_dir=paths.exports_dir  # type: ignore[attr-defined]
+    )
+    bundles = BundleDropHandler(window, library, db)
+    bundles.imported.connect(lambda pid: state.load(pid))
+    for obj in (db, media, render, state, cache, player, exporter):
+        obj.setParent(panel)
+    state.load()
+    return panel, (db, media, render)
