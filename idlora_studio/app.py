@@ -119,6 +119,11 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
     state.refresh()
     if getattr(library, "store", None) is not None:  # a real library (tests may use a fake)
         build_generate(paths, settings, library, state, thumbnails, window)
+    if getattr(library, "store", None) is not None:  # a real library (tests may use a fake)
+        from idlora_studio.ui.timeline.timeline_widget import build_timeline
+
+        panel, timeline_runners = build_timeline(paths, library, window)
+        window.add_timeline(panel, timeline_runners)
     return window
 
 

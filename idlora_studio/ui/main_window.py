@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -196,6 +197,15 @@ class MainWindow(QMainWindow):
         if missing:
             text += f" · {missing} without a consent record"
         self.statusBar().showMessage(text)
+
+    def add_timeline(self, panel: QWidget, runners: tuple[TaskRunner, ...] = ()) -> None:
+        """Dock the timeline panel (bin, viewer, timeline) along the bottom of the window."""
+        dock = QDockWidget("Timeline", self)
+        dock.setObjectName("timelineDock")
+        dock.setWidget(panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.timeline_dock = dock
+        self._runners = (*self._runners, *runners)
 
     def add_generate_panel(
         self,
