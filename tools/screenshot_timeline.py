@@ -76,7 +76,7 @@ def main(out: str) -> int:
         ClipPlacement(ids[2], 150, 0, 60), ClipPlacement(ids[3], 210, 0, 80),
     ])
     window = build_main_window(paths, Settings.load(paths.settings_path), library)
-    window.resize(1440, 900)
+    window.resize(1440, 960)
     window.show()
     panel = window.timeline_dock.widget()
     state = panel.state
@@ -89,7 +89,9 @@ def main(out: str) -> int:
         while not cond() and timer.elapsed() < ms:
             app.processEvents()
     wait(lambda: len(state.clips) == 4)
-    window.timeline_dock.setMinimumHeight(520)
+    from PySide6.QtCore import Qt
+
+    window.resizeDocks([window.timeline_dock], [600], Qt.Orientation.Vertical)
     for t in ids:
         m = state.media(t)
         wait(lambda m=m: panel.canvas.cache.thumbnails(m) is not None
