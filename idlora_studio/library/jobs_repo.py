@@ -26,7 +26,7 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -288,6 +288,19 @@ class JobsRepository(_Repo):
     def reorder(self, job_id: int, new_index: int) -> list[int]:
         """Move a queued job to ``new_index`` among the queued jobs (clamped); returns the
         queued ids in their new order. Other jobs keep their slots."""
+        return self._move(job_id, lambda ids: new_index)
+
+    def move_before(self, job_id: int, before_id: int | None) -> list[int]:
+        """Move a queued job just before the queued job ``before_id`` (None: to the end).
+
+        Relative placement, so it means the same whichever job the worker picked up
+        meanwhile. Returns the queued ids in their new order."""
+        return self._move(
+            job_id, lambda ids: ids.index(before_id) if before_id in ids else len(ids)
+        )
+
+    def _move(self, job_id: int, index_in: Callable[[list[int]], int]) -> list[int]:
+        # One write transaction: the worker cannot take a job between the read and the write.
         with self._write() as s:
             rows = list(
                 s.execute(
@@ -301,7 +314,7 @@ class JobsRepository(_Repo):
                 raise JobStateError(f"job {job_id} is not queued; only queued jobs can move")
             slots = sorted(r.position for r in rows)
             ids.remove(job_id)
-            ids.insert(max(0, min(new_index, len(ids))), job_id)
+            ids.insert(max(0, min(index_in(ids), len(ids))), job_id)
             for jid, pos in zip(ids, slots, strict=True):
                 s.execute(update(Job).where(Job.id == jid).values(position=pos))
             return ids

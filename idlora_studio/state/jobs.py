@@ -119,7 +119,8 @@ class JobQueue(QObject):
         return sorted(self._jobs.values(), key=lambda j: (j.position, j.id))
 
     def queued(self) -> list[int]:
-        return [j.id for j in self.jobs() if j.state == JobState.QUEUED]
+        """Queued jobs in order, without the one handed to the worker."""
+        return [j.id for j in self.jobs() if j.state == JobState.QUEUED and j.id != self._running]
 
     def eta(self, job_id: int) -> float | None:
         return self._eta.get(job_id)
@@ -178,8 +179,10 @@ class JobQueue(QObject):
         order = self.queued()
         if job_id not in order:
             return
+        rest = [i for i in order if i != job_id]
         new_index = max(0, order.index(job_id) + delta)
-        self._db(lambda: self._reorder(job_id, new_index), self._on_reloaded)
+        before = rest[new_index] if new_index < len(rest) else None
+        self._db(lambda: self._reorder(job_id, before), self._on_reloaded)
 
     def remove(self, job_id: int) -> None:
         """Remove a job that is not running (queued jobs and history)."""
@@ -234,8 +237,8 @@ class JobQueue(QObject):
 
         self._runner.submit(fn, on_done, failed)
 
-    def _reorder(self, job_id: int, new_index: int) -> list[JobInfo]:
-        self.jobs_repo.reorder(job_id, new_index)
+    def _reorder(self, job_id: int, before: int | None) -> list[JobInfo]:
+        self.jobs_repo.move_before(job_id, before)
         return self.jobs_repo.list_jobs()
 
     def _set(self, job_id: int, **changes: Any) -> None:
@@ -274,11 +277,13 @@ class JobQueue(QObject):
         self._maybe_start()
 
     def _on_reloaded(self, infos: list[JobInfo]) -> None:
+        # After a move only positions changed; states in memory are as new or newer (the
+        # worker's signals may overtake this read), so keep them.
         for info in infos:
             old = self._jobs.get(info.id)
-            if old is not None and old.state == JobState.RUNNING:
-                continue  # in-memory progress wins
-            self._jobs[info.id] = info
+            self._jobs[info.id] = (
+                info if old is None else dataclasses.replace(old, position=info.position)
+            )
         self.queue_changed.emit()
 
     def _on_added(self, infos: list[JobInfo]) -> None:

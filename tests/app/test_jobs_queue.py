@@ -96,10 +96,10 @@ def test_queue_survives_reopen_and_interrupted_job_can_be_retried(
     first.enqueue(
         [tiny_request(tiny_inputs, seed=s) for s in (1, 2, 3, 4, 5)], on_done=added.extend
     )
-    qtbot.waitUntil(lambda: first.running_job == (added[0] if added else -1), timeout=10_000)
+    qtbot.waitUntil(lambda: first.running_job == (added[0] if added else -1), timeout=30_000)
     a, b, c, d, e = added
     first.move(e, -2)  # queued order: b, e, c, d
-    qtbot.waitUntil(lambda: first.queued() == [b, e, c, d], timeout=10_000)
+    qtbot.waitUntil(lambda: first.queued() == [b, e, c, d], timeout=30_000)
     first.close()  # cancels the running job, stops the thread
     assert jobs.get(a).state == "cancelled"
     # The Studio "died" while b was running.
@@ -109,17 +109,17 @@ def test_queue_survives_reopen_and_interrupted_job_can_be_retried(
     assert second.recovered == [b]
     assert second.job(b).state == JobState.INTERRUPTED and second.job(b).error
     assert second.job(a).state == JobState.CANCELLED
-    qtbot.waitUntil(lambda: second.running_job == e, timeout=10_000)  # resumed, in order
+    qtbot.waitUntil(lambda: second.running_job == e, timeout=30_000)  # resumed, in order
     assert second.queued() == [c, d]
     second.retry(b)
-    qtbot.waitUntil(lambda: second.queued() == [c, d, b], timeout=10_000)
+    qtbot.waitUntil(lambda: second.queued() == [c, d, b], timeout=30_000)
     assert jobs.get(b).state == "queued"
     second.remove(c)
-    qtbot.waitUntil(lambda: second.job(c) is None, timeout=10_000)
+    qtbot.waitUntil(lambda: second.job(c) is None, timeout=30_000)
     assert jobs.queued_ids() == [d, b]
     second.cancel(d)  # queued: at once
     assert second.job(d).state == JobState.CANCELLED
-    qtbot.waitUntil(lambda: jobs.get(d).state == "cancelled", timeout=10_000)
+    qtbot.waitUntil(lambda: jobs.get(d).state == "cancelled", timeout=30_000)
 
 
 def test_gui_event_loop_keeps_answering_during_generation(
