@@ -183,6 +183,34 @@ def _problem_label() -> QLabel:
     return label
 
 
+def _stack(*items: QWidget | QHBoxLayout) -> QWidget:
+    """Widgets (or row layouts) stacked tightly: a field with its notes and problems."""
+    w = QWidget()
+    w.setObjectName("fieldStack")
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(3)
+    for item in items:
+        if isinstance(item, QWidget):
+            lay.addWidget(item)
+        else:
+            lay.addLayout(item)
+    return w
+
+
+PANEL_STYLE = """
+#fieldStack, #fieldStack QLabel, QGroupBox QWidget#fieldStack { background: transparent; }
+QCheckBox::indicator { width: 14px; height: 14px; border: 1px solid #4a5060;
+                       border-radius: 3px; background: #23262e; }
+QCheckBox::indicator:checked { background: #6c8cff; border-color: #6c8cff; }
+QTableView { background: #1b1d23; border: 1px solid #2a2e37; border-radius: 8px;
+             selection-background-color: #2f3646; selection-color: #e8eaf0; }
+QHeaderView::section { background: #20232b; color: #9aa1b2; border: none;
+                       border-bottom: 1px solid #2a2e37; padding: 4px 6px; }
+#collapseButton { border: none; background: transparent; color: #c5cad6; padding: 4px 2px; }
+"""
+
+
 def _dim(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setObjectName("dimLabel")
@@ -217,6 +245,7 @@ class GeneratePanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("generatePanel")
+        self.setStyleSheet(PANEL_STYLE)
         self.state = state
         self.queue = queue
         self.thumbnails = thumbnails
@@ -358,8 +387,7 @@ class GeneratePanel(QWidget):
         self.assembled_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.assembled_label.setObjectName("promptPreview")
         lay.addRow("Visual", self.visual_edit)
-        lay.addRow("Speech", self.speech_edit)
-        lay.addRow("", self.speech_problem)
+        lay.addRow("Speech", _stack(self.speech_edit, self.speech_problem))
         lay.addRow("Sounds", self.sounds_edit)
         lay.addRow("Prompt", self.assembled_label)
 
@@ -379,7 +407,7 @@ class GeneratePanel(QWidget):
     def _build_output_box(self) -> QGroupBox:
         box = QGroupBox("Output")
         lay = QFormLayout(box)
-        lay.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        lay.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
 
         # preset (only one-stage exists today; the others are listed, disabled)
         self.preset_combo = QComboBox()
@@ -402,9 +430,8 @@ class GeneratePanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.model_combo, 1)
         row.addWidget(models_btn)
-        lay.addRow("Model", row)
         self.model_problem = _problem_label()
-        lay.addRow("", self.model_problem)
+        lay.addRow("Model", _stack(row, self.model_problem))
 
         # memory profile
         self.profile_combo = QComboBox()
@@ -419,8 +446,7 @@ class GeneratePanel(QWidget):
         wanted = str(self._setting("memory_profile", "auto"))
         self.profile_combo.setCurrentIndex(max(0, self.profile_combo.findData(wanted)))
         self.profile_note = _dim()
-        lay.addRow("Memory", self.profile_combo)
-        lay.addRow("", self.profile_note)
+        lay.addRow("Memory", _stack(self.profile_combo, self.profile_note))
 
         # size
         self.size_mode = QComboBox()
@@ -451,7 +477,6 @@ class GeneratePanel(QWidget):
         size_row.addWidget(self.width_spin)
         size_row.addWidget(self.height_spin)
         size_row.addStretch(1)
-        lay.addRow("Size", size_row)
         self.size_label = _dim()
         self.size_label.setToolTip(
             "LTX-2 works on 32x32 pixel patches: width and height are rounded to multiples "
@@ -459,8 +484,7 @@ class GeneratePanel(QWidget):
             "(and at most 576x1024 pixels in area)."
         )
         self.size_problem = _problem_label()
-        lay.addRow("", self.size_label)
-        lay.addRow("", self.size_problem)
+        lay.addRow("Size", _stack(size_row, self.size_label, self.size_problem))
 
         # length
         self.length_mode = QComboBox()
@@ -485,15 +509,13 @@ class GeneratePanel(QWidget):
         length_row.addWidget(self.duration_spin)
         length_row.addWidget(self.frames_spin)
         length_row.addStretch(1)
-        lay.addRow("Length", length_row)
         self.frames_label = _dim()
         self.frames_label.setToolTip(
             f"The video VAE packs 8 frames into one latent frame after the first: frame "
             f"counts are 8k+1 (9, 17, ..., 121). {api.DEFAULT_FPS:g} frames per second."
         )
         self.frames_problem = _problem_label()
-        lay.addRow("", self.frames_label)
-        lay.addRow("", self.frames_problem)
+        lay.addRow("Length", _stack(length_row, self.frames_label, self.frames_problem))
 
         # seed and takes
         self.seed_spin = QSpinBox()
@@ -516,9 +538,8 @@ class GeneratePanel(QWidget):
         seed_row.addStretch(1)
         seed_row.addWidget(QLabel("Takes"))
         seed_row.addWidget(self.takes_spin)
-        lay.addRow("Seed", seed_row)
         self.seeds_label = _dim()
-        lay.addRow("", self.seeds_label)
+        lay.addRow("Seed", _stack(seed_row, self.seeds_label))
         self._size_mode_changed()
         self._length_mode_changed()
         return box

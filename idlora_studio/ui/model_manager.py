@@ -481,9 +481,14 @@ class ModelSetCard(QFrame):
             self.size_label.setText("Built on this machine when first used (a few MB).")
         else:
             left = max(ms.total_bytes - st.bytes_present, 0)
+            have = (
+                f"{_gb(st.bytes_present)} of about {_gb(ms.total_bytes)} on disk"
+                if st.bytes_present
+                else f"Nothing on disk yet; about {_gb(ms.total_bytes)} in all"
+            )
             text = (
-                f"{_gb(st.bytes_present)} of about {_gb(ms.total_bytes)} on disk "
-                f"({_gb(ms.required_bytes)} needed for one-stage) · {_gb(ov.free_bytes)} free"
+                f"{have} ({_gb(ms.required_bytes)} needed for one-stage) · "
+                f"{_gb(ov.free_bytes)} free"
             )
             if left and ov.free_bytes < left:
                 text += (

@@ -403,3 +403,36 @@ def test_real_queue_take_lands_in_takes(qtbot, paths, settings, repos, make_queu
     varied = queue.job(added.args[0])
     assert varied.request.seed != 7 and varied.request.parts == take.request.parts
     qtbot.waitUntil(lambda: queue.job(varied.id).state == "finished", timeout=LONG)
+
+
+def test_main_window_wiring(qtbot, paths, settings, real_library) -> None:  # noqa: ANN001
+    """build_main_window adds the Generate tab, Tools > Models… opens the manager, and
+    shutdown stops the generation thread."""
+    from PySide6.QtWidgets import QApplication
+
+    from idlora_studio.app import build_main_window
+    from idlora_studio.ui.generate_panel import GeneratePanel
+    from idlora_studio.ui.model_manager import ModelManager
+
+    window = build_main_window(paths, settings, real_library)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.state.loaded, timeout=10_000)
+    assert [window.pages.tabText(i) for i in range(window.pages.count())][:2] == [
+        "Library",
+        "Generate",
+    ]
+    panel = window.generate_panel
+    assert isinstance(panel, GeneratePanel)
+    actions = {a.text(): a for a in window.tools_menu.actions()}
+    actions["&Generate"].trigger()
+    assert window.pages.currentWidget() is panel
+    actions["&Models…"].trigger()
+    manager = window.findChild(ModelManager)
+    assert manager is not None and manager.isVisible()
+    qtbot.waitUntil(lambda: all(c.badge.text() for c in manager.cards.values()), timeout=5000)
+    thread = panel.queue._thread
+    assert thread.isRunning()
+    window.shutdown()
+    assert not thread.isRunning()
+    QApplication.processEvents()
