@@ -60,13 +60,17 @@ def scenario(home: str) -> None:
         spin(lambda t=t: cache.audio(state.media(t)) is not None)
     player.play()
     assert player.clock_source == "audio", player.clock_source
-    t0 = time.monotonic()
-    spin(lambda: time.monotonic() - t0 >= 0.6, 2000)
-    elapsed = time.monotonic() - t0
-    clock = player.clock_s()
-    assert clock > 0.2 and abs(clock - elapsed) < 0.25, (clock, elapsed)
+    # The sound server takes a moment to start the stream; the picture waits for it (the audio
+    # clock is the master). Once audio runs, the clock must advance at real-time rate and the
+    # picture must follow it.
+    spin(lambda: player.clock_s() > 0.05, 5000)
+    c1, t1 = player.clock_s(), time.monotonic()
+    spin(lambda: time.monotonic() - t1 >= 0.6, 2000)
+    clock, t2 = player.clock_s(), time.monotonic()
+    elapsed = t2 - t1
+    assert abs((clock - c1) - elapsed) < 0.15, (c1, clock, elapsed)
     assert abs(player.shown_frame - player.frame_for_clock()) <= 1
-    assert abs(state.playhead - elapsed * state.fps) <= 6, (state.playhead, elapsed)
+    assert abs(state.playhead - clock * state.fps) <= 2, (state.playhead, clock)
     player.pause()
     db.wait(5000)
     media.wait(5000)
