@@ -9,11 +9,14 @@ with "database is locked" when a read transaction tries to upgrade.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_MS = 15_000
 _BEGIN_OPTION = "idlora_sqlite_begin"
@@ -69,3 +72,37 @@ def integrity_check(db_path: Path) -> list[str]:
         return problems
     finally:
         con.close()
+
+
+class SessionScopes:
+    """Read and write transactions on one library database, for repositories.
+
+    ``_read()`` yields a session in a plain transaction; ``_write()`` one in a
+    ``BEGIN IMMEDIATE`` transaction that commits on success. One session per call, so a
+    repository is safe to use from several threads. ``store`` is the media store, if any.
+    """
+
+    def __init__(self, engine: Engine, store: Any = None) -> None:
+        self._engine = engine
+        self.store = store
+        self._read_session = sessionmaker(bind=engine, expire_on_commit=False)
+        self._write_session = sessionmaker(bind=writer(engine), expire_on_commit=False)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @classmethod
+    def from_library(cls, library: SessionScopes) -> Any:
+        """A repository sharing an open library's database engine and media store."""
+        return cls(library.engine, library.store)
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._read_session() as s:
+            yield s
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._write_session() as s, s.begin():
+            yield s

@@ -20,23 +20,21 @@ while the worker picks it up is never run, and a finished job is never marked fa
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
 
 from engine.api import GenerationRequest
 
-from .db import writer
+from .db import SessionScopes
 from .models import utcnow
 from .models_generation import ERROR_KINDS, JOB_STATES, Job, ProjectBinEntry, Take, TimelineClip
 from .store import MediaStore
@@ -170,32 +168,7 @@ class JobSpec:
 
 
 # ----------------------------------------------------------------------------- base
-class _Repo:
-    def __init__(self, engine: Engine, store: MediaStore | None = None) -> None:
-        self._engine = engine
-        self.store = store
-        self._read_session = sessionmaker(bind=engine, expire_on_commit=False)
-        self._write_session = sessionmaker(bind=writer(engine), expire_on_commit=False)
-
-    @classmethod
-    def from_library(cls, library: Any) -> Any:
-        """Share an open :class:`Library`'s database engine and media store."""
-        engine = getattr(library, "engine", None) or library._engine  # noqa: SLF001
-        return cls(engine, library.store)
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Session]:
-        with self._read_session() as s:
-            yield s
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Session]:
-        with self._write_session() as s, s.begin():
-            yield s
-
-
-# ----------------------------------------------------------------------------- jobs
-class JobsRepository(_Repo):
+class JobsRepository(SessionScopes):
     """The persisted generation queue. Thread-safe; one session per call."""
 
     def __init__(self, engine: Engine, store: MediaStore | None = None) -> None:
@@ -457,7 +430,7 @@ class TakeFiles:
     thumbnail: Path | None = None
 
 
-class TakesRepository(_Repo):
+class TakesRepository(SessionScopes):
     """Finished takes: media in the content-addressed store, rows in ``takes``."""
 
     def __init__(self, engine: Engine, store: MediaStore) -> None:

@@ -12,24 +12,22 @@ turns a project into an :class:`engine.export.TimelineSpec` for export and playb
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from .db import writer
+from .db import SessionScopes
 from .models import utcnow
 from .models_generation import Project, ProjectBinEntry, Take, TimelineClip
 from .repository import InvalidInputError, LibraryError, NotFoundError
-from .store import MediaStore
 
 if TYPE_CHECKING:
     from engine.export import TimelineSpec
@@ -156,30 +154,8 @@ def free_name(wanted: str, taken: set[str], suffix: str = "imported") -> str:
         n += 1
 
 
-class ProjectsRepository:
+class ProjectsRepository(SessionScopes):
     """Projects, their bins and timelines, on the library database. Thread-safe."""
-
-    def __init__(self, engine: Engine, store: MediaStore) -> None:
-        self._engine = engine
-        self.store = store
-        self._read_session = sessionmaker(bind=engine, expire_on_commit=False)
-        self._write_session = sessionmaker(bind=writer(engine), expire_on_commit=False)
-
-    @classmethod
-    def from_library(cls, library: Any) -> ProjectsRepository:
-        """Share an open :class:`~idlora_studio.library.repository.Library`'s database."""
-        engine = getattr(library, "engine", None) or library._engine  # noqa: SLF001
-        return cls(engine, library.store)
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Session]:
-        with self._read_session() as s:
-            yield s
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Session]:
-        with self._write_session() as s, s.begin():
-            yield s
 
     # ------------------------------------------------------------------ projects
     def create(self, name: str) -> int:

@@ -23,23 +23,22 @@ removing the default promotes the oldest remaining one.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload
 
 from idlora_studio.paths import Paths
 
 from . import importer
-from .db import make_engine, writer
+from .db import SessionScopes, make_engine
 from .media_types import FaceBox, ImageImport, ImportRejected, VoiceImport
 from .migrate import MigrationResult, migrate
 from .models import (
@@ -240,19 +239,15 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-class Library:
+class Library(SessionScopes):
     """The identity library on one database file and one media store.
 
     Create with :meth:`open`; call :meth:`close` when done (or use as a context manager).
     """
 
     def __init__(self, paths: Paths, engine: Engine, store: MediaStore) -> None:
+        super().__init__(engine, store)
         self.paths = paths
-        self.store = store
-        self._engine = engine
-        self._writer = writer(engine)
-        self._read_session = sessionmaker(bind=engine, expire_on_commit=False)
-        self._write_session = sessionmaker(bind=self._writer, expire_on_commit=False)
         self.migration: MigrationResult | None = None
 
     # ------------------------------------------------------------------ life cycle
@@ -285,16 +280,6 @@ class Library:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Session]:
-        with self._read_session() as s:
-            yield s
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Session]:
-        with self._write_session() as s, s.begin():
-            yield s
 
     # ------------------------------------------------------------------ media
     def media_path(self, sha256: str) -> Path:
