@@ -133,7 +133,9 @@ def shoot(window, args, wait, settle) -> int:  # noqa: ANN001
     progress: dict[str, int] = {}
     queue.job_progress.connect(lambda j, s, n, _eta: progress.update(job=j, step=s, total=n))
     panel.queue_takes()
-    ok = wait(lambda: progress.get("total") and progress["step"] >= progress["total"] * 0.45)
+    ok = wait(
+        lambda: progress.get("total") and progress["step"] >= progress["total"] * 0.45, 240000
+    )
     if not ok:
         print("the slow take did not progress", file=sys.stderr)
         return 1
