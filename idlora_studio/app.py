@@ -118,12 +118,15 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
         obj.setParent(window)
     state.refresh()
     if getattr(library, "store", None) is not None:  # a real library (tests may use a fake)
-        build_generate(paths, settings, library, state, thumbnails, window)
-    if getattr(library, "store", None) is not None:  # a real library (tests may use a fake)
         from idlora_studio.ui.timeline.timeline_widget import build_timeline
 
-        panel, timeline_runners = build_timeline(paths, library, window)
-        window.add_timeline(panel, timeline_runners)
+        generate = build_generate(paths, settings, library, state, thumbnails, window)
+        timeline, timeline_runners = build_timeline(paths, library, window)
+        window.add_timeline(timeline, timeline_runners)
+        # Finished takes land in the open project's bin.
+        generate.queue.job_finished.connect(
+            lambda _job_id, take_id: timeline.state.add_to_bin(take_id)
+        )
     return window
 
 

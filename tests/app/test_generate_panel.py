@@ -436,3 +436,29 @@ def test_main_window_wiring(qtbot, paths, settings, real_library) -> None:  # no
     window.shutdown()
     assert not thread.isRunning()
     QApplication.processEvents()
+
+
+def test_finished_take_lands_in_the_timeline_bin(qtbot, paths, settings, real_library, tmp_path) -> None:  # noqa: ANN001, E501
+    """The window wires the job queue's job_finished to the open project's bin."""
+    from idlora_studio.app import build_main_window
+    from idlora_studio.library.jobs_repo import TakeFiles, TakesRepository
+    from PySide6.QtWidgets import QApplication
+
+    from tests.app.timeline_helpers import make_take_mp4
+
+    # Callbacks queued by an earlier test's window (already shut down) can still arrive and
+    # fail on deleted objects (a known teardown gap of TaskRunner); they are not this test's.
+    with qtbot.capture_exceptions():
+        for _ in range(5):
+            QApplication.processEvents()
+    window = build_main_window(paths, settings, real_library)
+    qtbot.addWidget(window)
+    timeline = window.timeline_dock.widget().state
+    qtbot.waitUntil(lambda: timeline.project_id is not None, timeout=10_000)
+    takes = TakesRepository.from_library(real_library)
+    mp4 = make_take_mp4(tmp_path / "take.mp4", (200, 80, 60), 25, 220.0)
+    take_id = takes.add_take(TakeFiles(mp4), {"output": {"fps": 25.0}}, label="Fresh take")
+    assert take_id not in {m.take_id for m in timeline.bin}
+    window.generate_panel.queue.job_finished.emit(0, take_id)
+    qtbot.waitUntil(lambda: take_id in {m.take_id for m in timeline.bin}, timeout=10_000)
+    window.shutdown()
