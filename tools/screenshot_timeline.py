@@ -32,7 +32,9 @@ def _take(path: Path, hue: int, frames: int, freq: float) -> Path:
     rate = 24_000
     t = np.arange(int(frames / 25 * rate)) / rate
     env = np.abs(np.sin(2 * np.pi * 1.7 * t)) * (0.4 + 0.6 * np.abs(np.sin(2 * np.pi * 0.3 * t)))
-    audio = 0.8 * env * np.sin(2 * np.pi * freq * t) + 0.05 * np.random.default_rng(1).standard_normal(t.size)
+    audio = 0.8 * env * np.sin(2 * np.pi * freq * t) + 0.05 * np.random.default_rng(
+        1
+    ).standard_normal(t.size)
     write_mp4(path, video, 25.0, audio[None, :].astype(np.float32), rate)
     return path
 
@@ -64,17 +66,30 @@ def main(out: str) -> int:
     for n, (hue, frames, freq) in enumerate(colours):
         mp4 = _take(home / f"t{n}.mp4", hue, frames, freq)
         req = GenerationRequest(parts=PromptParts(speech=labels[n]), seed=n, steps=2)
-        recipe = {"request": req.to_dict(), "effective": {"seed": n},
-                  "output": {"width": 256, "height": 144, "num_frames": frames, "fps": 25.0,
-                             "duration_s": frames / 25}}
+        recipe = {
+            "request": req.to_dict(),
+            "effective": {"seed": n},
+            "output": {
+                "width": 256,
+                "height": 144,
+                "num_frames": frames,
+                "fps": 25.0,
+                "duration_s": frames / 25,
+            },
+        }
         ids.append(takes.add_take(TakeFiles(mp4), recipe, label=labels[n]))
         projects.add_to_bin(pid, ids[-1])
     from idlora_studio.library.projects_repo import ClipPlacement
 
-    projects.set_clips(pid, [
-        ClipPlacement(ids[0], 0, 0, 70), ClipPlacement(ids[1], 70, 10, 90),
-        ClipPlacement(ids[2], 150, 0, 60), ClipPlacement(ids[3], 210, 0, 80),
-    ])
+    projects.set_clips(
+        pid,
+        [
+            ClipPlacement(ids[0], 0, 0, 70),
+            ClipPlacement(ids[1], 70, 10, 90),
+            ClipPlacement(ids[2], 150, 0, 60),
+            ClipPlacement(ids[3], 210, 0, 80),
+        ],
+    )
     window = build_main_window(paths, Settings.load(paths.settings_path), library)
     window.resize(1440, 960)
     window.show()
@@ -88,15 +103,20 @@ def main(out: str) -> int:
         timer.start()
         while not cond() and timer.elapsed() < ms:
             app.processEvents()
+
     wait(lambda: len(state.clips) == 4)
     from PySide6.QtCore import Qt
 
     window.resizeDocks([window.timeline_dock], [600], Qt.Orientation.Vertical)
     for t in ids:
         m = state.media(t)
-        wait(lambda m=m: panel.canvas.cache.thumbnails(m) is not None
-             and panel.canvas.cache.waveform(m) is not None
-             and panel.canvas.cache.frames(m) is not None)
+        wait(
+            lambda m=m: (
+                panel.canvas.cache.thumbnails(m) is not None
+                and panel.canvas.cache.waveform(m) is not None
+                and panel.canvas.cache.frames(m) is not None
+            )
+        )
     panel.canvas.zoom_to_fit()
     state.select(state.clips[1].key)
     state.set_in(160)

@@ -51,7 +51,6 @@ class TakeMedia:
         return self.num_frames / self.fps if self.fps else 0.0
 
 
-
 @dataclass(frozen=True)
 class TimelineItem:
     """A clip on the timeline: take frames ``[in_frame, out_frame)`` from ``position``.
@@ -151,7 +150,9 @@ class ProjectState(QObject):
         self.saved_revision = 0
 
     # ------------------------------------------------------------------ loading
-    def load(self, project_id: int | None = None, on_loaded: Callable[[], None] | None = None) -> None:
+    def load(
+        self, project_id: int | None = None, on_loaded: Callable[[], None] | None = None
+    ) -> None:
         """Open ``project_id`` (default: the most recent project, "Untitled" when none)."""
 
         def work() -> tuple[Any, dict[int, dict[str, Any]]]:
@@ -414,7 +415,10 @@ class ProjectState(QObject):
         rev = self.revision
         from idlora_studio.library.projects_repo import ClipPlacement
 
-        rows = [ClipPlacement(c.take_id, c.position, c.in_frame, c.out_frame, c.track) for c in self.clips]
+        rows = [
+            ClipPlacement(c.take_id, c.position, c.in_frame, c.out_frame, c.track)
+            for c in self.clips
+        ]
 
         def work() -> int:
             self.projects.set_clips(pid, rows)

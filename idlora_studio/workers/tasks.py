@@ -112,7 +112,9 @@ class TaskRunner(QObject):
                 print(f"background task failed:\n{text}")
             finish(exc, on_error)
 
-        relay.done.connect(lambda box: finish(box.value, on_done), Qt.ConnectionType.QueuedConnection)
+        relay.done.connect(
+            lambda box: finish(box.value, on_done), Qt.ConnectionType.QueuedConnection
+        )
         relay.failed.connect(fail, Qt.ConnectionType.QueuedConnection)
         if was_idle:
             self.idle_changed.emit(False)

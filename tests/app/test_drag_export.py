@@ -34,7 +34,8 @@ def test_bin_take_drag_carries_a_finished_labelled_file_and_is_cached(rig: Rig, 
     rig.qtbot.waitUntil(lambda: bool(got), timeout=20000)
     assert exporter.renders == 1
     item = next(
-        rig.panel.bin.item(i) for i in range(rig.panel.bin.count())
+        rig.panel.bin.item(i)
+        for i in range(rig.panel.bin.count())
         if int(rig.panel.bin.item(i).data(Qt.ItemDataRole.UserRole + 1)) == take
     )
     mime = rig.panel.bin.mimeData([item])
@@ -45,7 +46,9 @@ def test_bin_take_drag_carries_a_finished_labelled_file_and_is_cached(rig: Rig, 
     media = rig.state.media(take)
     assert info.num_frames == media.num_frames and (info.width, info.height) == (64, 64)
     assert info.metadata.get("ai_generated") == "true"
-    assert "AI-generated" in info.metadata.get("comment", "") or "AI" in info.metadata.get("comment", "")
+    assert "AI-generated" in info.metadata.get("comment", "") or "AI" in info.metadata.get(
+        "comment", ""
+    )
     sidecar = json.loads(Path(str(path) + ".json").read_text())
     assert sidecar  # the recipe sidecar is written beside it
     # A second drag of the same take is instant: same file, no new render.
@@ -97,7 +100,12 @@ def test_bundle_drop_imports_on_a_worker(rig: Rig, paths, tmp_path) -> None:  # 
     handler = BundleDropHandler(window, rig.env.library, runner)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(bundle))])
-    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    args = (
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     enter = QDragEnterEvent(QPointF(5, 5).toPoint(), *args)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()

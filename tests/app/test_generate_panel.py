@@ -438,12 +438,14 @@ def test_main_window_wiring(qtbot, paths, settings, real_library) -> None:  # no
     QApplication.processEvents()
 
 
-def test_finished_take_lands_in_the_timeline_bin(qtbot, paths, settings, real_library, tmp_path) -> None:  # noqa: ANN001, E501
+def test_finished_take_lands_in_the_timeline_bin(
+    qtbot, paths, settings, real_library, tmp_path
+) -> None:  # noqa: ANN001, E501
     """The window wires the job queue's job_finished to the open project's bin."""
-    from idlora_studio.app import build_main_window
-    from idlora_studio.library.jobs_repo import TakeFiles, TakesRepository
     from PySide6.QtWidgets import QApplication
 
+    from idlora_studio.app import build_main_window
+    from idlora_studio.library.jobs_repo import TakeFiles, TakesRepository
     from tests.app.timeline_helpers import make_take_mp4
 
     # Callbacks queued by an earlier test's window (already shut down) can still arrive and

@@ -66,11 +66,19 @@ def drop_takes(rig: Rig, take_ids: list[int], frame: int) -> bool:
     from idlora_studio.ui.timeline.timeline_widget import VIDEO_Y
 
     mime = rig.panel.bin.mimeData(
-        [rig.panel.bin.item(i) for i in range(rig.panel.bin.count())
-         if int(rig.panel.bin.item(i).data(Qt.ItemDataRole.UserRole + 1)) in take_ids]
+        [
+            rig.panel.bin.item(i)
+            for i in range(rig.panel.bin.count())
+            if int(rig.panel.bin.item(i).data(Qt.ItemDataRole.UserRole + 1)) in take_ids
+        ]
     )
     pos = QPointF(rig.canvas.x_of(frame), VIDEO_Y + 10)
-    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    args = (
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     enter = QDragEnterEvent(pos.toPoint(), *args)
     QApplication.sendEvent(rig.canvas, enter)
     if not enter.isAccepted():
@@ -84,8 +92,14 @@ def drop_takes(rig: Rig, take_ids: list[int], frame: int) -> bool:
 def mouse(rig: Rig, kind: QEvent.Type, x: float, y: float) -> None:
     button = Qt.MouseButton.LeftButton
     buttons = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else button
-    ev = QMouseEvent(kind, QPointF(x, y), rig.canvas.mapToGlobal(QPointF(x, y)), button, buttons,
-                     Qt.KeyboardModifier.NoModifier)
+    ev = QMouseEvent(
+        kind,
+        QPointF(x, y),
+        rig.canvas.mapToGlobal(QPointF(x, y)),
+        button,
+        buttons,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(rig.canvas, ev)
 
 
@@ -107,8 +121,13 @@ def test_bin_lists_takes_and_drops_place_clips(rig: Rig) -> None:
 
     mime = QMimeData()
     mime.setText("hello")
-    enter = QDragEnterEvent(QPoint(100, 50), Qt.DropAction.CopyAction, mime,
-                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPoint(100, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(rig.canvas, enter)
     assert not enter.isAccepted()
 

@@ -9,7 +9,9 @@ from tests.app.test_timeline import Rig, rig  # noqa: F401 - fixture
 
 def _decoded(rig: Rig) -> None:  # noqa: F811
     for t in rig.env.take_ids:
-        rig.qtbot.waitUntil(lambda t=t: rig.cache.frames(rig.state.media(t)) is not None, timeout=10000)
+        rig.qtbot.waitUntil(
+            lambda t=t: rig.cache.frames(rig.state.media(t)) is not None, timeout=10000
+        )
 
 
 def test_play_advances_with_the_clock_and_video_matches_it(rig: Rig) -> None:  # noqa: F811
@@ -33,7 +35,9 @@ def test_play_advances_with_the_clock_and_video_matches_it(rig: Rig) -> None:  #
     assert player.shown_frame == st.playhead
     # ...and it is the decoded frame of the clip under the playhead.
     clip = st.clip_at(player.shown_frame)
-    expected = rig.cache.frame(st.media(clip.take_id), clip.in_frame + player.shown_frame - clip.position)
+    expected = rig.cache.frame(
+        st.media(clip.take_id), clip.in_frame + player.shown_frame - clip.position
+    )
     assert player.image is expected
     player.pause()
     stopped = st.playhead

@@ -22,7 +22,7 @@ def make_take_mp4(path: Path, colour: tuple[int, int, int], frames: int, freq: f
     video[:, :, : SIZE // 4] = 30  # a dark bar so thumbnails have structure
     rate = 24_000
     t = np.arange(int(frames / FPS * rate)) / rate
-    audio = (0.6 * np.sin(2 * np.pi * freq * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 2 * t)))
+    audio = 0.6 * np.sin(2 * np.pi * freq * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 2 * t))
     write_mp4(path, video, FPS, audio[None, :].astype(np.float32), rate)
     return path
 
@@ -36,7 +36,9 @@ class ProjectEnv:
     take_ids: list[int]
 
 
-def make_project(paths, tmp_path: Path, specs=((200, 60, 60), (60, 200, 90), (70, 90, 230))) -> ProjectEnv:  # noqa: ANN001
+def make_project(
+    paths, tmp_path: Path, specs=((200, 60, 60), (60, 200, 90), (70, 90, 230))
+) -> ProjectEnv:  # noqa: ANN001
     """Open a real library under ``paths`` and add one take per colour to a project bin."""
     from idlora_studio.library import Library
     from idlora_studio.library.jobs_repo import TakeFiles, TakesRepository

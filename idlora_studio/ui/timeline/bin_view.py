@@ -65,9 +65,13 @@ class BinView(QListWidget):
         pix.fill(QColor("#262a33"))
         if strip is not None and strip.images:
             img: QImage = strip.images[len(strip.images) // 3]
-            scaled = img.scaled(ICON, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            scaled = img.scaled(
+                ICON, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
             p = QPainter(pix)
-            p.drawImage((ICON.width() - scaled.width()) // 2, (ICON.height() - scaled.height()) // 2, scaled)
+            p.drawImage(
+                (ICON.width() - scaled.width()) // 2, (ICON.height() - scaled.height()) // 2, scaled
+            )
             p.end()
         return QIcon(pix)
 

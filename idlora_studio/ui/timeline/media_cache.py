@@ -71,7 +71,9 @@ def _open_video(path: Path):  # noqa: ANN202 - av container
     return container, stream
 
 
-def compute_thumbnails(path: Path, fps: float, height: int = THUMB_HEIGHT) -> list[tuple[int, np.ndarray]]:
+def compute_thumbnails(
+    path: Path, fps: float, height: int = THUMB_HEIGHT
+) -> list[tuple[int, np.ndarray]]:
     """Decode ``path`` and keep one frame every ``THUMB_STEP_S`` s, scaled to ``height``."""
     step = max(1, round(THUMB_STEP_S * (fps or 25.0)))
     out: list[tuple[int, np.ndarray]] = []
@@ -260,7 +262,9 @@ class MediaCache(QObject):
                 _to_qimage(sheet).save(str(tmp), "PNG")
                 tmp.replace(png)
                 json_path.write_text(
-                    json.dumps({"indices": list(strip.indices), "widths": [i.width() for i in images]})
+                    json.dumps(
+                        {"indices": list(strip.indices), "widths": [i.width() for i in images]}
+                    )
                 )
             except OSError:
                 pass  # a cache that cannot be written is only slower next time

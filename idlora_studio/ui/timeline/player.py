@@ -76,7 +76,9 @@ class TimelinePlayer(QObject):
     frame_changed = Signal()
     playing_changed = Signal(bool)
 
-    def __init__(self, state: ProjectState, cache: MediaCache, parent: QObject | None = None) -> None:
+    def __init__(
+        self, state: ProjectState, cache: MediaCache, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.state = state
         self.cache = cache

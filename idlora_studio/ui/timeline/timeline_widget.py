@@ -415,7 +415,9 @@ class TimelineCanvas(QWidget):
                     d = max(min(g.preview - c.position, c.length - 1), -c.in_frame, -c.position)
                     c = TimelineItem(c.key, c.take_id, c.position + d, c.in_frame + d, c.out_frame)
                 else:
-                    out_f = min(max(c.in_frame + 1, c.in_frame + g.preview - c.position), media.num_frames)
+                    out_f = min(
+                        max(c.in_frame + 1, c.in_frame + g.preview - c.position), media.num_frames
+                    )
                     c = TimelineItem(c.key, c.take_id, c.position, c.in_frame, out_f)
             out.append(c)
         return out
@@ -454,12 +456,8 @@ class TimelineCanvas(QWidget):
         font.setPointSizeF(9)
         p.setFont(font)
         p.setPen(TEXT_DIM)
-        p.drawText(
-            QRectF(0, VIDEO_Y, HEADER_W, VIDEO_H), Qt.AlignmentFlag.AlignCenter, "▣  V1"
-        )
-        p.drawText(
-            QRectF(0, AUDIO_Y, HEADER_W, AUDIO_H), Qt.AlignmentFlag.AlignCenter, "♪  A1"
-        )
+        p.drawText(QRectF(0, VIDEO_Y, HEADER_W, VIDEO_H), Qt.AlignmentFlag.AlignCenter, "▣  V1")
+        p.drawText(QRectF(0, AUDIO_Y, HEADER_W, AUDIO_H), Qt.AlignmentFlag.AlignCenter, "♪  A1")
         p.setPen(QColor("#c5cad6"))
         font.setBold(False)
         p.setFont(font)
@@ -472,7 +470,20 @@ class TimelineCanvas(QWidget):
     def _tick_step(self) -> tuple[int, int]:
         """(major, minor) tick spacing in frames for the zoom."""
         fps = max(1, round(self.state.fps))
-        for major in (1, 2, 5, 10, fps // 2 or 1, fps, 2 * fps, 5 * fps, 10 * fps, 30 * fps, 60 * fps, 300 * fps):
+        for major in (
+            1,
+            2,
+            5,
+            10,
+            fps // 2 or 1,
+            fps,
+            2 * fps,
+            5 * fps,
+            10 * fps,
+            30 * fps,
+            60 * fps,
+            300 * fps,
+        ):
             if major * self.px_per_frame >= 70:
                 minor = max(1, major // 5) if major >= 5 else 1
                 return major, minor
@@ -510,7 +521,9 @@ class TimelineCanvas(QWidget):
         p.fillRect(r, MARK)
         p.fillRect(QRectF(r.left(), RULER_H - 4, r.width(), 4), ACCENT)
 
-    def _paint_video_clip(self, p: QPainter, c: TimelineItem, selected: bool, dragging: bool) -> None:
+    def _paint_video_clip(
+        self, p: QPainter, c: TimelineItem, selected: bool, dragging: bool
+    ) -> None:
         r = self.clip_rect(c)
         if r.right() < HEADER_W or r.left() > self.width():
             return
@@ -540,7 +553,11 @@ class TimelineCanvas(QWidget):
         p.drawText(
             r.adjusted(6, 2, -6, 0),
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop),
-            p.fontMetrics().elidedText(f"{name}  ·  {c.length / self.state.fps:.1f}s", Qt.TextElideMode.ElideRight, max(0, int(r.width()) - 12)),
+            p.fontMetrics().elidedText(
+                f"{name}  ·  {c.length / self.state.fps:.1f}s",
+                Qt.TextElideMode.ElideRight,
+                max(0, int(r.width()) - 12),
+            ),
         )
         p.restore()
         border = ACCENT if selected else QColor("#3a4358")
@@ -574,9 +591,13 @@ class TimelineCanvas(QWidget):
         xs = np.arange(math.floor(x0), math.ceil(x1), 1.0)
         frames_at = c.in_frame + (xs - r.left()) / self.px_per_frame
         b0 = np.clip((frames_at / media.fps * PEAKS_PER_S).astype(int), 0, len(peaks) - 1)
-        b1 = np.clip(((frames_at + 1 / self.px_per_frame) / media.fps * PEAKS_PER_S).astype(int) + 1, 1, len(peaks))
-        lo = np.array([peaks[a:max(a + 1, b), 0].min() for a, b in zip(b0, b1, strict=True)])
-        hi = np.array([peaks[a:max(a + 1, b), 1].max() for a, b in zip(b0, b1, strict=True)])
+        b1 = np.clip(
+            ((frames_at + 1 / self.px_per_frame) / media.fps * PEAKS_PER_S).astype(int) + 1,
+            1,
+            len(peaks),
+        )
+        lo = np.array([peaks[a : max(a + 1, b), 0].min() for a, b in zip(b0, b1, strict=True)])
+        hi = np.array([peaks[a : max(a + 1, b), 1].max() for a, b in zip(b0, b1, strict=True)])
         mid = r.center().y()
         half = r.height() / 2 - 4
         top = [QPointF(x, mid - max(h, 0.0) * half - 0.5) for x, h in zip(xs, hi, strict=True)]
@@ -593,7 +614,13 @@ class TimelineCanvas(QWidget):
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(PLAYHEAD)
         p.drawPolygon(
-            QPolygonF([QPointF(x - 6, RULER_H - 12), QPointF(x + 6, RULER_H - 12), QPointF(x, RULER_H - 3)])
+            QPolygonF(
+                [
+                    QPointF(x - 6, RULER_H - 12),
+                    QPointF(x + 6, RULER_H - 12),
+                    QPointF(x, RULER_H - 3),
+                ]
+            )
         )
 
 
@@ -763,7 +790,9 @@ class _DragHandle(QWidget):
         super().__init__(panel)
         self.panel = panel
         self.setFixedSize(120, 28)
-        self.setToolTip("Drag out of the window to drop the timeline (or the in/out range) as an MP4")
+        self.setToolTip(
+            "Drag out of the window to drop the timeline (or the in/out range) as an MP4"
+        )
         self.setCursor(Qt.CursorShape.OpenHandCursor)
         self._press: QPointF | None = None
 
@@ -803,12 +832,19 @@ def build_timeline(paths: object, library: object, window: QWidget) -> tuple[Tim
     db = TaskRunner(max_threads=1)
     media = TaskRunner(max_threads=2)
     render = TaskRunner(max_threads=1)
-    state = ProjectState(ProjectsRepository.from_library(library), db, TakesRepository.from_library(library))
+    state = ProjectState(
+        ProjectsRepository.from_library(library), db, TakesRepository.from_library(library)
+    )
     cache = MediaCache(media, paths.thumbnails_dir)  # type: ignore[attr-defined]
     player = TimelinePlayer(state, cache)
     exporter = DragExporter(paths.drag_dir, render)  # type: ignore[attr-defined]
     panel = TimelinePanel(
-        state, cache, player, exporter, export_runner=render, exports_dir=paths.exports_dir  # type: ignore[attr-defined]
+        state,
+        cache,
+        player,
+        exporter,
+        export_runner=render,
+        exports_dir=paths.exports_dir,  # type: ignore[attr-defined]
     )
     bundles = BundleDropHandler(window, library, db)
     bundles.imported.connect(lambda pid: state.load(pid))
