@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
 
@@ -96,6 +97,10 @@ class TaskRunner(QObject):
         self._in_flight[task_id] = (task, relay)
 
         def finish(value: Any, callback: Callable[[Any], None] | None) -> None:
+            # A result that arrives after the runner (and so the window owning it) was
+            # deleted at shutdown has nobody to report to: drop it.
+            if not shiboken6.isValid(self):
+                return
             self._in_flight.pop(task_id, None)
             try:
                 if callback is not None and not task.cancelled:

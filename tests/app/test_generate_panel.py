@@ -442,17 +442,10 @@ def test_finished_take_lands_in_the_timeline_bin(
     qtbot, paths, settings, real_library, tmp_path
 ) -> None:  # noqa: ANN001, E501
     """The window wires the job queue's job_finished to the open project's bin."""
-    from PySide6.QtWidgets import QApplication
-
     from idlora_studio.app import build_main_window
     from idlora_studio.library.jobs_repo import TakeFiles, TakesRepository
     from tests.app.timeline_helpers import make_take_mp4
 
-    # Callbacks queued by an earlier test's window (already shut down) can still arrive and
-    # fail on deleted objects (a known teardown gap of TaskRunner); they are not this test's.
-    with qtbot.capture_exceptions():
-        for _ in range(5):
-            QApplication.processEvents()
     window = build_main_window(paths, settings, real_library)
     qtbot.addWidget(window)
     timeline = window.timeline_dock.widget().state
