@@ -27,69 +27,6 @@ from idlora_studio.workers.tasks import TaskRunner
 RESOURCES = Path(__file__).resolve().parent / "resources"
 
 
-class _RefcountGuard:
-    """Work-around for PySide6 6.12.0 on Python < 3.12.
-
-    That release treats ``None``, ``True`` and ``False`` as immortal (as they are from
-    Python 3.12 on): every call of a ``void`` Qt method returns ``None`` without a new
-    reference, and every bool emitted from Python drops one. On Python 3.11 the count of
-    ``None`` (about 4,500 at start) reaches zero after a few seconds of painting and the
-    interpreter aborts ("deallocating None"). The guard holds spare references and tops
-    them up from a timer. PySide6 6.11.x and Python 3.12+ do not need it.
-    """
-
-    TARGET = 2_000_000
-    LOW = 1_000_000
-
-    def __init__(self) -> None:
-        self._spare: list[object] = []
-        self._timer: QTimer | None = None
-        self._pinned = False
-
-    def _pin(self) -> None:
-        # The spare list must outlive interpreter finalisation: freeing it would drop the
-        # references it holds and reach zero after all. One deliberate extra reference.
-        if not self._pinned:
-            import ctypes
-
-            ctypes.pythonapi.Py_IncRef(ctypes.py_object(self._spare))
-            self._pinned = True
-
-    @staticmethod
-    def needed() -> bool:
-        import PySide6
-
-        version = tuple(int(p) for p in PySide6.__version__.split(".")[:2])
-        return sys.version_info < (3, 12) and version >= (6, 12)
-
-    def top_up(self) -> None:
-        self._pin()
-        for obj in (None, True, False):
-            missing = self.TARGET - sys.getrefcount(obj)
-            if missing > self.TARGET - self.LOW:
-                self._spare.extend([obj] * missing)
-
-    def install(self) -> None:
-        self.top_up()
-        if self._timer is None and QApplication.instance() is not None:
-            self._timer = QTimer()
-            self._timer.setInterval(200)
-            self._timer.timeout.connect(self.top_up)
-            self._timer.start()
-
-
-_guard = _RefcountGuard()
-
-
-def install_refcount_guard() -> None:
-    """Protect the process from PySide6 6.12.0's reference-count bug (see ``_RefcountGuard``).
-
-    Idempotent; does nothing on unaffected versions. Call after creating the QApplication.
-    """
-    if _RefcountGuard.needed():
-        _guard.install()
-
-
 def app_icon() -> QIcon:
     return QIcon(str(RESOURCES / "idlora-studio.svg"))
 
@@ -106,7 +43,6 @@ def apply_style(app: QApplication) -> None:
 
 def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWindow:
     """Wire a main window around an open ``library`` and start loading the grid."""
-    install_refcount_guard()
     db_runner = TaskRunner(max_threads=1)  # all library calls, in order
     thumb_runner = TaskRunner(max_threads=2)  # thumbnail decodes
     state = LibraryState(library, db_runner)
@@ -200,7 +136,6 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("ID-LoRA Studio")
     app.setOrganizationName("idlora-studio")
     app.setDesktopFileName("idlora-studio")
-    install_refcount_guard()
     apply_style(app)
 
     paths = Paths.from_env().ensure()

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QEvent, QObject, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    from idlora_studio.app import apply_style, install_refcount_guard
+    from idlora_studio.app import apply_style
     from idlora_studio.library import Library
     from idlora_studio.paths import Paths
     from idlora_studio.state.library_state import LibraryState
@@ -147,7 +147,6 @@ def main(argv: list[str] | None = None) -> int:
 
     qInstallMessageHandler(quiet)
     app = QApplication([])
-    install_refcount_guard()
     apply_style(app)
     with tempfile.TemporaryDirectory(prefix="idlora-bench-") as home:
         paths = Paths(Path(home) / "data", Path(home) / "config", Path(home) / "cache").ensure()

@@ -45,7 +45,7 @@ def main(out: str) -> int:
     from PySide6.QtWidgets import QApplication
 
     from engine.api import GenerationRequest, PromptParts
-    from idlora_studio.app import apply_style, build_main_window, install_refcount_guard
+    from idlora_studio.app import apply_style, build_main_window
     from idlora_studio.library import Library
     from idlora_studio.library.jobs_repo import TakeFiles, TakesRepository
     from idlora_studio.library.projects_repo import ProjectsRepository
@@ -53,7 +53,6 @@ def main(out: str) -> int:
     from idlora_studio.settings import Settings
 
     app = QApplication([])
-    install_refcount_guard()
     apply_style(app)
     paths = Paths.from_env().ensure()
     library = Library.open(paths)

@@ -32,14 +32,6 @@ def drop_files(target: QWidget, files: Sequence[Path], pos: QPoint | None = None
     return drop.isAccepted()
 
 
-@pytest.fixture(autouse=True)
-def _pyside_refcount_guard(qapp):
-    """PySide6 6.12.0 on Python 3.11 drops references to None/True/False (see app.py)."""
-    from idlora_studio.app import install_refcount_guard
-
-    install_refcount_guard()
-
-
 @pytest.fixture
 def fake_library() -> FakeLibrary:
     return FakeLibrary()

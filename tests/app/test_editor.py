@@ -100,9 +100,11 @@ def test_record_button_opens_recorder_and_saved_take_lands(
     dialog.close()
 
 
-def test_refcount_guard_survives_many_void_calls(qtbot):
+def test_void_qt_calls_keep_none_referenced(qtbot):
+    """Guards the ``pyside6<6.12`` pin: 6.12.0 on CPython 3.11 drops a reference to None on
+    every void Qt call and the interpreter aborts within seconds of painting."""
     obj = QObject()
-    for _ in range(20000):  # each drops a reference to None on PySide6 6.12.0 / Python 3.11
+    before = sys.getrefcount(None)
+    for _ in range(20000):
         obj.setObjectName("x")
-    qtbot.wait(250)  # the guard's timer tops up
-    assert sys.getrefcount(None) > 20000
+    assert sys.getrefcount(None) > before - 1000

@@ -26,15 +26,12 @@ def scenario(home: str) -> None:
 
     os.environ["IDLORA_STUDIO_HOME"] = home
     app = QApplication([])
-    from idlora_studio.app import install_refcount_guard
     from idlora_studio.paths import Paths
     from idlora_studio.state.project import ProjectState
     from idlora_studio.ui.timeline.media_cache import MediaCache
     from idlora_studio.ui.timeline.player import TimelinePlayer
     from idlora_studio.workers.tasks import TaskRunner
     from tests.app.timeline_helpers import make_project
-
-    install_refcount_guard()
 
     def spin(cond, ms: int = 10000) -> None:  # noqa: ANN001
         t = QElapsedTimer()
