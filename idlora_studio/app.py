@@ -22,7 +22,7 @@ from idlora_studio.settings import Settings
 from idlora_studio.state.library_state import LibraryState
 from idlora_studio.ui.main_window import MainWindow
 from idlora_studio.ui.thumbnails import ThumbnailCache
-from idlora_studio.workers.tasks import TaskRunner
+from idlora_studio.workers.tasks import TaskRunner, run_in_thread
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
 
@@ -115,18 +115,22 @@ def build_generate(
     return panel
 
 
-def offer_recovered_recordings(window: MainWindow) -> Any:
-    """Offer takes a crash left behind (non-modal), through the recording UI's offer."""
-    try:
-        from idlora_studio.ui.recorder_dialog import offer_recovered_recordings as offer
-    except ImportError:
-        return None
-    dialog = offer(window, window.paths, window.state.library)
-    if dialog is not None:
-        dialog.finished.connect(
-            lambda _code: window.state.notify_changed(window.editor.identity_id)
-        )
-    return dialog
+def offer_recovered_recordings(window: MainWindow) -> None:
+    """Offer takes a crash left behind (non-modal). The scan and the identity list are read
+    on the library's worker; the dialog is built back on the GUI thread."""
+    from idlora_studio.ui.recorder_dialog import gather_recovery
+    from idlora_studio.ui.recorder_dialog import offer_recovered_recordings as offer
+
+    library = window.state.library
+
+    def show(gathered: Any) -> None:
+        dialog = offer(window, window.paths, library, gathered=gathered)
+        if dialog is not None:
+            dialog.finished.connect(
+                lambda _code: window.state.notify_changed(window.editor.identity_id)
+            )
+
+    run_in_thread(lambda: gather_recovery(window.paths, library), show)
 
 
 def run_gui(argv: Sequence[str] | None = None) -> int:

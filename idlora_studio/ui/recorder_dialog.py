@@ -574,24 +574,37 @@ class RecoveredRecordingsDialog(QDialog):
         self.status.setText(message)
 
 
+def gather_recovery(paths: Paths, library: Any = None) -> tuple[list[Any], list[tuple[int, str]]]:
+    """What a start-up offer needs: takes left behind and (id, name) of identities to save
+    them to. Reads small sidecar files and the database: call it off the GUI thread."""
+    takes = find_unfinished_recordings(paths)
+    identities: list[tuple[int, str]] = []
+    if takes and library is not None:
+        with contextlib.suppress(Exception):
+            identities = [(s.id, s.name) for s in library.list_identities()]
+    return takes, identities
+
+
 def offer_recovered_recordings(
-    parent: QWidget | None, paths: Paths, library: Any = None
+    parent: QWidget | None,
+    paths: Paths,
+    library: Any = None,
+    *,
+    gathered: tuple[list[Any], list[tuple[int, str]]] | None = None,
 ) -> RecoveredRecordingsDialog | None:
     """At start-up: if takes were left behind, show (non-modally) a dialog offering them back.
 
     ``library`` (a ``Library``) receives recovered takes via
     ``add_voice_clip(identity_id, path, source="recorded")`` on a worker thread; without it
-    takes are only turned into WAVs in the recordings folder. Returns the dialog, or
-    ``None`` when there is nothing to offer. Scanning reads only small sidecar files.
+    takes are only turned into WAVs in the recordings folder. ``gathered`` is
+    :func:`gather_recovery`'s result when the caller already ran it on a worker; without it
+    the scan runs here. Returns the dialog, or ``None`` when there is nothing to offer.
     """
-    takes = find_unfinished_recordings(paths)
+    takes, identities = gathered if gathered is not None else gather_recovery(paths, library)
     if not takes:
         return None
-    identities: list[tuple[int, str]] = []
     save: Callable[[int, Path], object] | None = None
     if library is not None:
-        with contextlib.suppress(Exception):
-            identities = [(s.id, s.name) for s in library.list_identities()]
 
         def save(identity_id: int, wav: Path) -> object:
             return library.add_voice_clip(identity_id, wav, source="recorded")
