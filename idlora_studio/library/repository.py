@@ -724,17 +724,7 @@ class Library(SessionScopes):
         return result
 
     def remove_image(self, image_id: int) -> None:
-        with self._write() as s:
-            img = s.get(ReferenceImage, image_id)
-            if img is None:
-                raise NotFoundError(f"no image with id {image_id}")
-            media = [img.sha256, img.thumbnail_sha256]
-            iid, was_default = img.identity_id, img.is_default
-            s.execute(delete(ReferenceImage).where(ReferenceImage.id == image_id))
-            if was_default:
-                self._promote_default(s, ReferenceImage, iid)
-            self._touch(s, iid)
-        self._collect_candidates(m for m in media if m)
+        self._remove_media_row(ReferenceImage, image_id, "image")
 
     def set_default_image(self, identity_id: int, image_id: int) -> None:
         self._set_default(ReferenceImage, identity_id, image_id, "image")
@@ -768,16 +758,24 @@ class Library(SessionScopes):
         return result
 
     def remove_clip(self, clip_id: int) -> None:
+        self._remove_media_row(VoiceClip, clip_id, "voice clip")
+
+    def _remove_media_row(
+        self, model: type[ReferenceImage] | type[VoiceClip], row_id: int, what: str
+    ) -> None:
+        """Delete an image or clip row, promote another default if it was the default, and
+        collect its media files if nothing else references them."""
         with self._write() as s:
-            clip = s.get(VoiceClip, clip_id)
-            if clip is None:
-                raise NotFoundError(f"no voice clip with id {clip_id}")
-            sha, iid, was_default = clip.sha256, clip.identity_id, clip.is_default
-            s.execute(delete(VoiceClip).where(VoiceClip.id == clip_id))
+            row = s.get(model, row_id)
+            if row is None:
+                raise NotFoundError(f"no {what} with id {row_id}")
+            media = [row.sha256, getattr(row, "thumbnail_sha256", None)]
+            iid, was_default = row.identity_id, row.is_default
+            s.execute(delete(model).where(model.id == row_id))
             if was_default:
-                self._promote_default(s, VoiceClip, iid)
+                self._promote_default(s, model, iid)
             self._touch(s, iid)
-        self._collect_candidates([sha])
+        self._collect_candidates(m for m in media if m)
 
     def set_default_clip(self, identity_id: int, clip_id: int) -> None:
         self._set_default(VoiceClip, identity_id, clip_id, "voice clip")
