@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 )
 
 from idlora_studio.state.library_state import LibraryState
+from idlora_studio.ui.palette import ACCENT, OK, TEXT, TEXT_DIM, WARN
 from idlora_studio.ui.thumbnails import ThumbnailCache
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -56,13 +57,8 @@ SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 2
 THUMB_PATH_ROLE = Qt.ItemDataRole.UserRole + 3
 TAGS_ROLE = Qt.ItemDataRole.UserRole + 4
 
-ACCENT = QColor("#6c8cff")
 CARD_BG = QColor("#262a33")
 CARD_BG_HOVER = QColor("#2d323d")
-TEXT = QColor("#e8eaf0")
-TEXT_DIM = QColor("#9aa1b2")
-OK = QColor("#4cc38a")
-WARN = QColor("#e5a84b")
 
 
 def local_files(mime: Any) -> list[Path]:

@@ -39,6 +39,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QScrollBar, QSizePolicy, QVBoxLayout, QWidget
 
 from idlora_studio.state.project import ProjectState, TimelineItem
+from idlora_studio.ui.palette import ACCENT, OK, TEXT_DIM
 from idlora_studio.ui.timeline.media_cache import MediaCache
 from idlora_studio.ui.timeline.player import TimelinePlayer, timecode
 
@@ -61,12 +62,10 @@ TRACK_BG = QColor("#1b1e25")
 HEADER_BG = QColor("#1f2229")
 RULER_BG = QColor("#1d2027")
 TICK = QColor("#4a5060")
-TEXT_DIM = QColor("#9aa1b2")
-ACCENT = QColor("#6c8cff")
 PLAYHEAD = QColor("#ff6b5e")
 VIDEO_CLIP = QColor("#2b3550")
 AUDIO_CLIP = QColor("#1d3a33")
-WAVE = QColor("#4cc38a")
+WAVE = OK
 MARK = QColor(108, 140, 255, 46)
 
 
