@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import errno
 import io
 import json
 import logging
@@ -44,7 +43,8 @@ from typing import IO, Any
 import numpy as np
 
 from engine.api import Cancelled, CancelToken, DiskFullError, InvalidRequestError, MediaError
-from engine.fsutil import TMP_PREFIX, atomic_path, free_bytes, sha256_file
+from engine.fsutil import TMP_PREFIX, atomic_path, free_bytes, is_disk_full, sha256_file
+from engine.media.video import fps_fraction, h264_encoder
 
 log = logging.getLogger(__name__)
 
@@ -353,14 +353,8 @@ def _plan(spec: TimelineSpec) -> list[_Segment]:
     return segments
 
 
-def _fps_fraction(fps: float) -> Fraction:
-    if not math.isfinite(fps) or fps <= 0:
-        raise InvalidRequestError(f"The frame rate must be a positive number, not {fps}.")
-    return Fraction(fps).limit_denominator(10_000)
-
-
 def _check_spec(spec: TimelineSpec) -> None:
-    _fps_fraction(spec.fps)
+    fps_fraction(spec.fps)
     if spec.width < 2 or spec.height < 2:
         raise InvalidRequestError(f"The output size {spec.width}x{spec.height} is too small.")
     if spec.sample_rate < 8000 or spec.sample_rate > 192_000:
@@ -405,7 +399,7 @@ class _Renderer:
         self.infos = infos
         self.width, self.height = width, height
         self.pix_fmt = pix_fmt
-        self.rate = _fps_fraction(spec.fps)
+        self.rate = fps_fraction(spec.fps)
         self.sr = spec.sample_rate
         self._black: Any = None
         self._audio_cache: dict[Path | tuple[Path, Path], np.ndarray] = {}
@@ -790,14 +784,6 @@ def _open_output_file(path: Path) -> IO[bytes]:
     return open(path, "w+b")  # noqa: SIM115 - closed by the caller
 
 
-def _is_disk_full(exc: BaseException | None) -> bool:
-    while exc is not None:
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
 def estimate_bytes(
     fmt: str, width: int, height: int, frames: int, fps: float, sample_rate: int, quality: str
 ) -> int:
@@ -812,12 +798,6 @@ def estimate_bytes(
     if fmt == "mov":
         return int(pixels * _BPP_PRORES[quality] / 8) + pcm + 65_536
     return int(pixels * _BPP_H264[quality] / 8) + int(seconds * AAC_BITRATE / 8) + 65_536
-
-
-def _h264_encoder() -> str:
-    from engine.media.video import _h264_encoder as find
-
-    return find()
 
 
 def _encode_av(
@@ -844,7 +824,7 @@ def _encode_av(
         vstream = None
         if fmt in ("mp4", "mov"):
             if fmt == "mp4":
-                encoder = _h264_encoder()
+                encoder = h264_encoder()
                 vstream = container.add_stream(encoder, rate=renderer.rate)
                 vstream.pix_fmt = "yuv420p"
                 if encoder == "libx264":
@@ -1127,7 +1107,7 @@ def export_timeline(
                             "trusted_signer": False,
                         }
                     except Exception as exc:  # noqa: BLE001 - keep the unsigned export
-                        if _is_disk_full(exc):
+                        if is_disk_full(exc):
                             raise
                         log.warning("Content Credentials could not be embedded: %s", exc)
                         os.replace(encoded, tmp)
@@ -1155,7 +1135,7 @@ def export_timeline(
     except (DiskFullError, Cancelled):
         raise
     except BaseException as exc:
-        if _is_disk_full(exc):
+        if is_disk_full(exc):
             with contextlib.suppress(OSError):
                 if not out_path.exists():
                     sidecar_path.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ under the final name. Temp names start with ``.tmp-`` so collectors can find and
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -83,3 +84,12 @@ def free_bytes(path: Path) -> int:
         p = p.parent
     st = os.statvfs(p)
     return st.f_bavail * st.f_frsize
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or an exception it was raised from) is ENOSPC / EDQUOT."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -15,7 +15,6 @@ for the Studio's library and player.
 
 from __future__ import annotations
 
-import errno
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,7 +24,7 @@ from typing import IO
 import numpy as np
 
 from engine.api import DiskFullError, InvalidRequestError, MediaError
-from engine.fsutil import atomic_path, free_bytes
+from engine.fsutil import atomic_path, free_bytes, is_disk_full
 
 #: Sample rate of the AAC track (the usual rate for video; 24 kHz input is upsampled so the
 #: trailing AAC padding stays under one 0.04 s audio latent).
@@ -84,7 +83,7 @@ class MediaInfo:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _h264_encoder() -> str:
+def h264_encoder() -> str:
     import av
 
     available = av.codecs_available
@@ -99,7 +98,7 @@ def _h264_encoder() -> str:
     raise MediaError("output.mp4", "this FFmpeg build has no H.264 encoder")
 
 
-def _fps_fraction(fps: float) -> Fraction:
+def fps_fraction(fps: float) -> Fraction:
     if not math.isfinite(fps) or fps <= 0:
         raise InvalidRequestError(f"The frame rate must be a positive number, not {fps}.")
     return Fraction(fps).limit_denominator(10_000)
@@ -164,14 +163,6 @@ def fit_audio(audio: np.ndarray, num_samples: int) -> np.ndarray:
     return np.pad(audio, ((0, 0), (0, num_samples - n)))
 
 
-def _is_disk_full(exc: BaseException) -> bool:
-    while exc is not None:
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return False
-
-
 def _open_output_file(path: Path) -> IO[bytes]:
     """Open the temp file the muxer writes through (a seam tests use to simulate a full disk)."""
     return open(path, "w+b")  # noqa: SIM115 - closed by the caller
@@ -213,7 +204,7 @@ def write_mp4(
     MP4 metadata tags). Raises :class:`DiskFullError` when the disk fills (no file is left),
     :class:`InvalidRequestError` for malformed inputs.
     """
-    encoder = _h264_encoder()
+    encoder = h264_encoder()
     if encoder == "libx264":
         video_options = {"crf": str(int(crf)), "preset": "medium"}
     else:
@@ -268,7 +259,7 @@ def _write(
     metadata: dict[str, str] | None,
 ) -> None:
     frames = _even_frames(_check_frames(frames))
-    rate = _fps_fraction(fps)
+    rate = fps_fraction(fps)
     if audio is not None:
         audio = _check_audio(audio, sample_rate)
         num_samples = round(frames.shape[0] * AAC_SAMPLE_RATE / float(rate))
@@ -280,7 +271,7 @@ def _write(
     except DiskFullError:
         raise
     except BaseException as exc:
-        if _is_disk_full(exc):
+        if is_disk_full(exc):
             raise DiskFullError(_disk_full_message(path)) from exc
         raise
 

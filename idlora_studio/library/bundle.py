@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import errno
 import hashlib
 import json
 import os
@@ -50,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Date, DateTime, LargeBinary, select
 
 from engine.api import DiskFullError
-from engine.fsutil import atomic_path, free_bytes, fsync_dir
+from engine.fsutil import atomic_path, free_bytes, fsync_dir, is_disk_full
 
 from .models import Identity, ReferenceImage, VoiceClip
 from .models_generation import Project, ProjectBinEntry, Take, TimelineClip
@@ -130,14 +129,6 @@ def _app_version() -> str:
     from idlora_studio import __version__
 
     return __version__
-
-
-def _is_disk_full(exc: BaseException | None) -> bool:
-    while exc is not None:
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def _collect_manifest(library: Library, project_id: int) -> tuple[dict[str, Any], list[str]]:
@@ -324,7 +315,7 @@ def export_bundle(
     except BundleError:
         raise
     except BaseException as exc:
-        if _is_disk_full(exc):
+        if is_disk_full(exc):
             raise DiskFullError(f"The disk is full: {out_path.name} could not be written.") from exc
         raise
     if progress is not None:
@@ -543,7 +534,7 @@ def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sha: str, size: int, de
     except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         raise BundleError(f"The bundle is damaged or truncated ({exc}).") from exc
     except OSError as exc:
-        if _is_disk_full(exc):
+        if is_disk_full(exc):
             raise DiskFullError("The disk filled up while the bundle was being imported.") from exc
         raise BundleError(f"The bundle could not be read ({exc}).") from exc
     if n != size:
@@ -748,7 +739,7 @@ def _commit(library: Library, m: dict[str, Any], staging: Path) -> int:
         _remove_added(library, added)
         if isinstance(exc, BundleError | DiskFullError):
             raise
-        if _is_disk_full(exc):
+        if is_disk_full(exc):
             raise DiskFullError("The disk filled up while the bundle was being imported.") from exc
         if isinstance(exc, Exception) and not isinstance(exc, LibraryError):
             raise BundleError(f"The bundle could not be imported: {exc}") from exc

@@ -21,7 +21,6 @@ the one method meant to be called from another thread (it only sets a token).
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import tempfile
 import threading
@@ -44,6 +43,7 @@ from engine.api import (
     OutOfMemoryError,
     ProgressInfo,
 )
+from engine.fsutil import is_disk_full
 from idlora_studio.library.jobs_repo import (
     JobInfo,
     JobSpec,
@@ -157,12 +157,6 @@ def _write_thumbnail(frames: Any, path: Path) -> None:
     im = Image.fromarray(frame)
     im.thumbnail((THUMBNAIL_LONG_SIDE, THUMBNAIL_LONG_SIDE))
     im.save(path, format="JPEG", quality=85)
-
-
-def _is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, DiskFullError) or (
-        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    )
 
 
 class GenerationWorker(QObject):
@@ -345,7 +339,7 @@ class GenerationWorker(QObject):
             self._fail(job, "invalid", f"The settings of this take cannot run: {exc}")
             return
         except (DiskFullError, OSError) as exc:
-            if _is_disk_full(exc):
+            if isinstance(exc, DiskFullError) or is_disk_full(exc):
                 self._fail(
                     job,
                     "disk_full",
