@@ -44,7 +44,7 @@ import numpy as np
 
 from engine.api import Cancelled, CancelToken, DiskFullError, InvalidRequestError, MediaError
 from engine.fsutil import TMP_PREFIX, atomic_path, free_bytes, is_disk_full, sha256_file
-from engine.media.video import fps_fraction, h264_encoder
+from engine.media.video import fps_fraction, h264_encoder, open_input
 
 log = logging.getLogger(__name__)
 
@@ -172,19 +172,8 @@ class _SourceInfo:
     has_audio: bool
 
 
-def _open_media(path: Path):  # noqa: ANN202 - av container
-    import av
-
-    if not path.is_file():
-        raise MediaError(path, "the file does not exist (it may have been moved or deleted)")
-    try:
-        return av.open(str(path))
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise MediaError(path, f"cannot be read as media ({exc})") from exc
-
-
 def _probe(path: Path) -> _SourceInfo:
-    container = _open_media(path)
+    container = open_input(path)
     try:
         if not container.streams.video:
             raise MediaError(path, "has no video track")
@@ -226,7 +215,7 @@ class _VideoReader:
 
     def __init__(self, info: _SourceInfo) -> None:
         self.info = info
-        self._container = _open_media(info.path)
+        self._container = open_input(info.path)
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._origin = self._stream.start_time or 0
@@ -288,7 +277,7 @@ def _load_clip_audio(clip: ClipSpec, info: _SourceInfo, rate: int) -> np.ndarray
     path = clip.audio_path or clip.video_path
     if clip.audio_path is None and not info.has_audio:
         return np.zeros((2, 0), np.float32)
-    container = _open_media(path)
+    container = open_input(path)
     try:
         if not container.streams.audio:
             if clip.audio_path is not None:

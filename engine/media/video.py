@@ -341,11 +341,12 @@ def _encode(
 # ----------------------------------------------------------------------------- read
 
 
-def _open_input(path: Path):  # noqa: ANN202 - av container
+def open_input(path: Path):  # noqa: ANN202 - av container
+    """Open a media file for reading with PyAV; :class:`MediaError` names it if that fails."""
     import av
 
     if not path.is_file():
-        raise MediaError(path, "file not found")
+        raise MediaError(path, "file not found (it may have been moved or deleted)")
     try:
         return av.open(str(path))
     except (av.FFmpegError, OSError, ValueError) as exc:
@@ -357,7 +358,7 @@ def read_video(path: Path | str) -> tuple[np.ndarray, float]:
     import av
 
     path = Path(path)
-    container = _open_input(path)
+    container = open_input(path)
     try:
         if not container.streams.video:
             raise MediaError(path, "has no video track")
@@ -382,7 +383,7 @@ def read_audio_track(path: Path | str) -> tuple[np.ndarray, int]:
     import av
 
     path = Path(path)
-    container = _open_input(path)
+    container = open_input(path)
     try:
         if not container.streams.audio:
             raise MediaError(path, "has no audio track")
@@ -412,7 +413,7 @@ def probe_media(path: Path | str) -> MediaInfo:
     import av
 
     path = Path(path)
-    container = _open_input(path)
+    container = open_input(path)
     try:
         metadata = {str(k): str(v) for k, v in container.metadata.items()}
         width = height = num_frames = 0
