@@ -22,6 +22,7 @@ from idlora_studio.settings import Settings
 from idlora_studio.state.library_state import LibraryState
 from idlora_studio.ui.main_window import MainWindow
 from idlora_studio.ui.thumbnails import ThumbnailCache
+from idlora_studio.ui.wheel_guard import install_wheel_guard
 from idlora_studio.workers.tasks import TaskRunner, run_in_thread
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -43,6 +44,9 @@ def apply_style(app: QApplication) -> None:
 
 def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWindow:
     """Wire a main window around an open ``library`` and start loading the grid."""
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        install_wheel_guard(app)  # one application-wide filter; idempotent
     db_runner = TaskRunner(max_threads=1)  # all library calls, in order
     thumb_runner = TaskRunner(max_threads=2)  # thumbnail decodes
     state = LibraryState(library, db_runner)
@@ -63,6 +67,7 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
         generate.queue.job_finished.connect(
             lambda _job_id, take_id: timeline.state.add_to_bin(take_id)
         )
+    window.finish_setup()
     return window
 
 
@@ -141,6 +146,7 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("idlora-studio")
     app.setDesktopFileName("idlora-studio")
     apply_style(app)
+    install_wheel_guard(app)  # before any widget exists: value widgets ignore a stray wheel
 
     paths = Paths.from_env().ensure()
     settings = Settings.load(paths.settings_path)

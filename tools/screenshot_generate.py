@@ -90,10 +90,7 @@ def shoot(window, args, wait, settle) -> int:  # noqa: ANN001
     window.show()
     wait(lambda: window.state.loaded)
     panel = window.generate_panel
-    window.pages.setCurrentWidget(panel)
-    dock = getattr(window, "timeline_dock", None)
-    if dock is not None:  # this picture is about the Generate page
-        dock.hide()
+    window.show_page("generate")
     maya = next(s.id for s in window.state.summaries if s.name == "Maya Lindqvist")
     panel.set_identity(maya)
     wait(lambda: panel._detail is not None and panel._detail.id == maya)

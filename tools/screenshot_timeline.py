@@ -92,7 +92,8 @@ def main(out: str) -> int:
     window = build_main_window(paths, Settings.load(paths.settings_path), library)
     window.resize(1440, 960)
     window.show()
-    panel = window.timeline_dock.widget()
+    window.show_page("edit")
+    panel = window.timeline_panel
     state = panel.state
 
     def wait(cond, ms: int = 15000) -> None:  # noqa: ANN001
@@ -104,9 +105,6 @@ def main(out: str) -> int:
             app.processEvents()
 
     wait(lambda: len(state.clips) == 4)
-    from PySide6.QtCore import Qt
-
-    window.resizeDocks([window.timeline_dock], [600], Qt.Orientation.Vertical)
     for t in ids:
         m = state.media(t)
         wait(

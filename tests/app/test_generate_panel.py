@@ -406,7 +406,7 @@ def test_real_queue_take_lands_in_takes(qtbot, paths, settings, repos, make_queu
 
 
 def test_main_window_wiring(qtbot, paths, settings, real_library) -> None:  # noqa: ANN001
-    """build_main_window adds the Generate tab, Tools > Models… opens the manager, and
+    """build_main_window adds the Generate page, Tools > Models… opens the manager, and
     shutdown stops the generation thread."""
     from PySide6.QtWidgets import QApplication
 
@@ -418,15 +418,15 @@ def test_main_window_wiring(qtbot, paths, settings, real_library) -> None:  # no
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.state.loaded, timeout=10_000)
-    assert [window.pages.tabText(i) for i in range(window.pages.count())][:2] == [
-        "Library",
-        "Generate",
-    ]
+    assert window.page_titles() == ["Library", "Generate", "Edit"]
+    assert window.page_bar.titles() == ["Library", "Generate", "Edit"]
     panel = window.generate_panel
     assert isinstance(panel, GeneratePanel)
+    pages = {a.data(): a for a in window.view_menu.actions() if a.data()}
+    assert pages["generate"].shortcut().toString() == "Ctrl+2"
+    pages["generate"].trigger()
+    assert window.current_page().centralWidget() is panel and panel.isVisible()
     actions = {a.text(): a for a in window.tools_menu.actions()}
-    actions["&Generate"].trigger()
-    assert window.pages.currentWidget() is panel
     actions["&Models…"].trigger()
     manager = window.findChild(ModelManager)
     assert manager is not None and manager.isVisible()
@@ -448,7 +448,7 @@ def test_finished_take_lands_in_the_timeline_bin(
 
     window = build_main_window(paths, settings, real_library)
     qtbot.addWidget(window)
-    timeline = window.timeline_dock.widget().state
+    timeline = window.timeline_panel.state
     qtbot.waitUntil(lambda: timeline.project_id is not None, timeout=10_000)
     takes = TakesRepository.from_library(real_library)
     mp4 = make_take_mp4(tmp_path / "take.mp4", (200, 80, 60), 25, 220.0)

@@ -660,7 +660,8 @@ class TimelineView(QWidget):
 
 
 class TimelinePanel(QWidget):
-    """The Timeline tab: bin and viewer on top, transport bar, then the timeline."""
+    """Bin and monitor (viewer + transport bar) on top, then the timeline. The parts are
+    ``bin``, ``monitor`` and ``view``; the main window's Edit page lays them out as panels."""
 
     def __init__(
         self,
@@ -721,16 +722,24 @@ class TimelinePanel(QWidget):
         export.clicked.connect(self.open_export_dialog)
         bar.addWidget(export)
 
+        # The monitor (viewer over its transport bar), the bin and the timeline view are
+        # three parts: the Edit page docks the bin and the timeline around the monitor.
+        self.monitor = QWidget()
+        self.monitor.setObjectName("timelineMonitor")
+        monitor_layout = QVBoxLayout(self.monitor)
+        monitor_layout.setContentsMargins(0, 0, 0, 0)
+        monitor_layout.setSpacing(0)
+        monitor_layout.addWidget(self.viewer, 1)
+        monitor_layout.addLayout(bar)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.bin)
-        top.addWidget(self.viewer)
+        top.addWidget(self.monitor)
         top.setStretchFactor(0, 2)
         top.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(top, 1)
-        layout.addLayout(bar)
         layout.addWidget(self.view)
 
         state.playhead_changed.connect(self._update_time)

@@ -1,0 +1,77 @@
+"""A populated Studio for whole-window tests: identities with real media and consent, and a
+project whose timeline holds real MP4 takes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from tests import media_fixtures as mf
+from tests.app.timeline_helpers import make_project
+
+
+@dataclass
+class Studio:
+    window: object
+    library: object
+    identity_id: int
+    project_id: int
+    take_ids: list[int]
+
+
+def populate(library, paths, tmp_path: Path) -> tuple[int, int, list[int]]:  # noqa: ANN001
+    """One identity with an image, a voice clip and a consent record, one without consent;
+    a project "Timeline test" with three takes, two of them on the timeline."""
+    from idlora_studio.library.projects_repo import ClipPlacement
+    from idlora_studio.library.repository import ConsentRecord
+
+    photo = mf.face_image(tmp_path / "maya.jpg")
+    voice = mf.speech_wav(tmp_path / "maya.wav")
+    created = library.create_identity_with_media(
+        "Maya Lindqvist",
+        [photo],
+        [voice],
+        ConsentRecord("Maya Lindqvist", dt.date(2026, 12, 1), "All my own channels"),
+        tags=("narrator",),
+    )
+    library.create_identity("Jonas Berg", tags=("actor",))
+    env = make_project(paths, tmp_path)
+    a, b, _ = env.take_ids
+    env.projects.set_clips(
+        env.project_id, [ClipPlacement(a, 0, 0, 25), ClipPlacement(b, 25, 0, 35)]
+    )
+    env.library.close()
+    return created.identity_id, env.project_id, env.take_ids
+
+
+@pytest.fixture
+def studio(qtbot, paths, settings, real_library, tmp_path) -> Iterator[Studio]:  # noqa: ANN001
+    """The real window over a populated library, the identity open in the editor, the
+    project with clips open on the Edit page."""
+    from idlora_studio.app import build_main_window
+
+    ident, pid, takes = populate(real_library, paths, tmp_path)
+    window = build_main_window(paths, settings, real_library)
+    qtbot.addWidget(window)
+    window.resize(1366, 768)
+    window.show()
+    qtbot.waitUntil(lambda: window.state.loaded, timeout=10_000)
+    timeline = window.timeline_panel.state
+    qtbot.waitUntil(lambda: timeline.project_id is not None, timeout=10_000)
+    if timeline.project_id != pid:
+        timeline.load(pid)
+        qtbot.waitUntil(lambda: timeline.project_id == pid, timeout=10_000)
+    qtbot.waitUntil(lambda: len(timeline.clips) == 2, timeout=10_000)
+    assert window.library_panel.select_identity(ident)
+    qtbot.waitUntil(
+        lambda: window.editor.detail is not None and window.editor.detail.id == ident,
+        timeout=10_000,
+    )
+    QApplication.processEvents()
+    yield Studio(window, real_library, ident, pid, takes)
+    window.shutdown()
