@@ -83,7 +83,7 @@ def build_generate(
     from Tools > Models…). No torch import here: the worker loads the engine on the first job."""
     from idlora_studio.library.jobs_repo import JobsRepository, TakesRepository
     from idlora_studio.state.jobs import JobQueue
-    from idlora_studio.ui.generate_panel import GeneratePanel
+    from idlora_studio.ui.generate import GeneratePanel
     from idlora_studio.workers.generation_worker import GenerationWorker
 
     jobs, takes = JobsRepository.from_library(library), TakesRepository.from_library(library)

@@ -93,40 +93,42 @@ def shoot(window, args, wait, settle) -> int:  # noqa: ANN001
     window.show_page("generate")
     maya = next(s.id for s in window.state.summaries if s.name == "Maya Lindqvist")
     panel.set_identity(maya)
-    wait(lambda: panel._detail is not None and panel._detail.id == maya)
-    wait(lambda: bool(panel._set_state))
+    wait(lambda: panel.form.identity.detail is not None and panel.form.identity.detail.id == maya)
+    wait(lambda: panel.form.model.status_known)
     panel.select_model_set("tiny")
-    panel.visual_edit.setPlainText(
+    panel.form.prompt.visual_edit.setPlainText(
         "Medium close-up of a woman in a blue sweater in a bright studio, soft key light "
         "from the left, she smiles and talks to the camera."
     )
-    panel.speech_edit.setPlainText("Welcome back to the channel. Today we build a studio.")
-    panel.sounds_edit.setPlainText("Quiet room tone, a faint keyboard.")
-    panel.random_seed.setChecked(False)
-    panel.size_mode.setCurrentIndex(panel.size_mode.findData("custom"))
-    panel.width_spin.setValue(96)
-    panel.height_spin.setValue(96)
-    panel.length_mode.setCurrentIndex(panel.length_mode.findData("frames"))
-    panel.frames_spin.setValue(17)
-    panel.steps_spin.setValue(4)
-    panel.seed_spin.setValue(1201)
-    panel.takes_spin.setValue(2)
+    panel.form.prompt.speech_edit.setPlainText(
+        "Welcome back to the channel. Today we build a studio."
+    )
+    panel.form.prompt.sounds_edit.setPlainText("Quiet room tone, a faint keyboard.")
+    panel.form.output.random_seed.setChecked(False)
+    panel.form.output.size_mode.setCurrentIndex(panel.form.output.size_mode.findData("custom"))
+    panel.form.output.width_spin.setValue(96)
+    panel.form.output.height_spin.setValue(96)
+    panel.form.output.length_mode.setCurrentIndex(panel.form.output.length_mode.findData("frames"))
+    panel.form.output.frames_spin.setValue(17)
+    panel.form.advanced.steps_spin.setValue(4)
+    panel.form.output.seed_spin.setValue(1201)
+    panel.form.output.takes_spin.setValue(2)
     queue = panel.queue
     finished: list[int] = []
     queue.job_finished.connect(lambda _j, t: finished.append(t))
-    assert panel.queue_takes() == 2, panel.reason_label.text()
+    assert panel.queue_takes() == 2, panel.form.reason_label.text()
     if not wait(lambda: len(finished) == 2, 120000):
         print("the quick takes did not finish", file=sys.stderr)
         return 1
-    wait(lambda: len(panel.take_ids()) == 2, 10000)
+    wait(lambda: len(panel.takes.take_ids()) == 2, 10000)
 
     # Slow takes: a larger size and many steps, so one is caught half-way.
-    panel.width_spin.setValue(256)
-    panel.height_spin.setValue(160)
-    panel.frames_spin.setValue(33)
-    panel.steps_spin.setValue(80)
-    panel.seed_spin.setValue(4242)
-    panel.takes_spin.setValue(3)
+    panel.form.output.width_spin.setValue(256)
+    panel.form.output.height_spin.setValue(160)
+    panel.form.output.frames_spin.setValue(33)
+    panel.form.advanced.steps_spin.setValue(80)
+    panel.form.output.seed_spin.setValue(4242)
+    panel.form.output.takes_spin.setValue(3)
     progress: dict[str, int] = {}
     queue.job_progress.connect(lambda j, s, n, _eta: progress.update(job=j, step=s, total=n))
     panel.queue_takes()
@@ -136,8 +138,8 @@ def shoot(window, args, wait, settle) -> int:  # noqa: ANN001
     if not ok:
         print("the slow take did not progress", file=sys.stderr)
         return 1
-    panel.select_job(progress["job"])
-    panel.takes_list.setCurrentRow(0)
+    panel.queue_view.select_job(progress["job"])
+    panel.takes.takes_list.setCurrentRow(0)
     settle(400)
     shot = window.grab()
     out1 = args.out_dir / "generate_panel.png"
@@ -146,8 +148,8 @@ def shoot(window, args, wait, settle) -> int:  # noqa: ANN001
     # The settings further down the form (size, length, memory, advanced).
     from PySide6.QtWidgets import QScrollArea
 
-    panel.advanced_section.set_expanded(True)
-    panel.width_spin.setValue(500)  # shows the 32-multiple rounding
+    panel.form.advanced.set_expanded(True)
+    panel.form.output.width_spin.setValue(500)  # shows the 32-multiple rounding
     scroll = panel.findChild(QScrollArea)
     settle(200)
     scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())

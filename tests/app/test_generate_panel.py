@@ -130,7 +130,7 @@ def media(tmp_path: Path) -> dict[str, Path]:
 
 def _panel(qtbot, paths, settings, library, queue) -> Any:  # noqa: ANN001
     from idlora_studio.state.library_state import LibraryState
-    from idlora_studio.ui.generate_panel import GeneratePanel
+    from idlora_studio.ui.generate import GeneratePanel
     from idlora_studio.ui.thumbnails import ThumbnailCache
     from idlora_studio.workers.tasks import TaskRunner
 
@@ -147,15 +147,20 @@ def _panel(qtbot, paths, settings, library, queue) -> Any:  # noqa: ANN001
     panel.resize(1300, 900)
     panel.show()
     state.refresh()
-    qtbot.waitUntil(lambda: state.loaded and panel.identity_combo.count() > 0, timeout=5000)
-    qtbot.waitUntil(lambda: bool(panel._set_state), timeout=5000)  # model status read
+    qtbot.waitUntil(
+        lambda: state.loaded and panel.form.identity.identity_combo.count() > 0, timeout=5000
+    )
+    qtbot.waitUntil(lambda: panel.form.model.status_known, timeout=5000)  # model status read
     return panel
 
 
 def _choose(qtbot, panel, identity_id: int) -> None:  # noqa: ANN001
     panel.set_identity(identity_id)
     qtbot.waitUntil(
-        lambda: panel._detail is not None and panel._detail.id == identity_id, timeout=5000
+        lambda: (
+            panel.form.identity.detail is not None and panel.form.identity.detail.id == identity_id
+        ),
+        timeout=5000,
     )
 
 
@@ -180,88 +185,104 @@ def test_effective_size_and_frames_update_while_typing(flow, qtbot) -> None:  # 
     panel, _queue, rid, _ = flow
     _choose(qtbot, panel, rid)
     # Auto from the 1920x1080 image: long side 512, multiples of 32.
-    assert panel.effective_size()[:2] == (512, 288)
-    assert "512 × 288" in panel.size_label.text()
-    assert "1920×1080" in panel.size_label.text()
-    panel.long_side_spin.setValue(400)  # 400 * 1080/1920 = 225 -> floored to 224, 400 -> 384
-    assert "384 × 224" in panel.size_label.text()
+    assert panel.form.effective_size()[:2] == (512, 288)
+    assert "512 × 288" in panel.form.output.size_label.text()
+    assert "1920×1080" in panel.form.output.size_label.text()
+    panel.form.output.long_side_spin.setValue(
+        400
+    )  # 400 * 1080/1920 = 225 -> floored to 224, 400 -> 384
+    assert "384 × 224" in panel.form.output.size_label.text()
 
-    panel.size_mode.setCurrentIndex(panel.size_mode.findData("custom"))
-    assert panel.width_spin.isVisible() and not panel.long_side_spin.isVisible()
-    _type(qtbot, panel.height_spin, "300")
-    _type(qtbot, panel.width_spin, "50")  # the label follows every keystroke
-    assert "64 × 288" in panel.size_label.text()
-    qtbot.keyClicks(panel.width_spin.lineEdit(), "0")
-    assert panel.width_spin.value() == 500
-    assert "512 × 288" in panel.size_label.text()
-    assert "500×300 rounded to multiples of 32" in panel.size_label.text()
-    _type(qtbot, panel.width_spin, "640")
-    assert "640 × 288" in panel.size_label.text()
+    panel.form.output.size_mode.setCurrentIndex(panel.form.output.size_mode.findData("custom"))
+    assert (
+        panel.form.output.width_spin.isVisible()
+        and not panel.form.output.long_side_spin.isVisible()
+    )
+    _type(qtbot, panel.form.output.height_spin, "300")
+    _type(qtbot, panel.form.output.width_spin, "50")  # the label follows every keystroke
+    assert "64 × 288" in panel.form.output.size_label.text()
+    qtbot.keyClicks(panel.form.output.width_spin.lineEdit(), "0")
+    assert panel.form.output.width_spin.value() == 500
+    assert "512 × 288" in panel.form.output.size_label.text()
+    assert "500×300 rounded to multiples of 32" in panel.form.output.size_label.text()
+    _type(qtbot, panel.form.output.width_spin, "640")
+    assert "640 × 288" in panel.form.output.size_label.text()
 
     # Frames: 8k+1.
-    panel.length_mode.setCurrentIndex(panel.length_mode.findData("frames"))
-    _type(qtbot, panel.frames_spin, "100")
-    assert panel.effective_frames()[0] == 97
-    assert "97 frames = 3.88 s" in panel.frames_label.text()
-    assert "100 frames snapped to 8k+1" in panel.frames_label.text()
-    _type(qtbot, panel.frames_spin, "121")
-    assert "121 frames = 4.84 s" in panel.frames_label.text()
-    assert "snapped" not in panel.frames_label.text()
-    panel.length_mode.setCurrentIndex(panel.length_mode.findData("duration"))
-    panel.duration_spin.setValue(2.0)  # 50 frames -> 49
-    assert "49 frames = 1.96 s" in panel.frames_label.text()
+    panel.form.output.length_mode.setCurrentIndex(panel.form.output.length_mode.findData("frames"))
+    _type(qtbot, panel.form.output.frames_spin, "100")
+    assert panel.form.effective_frames()[0] == 97
+    assert "97 frames = 3.88 s" in panel.form.output.frames_label.text()
+    assert "100 frames snapped to 8k+1" in panel.form.output.frames_label.text()
+    _type(qtbot, panel.form.output.frames_spin, "121")
+    assert "121 frames = 4.84 s" in panel.form.output.frames_label.text()
+    assert "snapped" not in panel.form.output.frames_label.text()
+    panel.form.output.length_mode.setCurrentIndex(
+        panel.form.output.length_mode.findData("duration")
+    )
+    panel.form.output.duration_spin.setValue(2.0)  # 50 frames -> 49
+    assert "49 frames = 1.96 s" in panel.form.output.frames_label.text()
 
     # Memory profiles show their VRAM estimate for the effective size; Auto names its choice.
     from engine.memory import expected_vram_gib
 
     panel.select_model_set("ltx2-celebvhq")
-    w, h, _ = panel.effective_size()
+    w, h, _ = panel.form.effective_size()
     gib = expected_vram_gib("fp8_weights", "ltx2", w, h, 49)
-    texts = [panel.profile_combo.itemText(i) for i in range(panel.profile_combo.count())]
+    texts = [
+        panel.form.model.profile_combo.itemText(i)
+        for i in range(panel.form.model.profile_combo.count())
+    ]
     assert f"Weights in fp8 · ~{gib:.1f} GiB" in texts
-    qtbot.waitUntil(lambda: "→" in panel.profile_combo.itemText(0), timeout=5000)
-    assert panel.profile_combo.itemText(0) == "Auto (→ All on GPU (bf16))"
-    assert "No CUDA GPU" in panel.profile_note.text()
+    qtbot.waitUntil(lambda: "→" in panel.form.model.profile_combo.itemText(0), timeout=5000)
+    assert panel.form.model.profile_combo.itemText(0) == "Auto (→ All on GPU (bf16))"
+    assert "No CUDA GPU" in panel.form.model.profile_note.text()
 
 
 def test_invalid_combinations_disable_queue_with_the_reason(flow, qtbot, fake_library) -> None:  # noqa: ANN001
     panel, queue, rid, bare = flow
-    assert not panel.queue_button.isEnabled()
-    assert "Choose an identity" in panel.reason_label.text()
+    assert not panel.form.queue_button.isEnabled()
+    assert "Choose an identity" in panel.form.reason_label.text()
 
     _choose(qtbot, panel, bare)
-    assert panel.voice_problem.isVisible() and "no voice clip" in panel.voice_problem.text()
-    assert not panel.queue_button.isEnabled()
-    assert "no voice clip" in panel.queue_button.toolTip()
-    assert panel.speech_problem.isVisible()
+    assert (
+        panel.form.identity.voice_problem.isVisible()
+        and "no voice clip" in panel.form.identity.voice_problem.text()
+    )
+    assert not panel.form.queue_button.isEnabled()
+    assert "no voice clip" in panel.form.queue_button.toolTip()
+    assert panel.form.prompt.speech_problem.isVisible()
 
     _choose(qtbot, panel, rid)
-    assert not panel.voice_problem.isVisible()
-    assert "Speech field is empty" in panel.reason_label.text()
-    panel.speech_edit.setPlainText("Hello there.")
-    assert not panel.speech_problem.isVisible()
+    assert not panel.form.identity.voice_problem.isVisible()
+    assert "Speech field is empty" in panel.form.reason_label.text()
+    panel.form.prompt.speech_edit.setPlainText("Hello there.")
+    assert not panel.form.prompt.speech_problem.isVisible()
 
     panel.select_model_set("ltx2-celebvhq")  # nothing downloaded in this home
-    assert panel.model_problem.isVisible() and "not installed" in panel.model_problem.text()
-    assert "not installed" in panel.reason_label.text()
-    assert not panel.queue_button.isEnabled()
-    assert "not installed" in panel.model_combo.currentText()
+    assert (
+        panel.form.model.model_problem.isVisible()
+        and "not installed" in panel.form.model.model_problem.text()
+    )
+    assert "not installed" in panel.form.reason_label.text()
+    assert not panel.form.queue_button.isEnabled()
+    assert "not installed" in panel.form.model.model_combo.currentText()
 
     panel.select_model_set("tiny")
-    assert panel.queue_button.isEnabled() and panel.reason_label.text() == ""
+    assert panel.form.queue_button.isEnabled() and panel.form.reason_label.text() == ""
 
     # A clip under 2 s is refused next to the clip picker.
     rec = fake_library._records[rid]
     rec.clips[0] = dataclasses.replace(rec.clips[0], duration_s=1.2)
     panel.state.notify_changed(rid)
-    qtbot.waitUntil(lambda: panel.voice_problem.isVisible(), timeout=5000)
-    assert "1.2 s long" in panel.voice_problem.text()
-    assert not panel.queue_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.form.identity.voice_problem.isVisible(), timeout=5000)
+    assert "1.2 s long" in panel.form.identity.voice_problem.text()
+    assert not panel.form.queue_button.isEnabled()
     assert queue.enqueued == []
     assert panel.queue_takes() == 0 and queue.enqueued == []
 
     # Presets: only the one-stage one can be chosen.
-    model = panel.preset_combo.model()
+    model = panel.form.model.preset_combo.model()
     assert model.item(0).isEnabled()
     for row in (1, 2):
         assert not model.item(row).isEnabled() and model.item(row).toolTip() == "not available yet"
@@ -271,30 +292,32 @@ def test_queue_n_takes_enqueues_seed_variations(flow, qtbot) -> None:  # noqa: A
     panel, queue, rid, _ = flow
     _choose(qtbot, panel, rid)
     panel.select_model_set("tiny")
-    panel.visual_edit.setPlainText("A woman in a red coat, close-up.")
-    panel.speech_edit.setPlainText("Welcome back to the show.")
-    panel.sounds_edit.setPlainText("Light rain.")
+    panel.form.prompt.visual_edit.setPlainText("A woman in a red coat, close-up.")
+    panel.form.prompt.speech_edit.setPlainText("Welcome back to the show.")
+    panel.form.prompt.sounds_edit.setPlainText("Light rain.")
     expected_prompt = (
         "[VISUAL]: A woman in a red coat, close-up. [SPEECH]: Welcome back to the show. "
         "[SOUNDS]: Light rain."
     )
-    assert panel.assembled_label.text() == expected_prompt
-    panel.random_seed.setChecked(False)
-    panel.seed_spin.setValue(100)
-    panel.takes_spin.setValue(3)
-    assert panel.queue_button.text() == "Queue 3 takes"
-    panel.profile_combo.setCurrentIndex(panel.profile_combo.findData("fp8_weights"))
-    panel.advanced_section.set_expanded(True)
-    panel.video_cfg.setValue(4.5)
-    panel.size_mode.setCurrentIndex(panel.size_mode.findData("custom"))
-    panel.width_spin.setValue(256)
-    panel.height_spin.setValue(160)
-    qtbot.mouseClick(panel.queue_button, Qt.MouseButton.LeftButton)
+    assert panel.form.prompt.assembled_label.text() == expected_prompt
+    panel.form.output.random_seed.setChecked(False)
+    panel.form.output.seed_spin.setValue(100)
+    panel.form.output.takes_spin.setValue(3)
+    assert panel.form.queue_button.text() == "Queue 3 takes"
+    panel.form.model.profile_combo.setCurrentIndex(
+        panel.form.model.profile_combo.findData("fp8_weights")
+    )
+    panel.form.advanced.set_expanded(True)
+    panel.form.advanced.video_cfg.setValue(4.5)
+    panel.form.output.size_mode.setCurrentIndex(panel.form.output.size_mode.findData("custom"))
+    panel.form.output.width_spin.setValue(256)
+    panel.form.output.height_spin.setValue(160)
+    qtbot.mouseClick(panel.form.queue_button, Qt.MouseButton.LeftButton)
 
     assert len(queue.enqueued) == 1
     requests, spec = queue.enqueued[0]
     assert [r.seed for r in requests] == [100, 101, 102]
-    detail = panel._detail
+    detail = panel.form.identity.detail
     for r in requests:
         assert r.full_prompt == expected_prompt
         assert r.image == Path(detail.images[0].path) and r.voice == Path(detail.clips[0].path)
@@ -305,11 +328,11 @@ def test_queue_n_takes_enqueues_seed_variations(flow, qtbot) -> None:  # noqa: A
     assert spec.clip_id == detail.clips[0].id
 
     # Random seeds: drawn when queueing, consecutive, shown in the seed box.
-    panel.random_seed.setChecked(True)
-    panel.takes_spin.setValue(2)
+    panel.form.output.random_seed.setChecked(True)
+    panel.form.output.takes_spin.setValue(2)
     assert panel.queue_takes() == 2
     seeds = [r.seed for r in queue.enqueued[1][0]]
-    assert seeds[1] == seeds[0] + 1 and panel.seed_spin.value() == seeds[0]
+    assert seeds[1] == seeds[0] + 1 and panel.form.output.seed_spin.value() == seeds[0]
 
 
 def test_oom_failure_offers_a_one_click_lighter_retry(flow, qtbot) -> None:  # noqa: ANN001
@@ -330,12 +353,17 @@ def test_oom_failure_offers_a_one_click_lighter_retry(flow, qtbot) -> None:  # n
         )
     )
     queue.job_failed.emit(2, "oom", message)
-    assert panel.selected_job() == 2  # the failed job is brought into view
-    assert panel.failure_label.isVisible() and panel.failure_label.text() == message
-    assert panel.lighter_button.isVisible()
-    assert panel.lighter_button.text() == "Retry with lighter profile (Weights in fp8)"
-    assert panel.retry_button.isEnabled() and not panel.cancel_button.isEnabled()
-    qtbot.mouseClick(panel.lighter_button, Qt.MouseButton.LeftButton)
+    assert panel.queue_view.selected_job() == 2  # the failed job is brought into view
+    assert (
+        panel.queue_view.failure_label.isVisible()
+        and panel.queue_view.failure_label.text() == message
+    )
+    assert panel.queue_view.lighter_button.isVisible()
+    assert panel.queue_view.lighter_button.text() == "Retry with lighter profile (Weights in fp8)"
+    assert (
+        panel.queue_view.retry_button.isEnabled() and not panel.queue_view.cancel_button.isEnabled()
+    )
+    qtbot.mouseClick(panel.queue_view.lighter_button, Qt.MouseButton.LeftButton)
     assert queue.calls == [("retry", 2, True)]
 
     # Another kind of failure: the sentence, but no lighter-profile button.
@@ -345,16 +373,20 @@ def test_oom_failure_offers_a_one_click_lighter_retry(flow, qtbot) -> None:  # n
         )
     )
     queue.job_failed.emit(3, "media", "x")
-    assert panel.failure_label.text().startswith("The reference voice clip")
-    assert not panel.lighter_button.isVisible()
+    assert panel.queue_view.failure_label.text().startswith("The reference voice clip")
+    assert not panel.queue_view.lighter_button.isVisible()
 
     # A queued job: cancel, move and remove act on it.
     queue.add(job_info(4, "queued"))
     queue.add(job_info(5, "queued"))
-    panel.select_job(5)
-    assert panel.up_button.isEnabled() and not panel.down_button.isEnabled()
-    assert not panel.failure_label.isVisible()
-    for button in (panel.cancel_button, panel.up_button, panel.remove_button):
+    panel.queue_view.select_job(5)
+    assert panel.queue_view.up_button.isEnabled() and not panel.queue_view.down_button.isEnabled()
+    assert not panel.queue_view.failure_label.isVisible()
+    for button in (
+        panel.queue_view.cancel_button,
+        panel.queue_view.up_button,
+        panel.queue_view.remove_button,
+    ):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert queue.calls[-3:] == [("cancel", 5), ("move", 5, -1), ("remove", 5)]
 
@@ -371,35 +403,35 @@ def test_real_queue_take_lands_in_takes(qtbot, paths, settings, repos, make_queu
     panel = _panel(qtbot, paths, settings, lib, queue)
     _choose(qtbot, panel, created.identity_id)
     panel.select_model_set("tiny")
-    panel.speech_edit.setPlainText("Hello from the tiny model.")
-    panel.size_mode.setCurrentIndex(panel.size_mode.findData("custom"))
-    panel.width_spin.setValue(64)
-    panel.height_spin.setValue(64)
-    panel.length_mode.setCurrentIndex(panel.length_mode.findData("frames"))
-    panel.frames_spin.setValue(9)
-    panel.steps_spin.setValue(2)
-    panel.random_seed.setChecked(False)
-    panel.seed_spin.setValue(7)
+    panel.form.prompt.speech_edit.setPlainText("Hello from the tiny model.")
+    panel.form.output.size_mode.setCurrentIndex(panel.form.output.size_mode.findData("custom"))
+    panel.form.output.width_spin.setValue(64)
+    panel.form.output.height_spin.setValue(64)
+    panel.form.output.length_mode.setCurrentIndex(panel.form.output.length_mode.findData("frames"))
+    panel.form.output.frames_spin.setValue(9)
+    panel.form.advanced.steps_spin.setValue(2)
+    panel.form.output.random_seed.setChecked(False)
+    panel.form.output.seed_spin.setValue(7)
     previews: list[int] = []
     queue.job_preview.connect(lambda j, _img: previews.append(j))
-    assert panel.queue_button.isEnabled(), panel.reason_label.text()
+    assert panel.form.queue_button.isEnabled(), panel.form.reason_label.text()
     with qtbot.waitSignal(queue.job_finished, timeout=LONG) as finished:
-        qtbot.mouseClick(panel.queue_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(panel.form.queue_button, Qt.MouseButton.LeftButton)
     job_id, take_id = finished.args
-    qtbot.waitUntil(lambda: panel.take_ids() == [take_id], timeout=10_000)
-    item = panel.takes_list.item(0)
+    qtbot.waitUntil(lambda: panel.takes.take_ids() == [take_id], timeout=10_000)
+    item = panel.takes.takes_list.item(0)
     assert item.text().startswith("seed 7")
     assert "0.36 s" in item.text()  # 9 frames at 25 fps
     take = takes.get_take(take_id)
     assert take.identity_id == created.identity_id and (take.width, take.height) == (64, 64)
     assert jobs.get(job_id).state == "finished"
-    assert panel.jobs_model.rowCount() == 1
-    assert panel.jobs_model.data(panel.jobs_model.index(0, 1)) == "Finished"
-    assert previews and not panel.preview_label.pixmap().isNull()
+    assert panel.queue_view.jobs_model.rowCount() == 1
+    assert panel.queue_view.jobs_model.data(panel.queue_view.jobs_model.index(0, 1)) == "Finished"
+    assert previews and not panel.preview.preview_label.pixmap().isNull()
     # Vary queues the same recipe with a new seed through the real queue.
-    panel.takes_list.setCurrentRow(0)
+    panel.takes.takes_list.setCurrentRow(0)
     with qtbot.waitSignal(queue.job_added, timeout=10_000) as added:
-        qtbot.mouseClick(panel.vary_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(panel.takes.vary_button, Qt.MouseButton.LeftButton)
     varied = queue.job(added.args[0])
     assert varied.request.seed != 7 and varied.request.parts == take.request.parts
     qtbot.waitUntil(lambda: queue.job(varied.id).state == "finished", timeout=LONG)
@@ -411,7 +443,7 @@ def test_main_window_wiring(qtbot, paths, settings, real_library) -> None:  # no
     from PySide6.QtWidgets import QApplication
 
     from idlora_studio.app import build_main_window
-    from idlora_studio.ui.generate_panel import GeneratePanel
+    from idlora_studio.ui.generate import GeneratePanel
     from idlora_studio.ui.model_manager import ModelManager
 
     window = build_main_window(paths, settings, real_library)

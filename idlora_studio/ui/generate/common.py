@@ -1,0 +1,95 @@
+"""Small pieces every part of the Generate page uses: labels, a collapsible section, roles."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+PATH_ROLE = Qt.ItemDataRole.UserRole + 2
+
+PANEL_STYLE = """
+#fieldStack, #fieldStack QLabel, QGroupBox QWidget#fieldStack { background: transparent; }
+QCheckBox::indicator { width: 14px; height: 14px; border: 1px solid #4a5060;
+                       border-radius: 3px; background: #23262e; }
+QCheckBox::indicator:checked { background: #6c8cff; border-color: #6c8cff; }
+QTableView { background: #1b1d23; border: 1px solid #2a2e37; border-radius: 8px;
+             selection-background-color: #2f3646; selection-color: #e8eaf0; }
+QHeaderView::section { background: #20232b; color: #9aa1b2; border: none;
+                       border-bottom: 1px solid #2a2e37; padding: 4px 6px; }
+#collapseButton { border: none; background: transparent; color: #c5cad6; padding: 4px 2px; }
+"""
+
+
+def fmt_seconds(s: float) -> str:
+    """``1.5`` -> ``"1.5 s"``, ``2.0`` -> ``"2 s"``."""
+    return f"{s:.2f}".rstrip("0").rstrip(".") + " s"
+
+
+def problem_label() -> QLabel:
+    """A hidden, wrapping warning label shown under a field when it has a problem."""
+    label = QLabel()
+    label.setObjectName("warningLabel")
+    label.setWordWrap(True)
+    label.hide()
+    return label
+
+
+def show_problem(label: QLabel, text: str) -> None:
+    label.setText(text)
+    label.setVisible(bool(text))
+
+
+def dim(text: str = "") -> QLabel:
+    """A secondary, wrapping label (notes under a field)."""
+    label = QLabel(text)
+    label.setObjectName("dimLabel")
+    label.setWordWrap(True)
+    return label
+
+
+def stack(*items: QWidget | QHBoxLayout) -> QWidget:
+    """Widgets (or row layouts) stacked tightly: a field with its notes and problems."""
+    w = QWidget()
+    w.setObjectName("fieldStack")
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(3)
+    for item in items:
+        if isinstance(item, QWidget):
+            lay.addWidget(item)
+        else:
+            lay.addLayout(item)
+    return w
+
+
+class Collapsible(QWidget):
+    """A header button that shows/hides a body widget."""
+
+    def __init__(self, title: str, body: QWidget, expanded: bool = False) -> None:
+        super().__init__()
+        self.button = QToolButton()
+        self.button.setText(title)
+        self.button.setCheckable(True)
+        self.button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.button.setObjectName("collapseButton")
+        self.button.setAutoRaise(True)
+        self.body = body
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        lay.addWidget(self.button)
+        lay.addWidget(body)
+        self.button.toggled.connect(self.set_expanded)
+        self.set_expanded(expanded)
+
+    def set_expanded(self, expanded: bool) -> None:
+        self.button.blockSignals(True)
+        self.button.setChecked(expanded)
+        self.button.blockSignals(False)
+        self.button.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
+        self.body.setVisible(expanded)
+
+    @property
+    def expanded(self) -> bool:
+        return self.button.isChecked()

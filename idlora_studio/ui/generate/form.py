@@ -1,0 +1,213 @@
+"""The Generate form (left column): sections in a scroll area, the reason the takes cannot be
+queued yet, and the Queue button.
+
+The form turns its sections into one :class:`~engine.api.GenerationRequest` per take and a
+:class:`~idlora_studio.library.jobs_repo.JobSpec`, and hands them to the job queue
+(``queue.enqueue``). Every problem is computed while the user types with the engine's own
+rules; the first one disables Queue and is said next to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import api
+from engine.api import GenerationRequest, InvalidRequestError
+from engine.models import registry
+from idlora_studio.library.jobs_repo import JobSpec
+from idlora_studio.ui.generate.advanced_settings import AdvancedSettings
+from idlora_studio.ui.generate.identity_picker import IdentityPicker
+from idlora_studio.ui.generate.model_settings import ModelSettings
+from idlora_studio.ui.generate.output_settings import SEED_MAX, OutputSettings
+from idlora_studio.ui.generate.prompt_fields import PromptFields
+from idlora_studio.ui.model_manager import LocalSources
+from idlora_studio.ui.thumbnails import ThumbnailCache
+from idlora_studio.workers.tasks import TaskRunner
+
+
+class GenerateForm(QWidget):
+    """Identity, prompt, model, output and advanced sections; Queue. See the module docstring.
+
+    Sections: ``identity`` (:class:`IdentityPicker`), ``prompt`` (:class:`PromptFields`),
+    ``model`` (:class:`ModelSettings`), ``output`` (:class:`OutputSettings`), ``advanced``
+    (:class:`AdvancedSettings`)."""
+
+    requests_queued = Signal(int)  # number of takes handed to the queue
+
+    def __init__(
+        self,
+        state: Any,
+        queue: Any,
+        thumbnails: ThumbnailCache,
+        paths: Any,
+        settings_value: Callable[[str, Any], Any],
+        runner: TaskRunner,
+        *,
+        gpu_probe: Callable[[], Any] | None = None,
+        local_sources: LocalSources | None = None,
+        model_sets: dict[str, registry.ModelSet] | None = None,
+    ) -> None:
+        super().__init__()
+        self.queue = queue
+        self._problems: dict[str, str] = {}
+        self._building = True
+
+        self.identity = IdentityPicker(state, thumbnails)
+        self.prompt = PromptFields()
+        self.model = ModelSettings(
+            paths,
+            settings_value,
+            runner,
+            gpu_probe=gpu_probe,
+            local_sources=local_sources,
+            model_sets=model_sets,
+        )
+        self.output = OutputSettings(bool(settings_value("default_seed_random", True)))
+        self.advanced = AdvancedSettings(int(settings_value("default_steps", api.DEFAULT_STEPS)))
+
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setMinimumWidth(420)
+        body = QWidget()
+        body.setObjectName("editorBody")
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(16, 12, 16, 16)
+        lay.setSpacing(10)
+        title = QLabel("Generate")
+        title.setObjectName("panelTitle")
+        lay.addWidget(title)
+        for section in (self.identity, self.prompt, self.model, self.output, self.advanced):
+            lay.addWidget(section)
+            section.changed.connect(self.update_all)
+        lay.addStretch(1)
+        self.scroll.setWidget(body)
+
+        self.reason_label = QLabel()
+        self.reason_label.setObjectName("warningLabel")
+        self.reason_label.setWordWrap(True)
+        self.queue_button = QPushButton("Queue 1 take")
+        self.queue_button.setObjectName("primaryButton")
+        self.queue_button.setMinimumHeight(36)
+        self.queue_button.clicked.connect(self.queue_takes)
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(16, 6, 16, 12)
+        bottom.addWidget(self.reason_label, 1)
+        bottom.addWidget(self.queue_button)
+
+        wl = QVBoxLayout(self)
+        wl.setContentsMargins(0, 0, 0, 0)
+        wl.setSpacing(0)
+        wl.addWidget(self.scroll, 1)
+        wl.addLayout(bottom)
+        self._building = False
+
+    # ------------------------------------------------------------------ computing
+    def effective_size(self) -> tuple[int, int, list[str]] | None:
+        """(width, height, notes) the engine will use, or None without an image."""
+        return self.output.effective_size(self.identity.selected_image())
+
+    def effective_frames(self) -> tuple[int, list[str]]:
+        return self.output.effective_frames()
+
+    def problems(self) -> dict[str, str]:
+        """Why the form cannot be queued, by field (empty: ready), in the form's order."""
+        return {
+            **self.identity.problems(),
+            **self.prompt.problems(),
+            **self.model.problems(),
+            **self.output.problems(self.identity.selected_image()),
+        }
+
+    def update_all(self) -> None:
+        """Recompute every derived text and problem, and enable Queue when there are none."""
+        if self._building:
+            return
+        self._problems = self.problems()
+        self.identity.show_problems(self._problems)
+        self.prompt.refresh(self._problems)
+        self.model.show_problems(self._problems)
+        self.output.refresh(self.identity.selected_image(), self._problems)
+        try:
+            size = self.effective_size()
+            frames, _ = self.effective_frames()
+        except InvalidRequestError:
+            size, frames = None, api.DEFAULT_FRAMES
+        self.model.update_profile_texts((size[0], size[1]) if size else None, frames)
+        n = self.output.takes()
+        self.queue_button.setText(f"Queue {n} take{'s' if n != 1 else ''}")
+        reason = next(iter(self._problems.values()), "")
+        self.queue_button.setEnabled(not reason)
+        self.queue_button.setToolTip(reason or "Add the takes to the queue")
+        self.reason_label.setText(f"Cannot queue yet: {reason}" if reason else "")
+
+    # ------------------------------------------------------------------ queueing
+    def build_requests(self, seed: int | None = None) -> list[GenerationRequest]:
+        """One request per take (seeds ``seed``, ``seed``+1, ...); raises on a problem."""
+        problems = self.problems()
+        if problems:
+            raise InvalidRequestError(next(iter(problems.values())))
+        image, clip = self.identity.selected_image(), self.identity.selected_clip()
+        base = self.output.size_request()
+        adv = self.advanced
+        start = self.output.seed_spin.value() if seed is None else seed
+        return [
+            GenerationRequest(
+                parts=self.prompt.parts(),
+                negative_prompt=self.prompt.negative_prompt(),
+                image=Path(str(image.path)),
+                voice=Path(str(clip.path)),
+                width=base.width,
+                height=base.height,
+                num_frames=base.num_frames,
+                duration_s=base.duration_s,
+                steps=adv.steps_spin.value(),
+                seed=min(start + i, SEED_MAX),
+                video_cfg=adv.video_cfg.value(),
+                audio_cfg=adv.audio_cfg.value(),
+                identity_scale=adv.identity_scale.value(),
+                stg_scale=adv.stg_scale.value(),
+                stg_block=adv.stg_block.value(),
+                modality_scale=adv.modality_scale.value(),
+                lora_strength=adv.lora_strength.value(),
+                auto_long_side=base.auto_long_side,
+            )
+            for i in range(self.output.takes())
+        ]
+
+    def job_spec(self) -> JobSpec:
+        image, clip = self.identity.selected_image(), self.identity.selected_clip()
+        model_set, lora = self.model.model_and_lora()
+        return JobSpec(
+            model_set=model_set,
+            lora_path=lora,
+            lora_strength=self.advanced.lora_strength.value(),
+            memory_profile=self.model.memory_profile(),
+            identity_id=self.identity.identity_id,
+            image_id=image.id if image is not None else None,
+            clip_id=clip.id if clip is not None else None,
+        )
+
+    def queue_takes(self) -> int:
+        """Hand the form's takes to the queue; returns how many (0 when something is wrong)."""
+        self.update_all()
+        if self._problems:
+            return 0
+        self.output.draw_random_seed()
+        requests = self.build_requests()
+        self.queue.enqueue(requests, self.job_spec())
+        self.requests_queued.emit(len(requests))
+        return len(requests)

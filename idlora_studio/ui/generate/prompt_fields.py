@@ -1,0 +1,81 @@
+"""What happens: the Visual / Speech / Sounds fields, the assembled tagged prompt and the
+negative prompt."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import api
+from engine.api import PromptParts
+from idlora_studio.ui.generate.common import Collapsible, dim, problem_label, show_problem, stack
+
+
+class PromptFields(QGroupBox):
+    """The three prompt parts (``parts()``) and the negative prompt; ``changed`` on any edit."""
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__("Prompt")
+        lay = QFormLayout(self)
+        lay.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        self.visual_edit = self._text_field("What we see: the person, framing, light, motion")
+        self.speech_edit = self._text_field("What the person says, word for word")
+        self.sounds_edit = self._text_field("Other sounds: room tone, background", 40)
+        self.speech_problem = problem_label()
+        self.assembled_label = dim()
+        self.assembled_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.assembled_label.setObjectName("promptPreview")
+        lay.addRow("Visual", self.visual_edit)
+        lay.addRow("Speech", stack(self.speech_edit, self.speech_problem))
+        lay.addRow("Sounds", self.sounds_edit)
+        lay.addRow("Prompt", self.assembled_label)
+
+        self.negative_edit = QPlainTextEdit(api.DEFAULT_NEGATIVE_PROMPT)
+        self.negative_edit.setFixedHeight(84)
+        self.negative_edit.textChanged.connect(self.changed)
+        reset = QPushButton("Reset to default")
+        reset.clicked.connect(lambda: self.negative_edit.setPlainText(api.DEFAULT_NEGATIVE_PROMPT))
+        neg_body = QWidget()
+        nl = QVBoxLayout(neg_body)
+        nl.setContentsMargins(0, 0, 0, 0)
+        nl.addWidget(self.negative_edit)
+        nl.addWidget(reset, 0, Qt.AlignmentFlag.AlignRight)
+        self.negative_section = Collapsible("Negative prompt", neg_body)
+        lay.addRow(self.negative_section)
+
+    def _text_field(self, placeholder: str, height: int = 54) -> QPlainTextEdit:
+        edit = QPlainTextEdit()
+        edit.setPlaceholderText(placeholder)
+        edit.setFixedHeight(height)
+        edit.setTabChangesFocus(True)
+        edit.textChanged.connect(self.changed)
+        return edit
+
+    def parts(self) -> PromptParts:
+        return PromptParts(
+            visual=self.visual_edit.toPlainText(),
+            speech=self.speech_edit.toPlainText(),
+            sounds=self.sounds_edit.toPlainText(),
+        )
+
+    def negative_prompt(self) -> str:
+        return self.negative_edit.toPlainText()
+
+    def problems(self) -> dict[str, str]:
+        if not self.speech_edit.toPlainText().strip():
+            return {"speech": "Write what the person says: the Speech field is empty."}
+        return {}
+
+    def refresh(self, problems: dict[str, str]) -> None:
+        """Show the assembled prompt and the Speech problem (if any)."""
+        self.assembled_label.setText(self.parts().tagged() or "(empty)")
+        show_problem(self.speech_problem, problems.get("speech", ""))

@@ -1,0 +1,132 @@
+"""The takes of the chosen identity: thumbnails with seed and length, Re-run and Vary.
+
+Takes are read from the queue's ``takes_repo`` on a
+:class:`~idlora_studio.workers.tasks.TaskRunner`, never on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from idlora_studio.ui.generate.common import ID_ROLE, PATH_ROLE, dim, fmt_seconds
+from idlora_studio.ui.thumbnails import ThumbnailCache
+from idlora_studio.workers.tasks import TaskRunner
+
+
+class TakesStrip(QGroupBox):
+    """Takes of one identity (``show_identity``); reloads when a job of the queue finishes."""
+
+    def __init__(self, queue: Any, thumbnails: ThumbnailCache, runner: TaskRunner) -> None:
+        super().__init__("Takes of this identity")
+        self.queue = queue
+        self.thumbnails = thumbnails
+        self._runner = runner
+        self._identity_id: int | None = None
+        self._takes: list[Any] = []
+        tl = QVBoxLayout(self)
+        self.takes_list = QListWidget()
+        self.takes_list.setViewMode(QListView.ViewMode.IconMode)
+        self.takes_list.setIconSize(QSize(96, 96))
+        self.takes_list.setGridSize(QSize(118, 142))
+        self.takes_list.setMovement(QListView.Movement.Static)
+        self.takes_list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.takes_list.setWordWrap(True)
+        self.takes_list.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.rerun_button = QPushButton("Re-run")
+        self.rerun_button.setToolTip("Queue the same recipe again (same seed)")
+        self.vary_button = QPushButton("Vary (new seed)")
+        self.vary_button.setToolTip("Queue the same recipe with a new random seed")
+        self.rerun_button.clicked.connect(self._rerun)
+        self.vary_button.clicked.connect(self._vary)
+        self.takes_hint = dim("No takes yet.")
+        tb = QHBoxLayout()
+        tb.addWidget(self.takes_hint, 1)
+        tb.addWidget(self.rerun_button)
+        tb.addWidget(self.vary_button)
+        tl.addWidget(self.takes_list, 1)
+        tl.addLayout(tb)
+        self._update_buttons()
+        queue.job_finished.connect(lambda *_: self.reload())
+
+    def show_identity(self, identity_id: int | None) -> None:
+        self._identity_id = identity_id
+        self.reload()
+
+    def reload(self) -> None:
+        identity_id = self._identity_id
+        repo = getattr(self.queue, "takes_repo", None)
+        if repo is None or identity_id is None:
+            self._show([])
+            return
+
+        def done(takes: list[Any]) -> None:
+            if identity_id == self._identity_id:
+                self._show(takes)
+
+        self._runner.submit(lambda: repo.list_takes(identity_id), done, lambda exc: None)
+
+    def _show(self, takes: list[Any]) -> None:
+        self._takes = list(takes)
+        current = self.selected_take()
+        self.takes_list.clear()
+        for t in self._takes:
+            item = QListWidgetItem(f"seed {t.seed}\n{fmt_seconds(t.duration_s)}")
+            item.setData(ID_ROLE, t.id)
+            item.setData(PATH_ROLE, str(t.thumbnail_path or ""))
+            item.setToolTip(
+                f"{t.prompt_summary}\n{t.width}×{t.height}, {t.num_frames} frames, seed {t.seed}"
+            )
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
+            pix = self.thumbnails.get(t.thumbnail_path) if t.thumbnail_path else None
+            if pix is not None:
+                item.setIcon(QIcon(pix))
+            self.takes_list.addItem(item)
+            if t.id == current:
+                self.takes_list.setCurrentItem(item)
+        self.takes_hint.setText(
+            "No takes yet." if not self._takes else f"{len(self._takes)} take(s)"
+        )
+        self._update_buttons()
+
+    def take_ids(self) -> list[int]:
+        return [t.id for t in self._takes]
+
+    def selected_take(self) -> int | None:
+        item = self.takes_list.currentItem()
+        return item.data(ID_ROLE) if item is not None else None
+
+    def thumbnail_ready(self, path: str) -> None:
+        pix = self.thumbnails.cached(path)
+        if pix is None:
+            return
+        for i in range(self.takes_list.count()):
+            item = self.takes_list.item(i)
+            if item.data(PATH_ROLE) == path:
+                item.setIcon(QIcon(pix))
+
+    def _update_buttons(self) -> None:
+        has = self.selected_take() is not None
+        self.rerun_button.setEnabled(has)
+        self.vary_button.setEnabled(has)
+
+    def _rerun(self) -> None:
+        take_id = self.selected_take()
+        if take_id is not None:
+            self.queue.rerun(take_id)
+
+    def _vary(self) -> None:
+        take_id = self.selected_take()
+        if take_id is not None:
+            self.queue.vary(take_id)
