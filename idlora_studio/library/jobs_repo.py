@@ -143,6 +143,10 @@ class TakeInfo:
     timings: dict[str, float]
     label: str
     notes: str
+    # Speaker similarity of the take's voice to its reference clip (None: not computed) and
+    # the embedding model that produced it (see engine.voice.similarity).
+    voice_match: float | None = None
+    voice_match_model: str | None = None
 
     @property
     def request(self) -> GenerationRequest:
@@ -465,6 +469,8 @@ class TakesRepository(SessionScopes):
             timings=json.loads(t.timings_json),
             label=t.label,
             notes=t.notes,
+            voice_match=t.voice_match,
+            voice_match_model=t.voice_match_model,
         )
 
     def add_take(
@@ -475,9 +481,12 @@ class TakesRepository(SessionScopes):
         job_id: int | None = None,
         spec: JobSpec | None = None,
         label: str = "",
+        voice_match: float | None = None,
+        voice_match_model: str | None = None,
     ) -> int:
         """Store the files and the take row; with ``job_id`` the job becomes 'finished' in the
-        same transaction. Returns the take id.
+        same transaction. Returns the take id. ``voice_match`` is the take's speaker
+        similarity to its reference clip, stored with the model that computed it.
 
         Files go to the media store before the row commits, under the store's writer lock, so
         a crash leaves at worst unreferenced files (collected later) and never a take row
@@ -514,6 +523,8 @@ class TakesRepository(SessionScopes):
                     duration_s=float(out.get("duration_s", 0.0)),
                     timings_json=json.dumps(recipe.get("timings") or {}),
                     label=label,
+                    voice_match=voice_match,
+                    voice_match_model=voice_match_model if voice_match is not None else None,
                 )
                 s.add(take)
                 s.flush()
@@ -553,6 +564,17 @@ class TakesRepository(SessionScopes):
         if values:
             with self._write() as s:
                 s.execute(update(Take).where(Take.id == take_id).values(**values))
+
+    def set_voice_match(self, take_id: int, score: float | None, model: str | None) -> None:
+        """Store (or clear, with None) a take's speaker similarity and the model behind it."""
+        with self._write() as s:
+            found = s.execute(
+                update(Take)
+                .where(Take.id == take_id)
+                .values(voice_match=score, voice_match_model=model if score is not None else None)
+            ).rowcount
+        if not found:
+            raise TakeNotFoundError(f"take {take_id} does not exist")
 
     def delete_take(self, take_id: int) -> None:
         """Delete the take and free its media; refused while a timeline uses it."""

@@ -119,6 +119,10 @@ class Take(Base):
     timings_json: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     label: Mapped[str] = mapped_column(String(200), default="", server_default="")
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Revision 0004: speaker similarity of the take's voice to its reference clip (cosine of
+    # speaker embeddings; NULL = not computed) and the embedding model that produced it.
+    voice_match: Mapped[float | None] = mapped_column(Float)
+    voice_match_model: Mapped[str | None] = mapped_column(String(64))
 
 
 class Project(Base):

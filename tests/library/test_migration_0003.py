@@ -64,7 +64,7 @@ def test_upgrade_from_0002_keeps_data_and_adds_generation_tables(paths) -> None:
         assert mig.current_revision(lib.migration.backup_path) == "0002"
     finally:
         lib.close()
-    assert mig.current_revision(paths.db_path) == "0003"
+    assert mig.current_revision(paths.db_path) == mig.HEAD_REVISION
     con = sqlite3.connect(paths.db_path)
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     con.close()
