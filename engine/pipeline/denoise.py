@@ -1,17 +1,25 @@
-"""The ID-LoRA denoising loop: per-token timesteps, guided x0, Euler on x0 (method.md, "Sampling").
+"""Denoising state and transformer passes (method.md, "Sampling").
 
-Kept free of the VAEs and the text encoder so that the same loop runs inside
+``DenoiseState`` holds one stage's packed latents, masks, positions and prompt embeddings;
+``run_pass`` runs the transformer once for a ``PassSpec`` and returns x0 estimates;
+``run_passes`` is the reference *pass executor* (every pass in turn, batch 1). Samplers never
+call these directly: they ask :class:`engine.pipeline.guided.GuidedDenoiser` for guided x0,
+which calls an executor (this one, or a faster one with the same signature).
+
+``denoise`` is the one-stage Euler loop kept as a short entry point (tests, the GPU
+benchmark); the samplers themselves live in :mod:`engine.pipeline.samplers`.
+
+Kept free of the VAEs and the text encoder so that the same code runs inside
 ``IDLoRAPipeline`` and in the full-size GPU benchmark (random embeddings, no Gemma).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.pipeline.guidance import GuidanceScales, PassSpec, build_pass_specs, combine_x0
+from engine.pipeline.guidance import GuidanceScales, PassSpec
 
 if TYPE_CHECKING:
     import torch
@@ -35,6 +43,8 @@ class DenoiseState:
     ``video`` (B, Nv, C) noisy state; ``video_clean`` (B, Nv, C) values of the clean tokens and
     ``video_mask`` (B, Nv) 1 = denoised, 0 = clean (first frame); ``audio_ref`` (B, Nr, D)
     clean reference tokens (Nr may be 0); ``audio`` (B, Nt, D) noisy target audio.
+    ``audio_mask`` (B, Nt) / ``audio_clean`` (B, Nt, D): the same for target audio (None: every
+    target token is denoised; stage 2 of the two-stage presets freezes them all with mask 0).
     ``video_coords`` (B, 3, Nv, 2); ``audio_coords`` (B, 1, Nr + Nt, 2).
     """
 
@@ -51,10 +61,20 @@ class DenoiseState:
     latent_height: int
     latent_width: int
     fps: float
+    audio_mask: torch.Tensor | None = None
+    audio_clean: torch.Tensor | None = None
 
     @property
     def num_reference(self) -> int:
         return int(self.audio_ref.shape[1])
+
+    def target_audio_mask(self) -> torch.Tensor:
+        """(B, Nt) float mask of the target audio tokens (1 = denoised)."""
+        import torch
+
+        if self.audio_mask is not None:
+            return self.audio_mask
+        return torch.ones(self.audio.shape[:2], device=self.audio.device, dtype=torch.float32)
 
 
 @dataclass
@@ -136,6 +156,8 @@ def run_pass(
         coords = state.audio_coords[:, :, state.num_reference :]
     audio_sigma_tok = torch.full(audio_in.shape[:2], sigma, device=device, dtype=torch.float32)
     audio_sigma_tok[:, :nr] = 0.0  # reference tokens are clean: timestep 0 at every step
+    if state.audio_mask is not None:  # frozen target tokens (mask 0) are clean too
+        audio_sigma_tok[:, nr:] = sigma * state.audio_mask
     scalar_t = torch.full((batch,), t, device=device, dtype=torch.float32)
 
     v_video, v_audio = transformer(
@@ -188,38 +210,19 @@ def denoise(
     check_cancel: Callable[[], None] | None = None,
     pass_runner: Callable[..., dict[str, tuple[torch.Tensor, torch.Tensor]]] | None = None,
 ) -> DenoiseState:
-    """Run the loop over ``sigmas`` (``len(sigmas) - 1`` steps) and return the final state.
+    """The one-stage Euler loop over ``sigmas`` (``len(sigmas) - 1`` steps); the final state.
 
-    ``check_cancel`` is called before each step (it raises to stop); ``on_step`` after each.
+    ``pass_runner``: the pass executor (default :func:`run_passes`). ``check_cancel`` is called
+    before each step (it raises to stop); ``on_step`` after each.
     """
-    import torch
+    from engine.pipeline.guided import GuidedDenoiser
+    from engine.pipeline.samplers.euler import euler_sample
 
-    specs = build_pass_specs(scales, has_reference=state.num_reference > 0)
-    if scales.stg_on:
-        ensure_stg_attention(transformer, [scales.stg_block])
-    runner = pass_runner or run_passes
-    total = len(sigmas) - 1
-    keep = state.video_mask.unsqueeze(-1)  # 1 = denoised token
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        for i in range(total):
-            if check_cancel is not None:
-                check_cancel()
-            sigma, sigma_next = float(sigmas[i]), float(sigmas[i + 1])
-            # 1. all passes of this step -> x0 estimates
-            x0 = runner(transformer, specs, state, sigma, use_cross_timestep)
-            # 2. guidance on x0
-            video_x0, audio_x0 = combine_x0(x0, scales, state.num_reference)
-            audio_x0 = audio_x0[:, state.num_reference :]
-            # 3. Euler step on x0 (float32): v = (x - x0)/sigma; x += v * (sigma_next - sigma)
-            v_video = (state.video - video_x0) / sigma
-            v_audio = (state.audio - audio_x0) / sigma
-            new_video = state.video + v_video * (sigma_next - sigma)
-            state.audio = state.audio + v_audio * (sigma_next - sigma)
-            # 4. clean tokens (mask 0) are reset to their clean values
-            state.video = torch.where(keep > 0, new_video, state.video_clean)
-            if on_step is not None:
-                on_step(StepReport(i, total, time.perf_counter() - t0, video_x0, audio_x0))
-    if check_cancel is not None and total > 0:
-        check_cancel()
-    return state
+    denoiser = GuidedDenoiser(
+        transformer,
+        scales,
+        use_cross_timestep=use_cross_timestep,
+        executor=pass_runner,
+        total_steps=len(sigmas) - 1,
+    )
+    return euler_sample(denoiser, state, sigmas, on_step=on_step, check_cancel=check_cancel)

@@ -253,6 +253,7 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
         preview: bool = True,
         after_text_encoding: Any | None = None,
         stopwatch: Stopwatch | None = None,
+        pass_executor: Any | None = None,
     ) -> IDLoRAPipelineOutput:
         """Generate a video with audio in the reference voice.
 
@@ -274,6 +275,8 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
                 text encoder's memory).
             stopwatch: ``engine.api.Stopwatch`` receiving the phases ``encode_prompt``,
                 ``prepare``, ``denoise`` and ``decode``.
+            pass_executor: runs one step's transformer passes
+                (``engine.pipeline.guided.PassExecutor``); default one after another.
         """
         sw = stopwatch or Stopwatch()
         # 1. check inputs
@@ -392,6 +395,7 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
                 use_cross_timestep=use_cross_timestep,
                 on_step=on_step,
                 check_cancel=check,
+                pass_runner=pass_executor,
             )
 
         # 7. drop reference tokens (already separate), unnormalise
