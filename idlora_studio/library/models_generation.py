@@ -135,6 +135,8 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Revision 0005: the Generate page's form for this project (JSON object; "{}": defaults).
+    generate_form_json: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
 
 class ProjectBinEntry(Base):

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PROJECT_NAME = "Untitled"
 MAX_PROJECT_NAME = 200
+MAX_FORM_CHARS = 1_000_000  # the Generate form of a project, as JSON
 
 
 class ProjectNameTakenError(InvalidInputError):
@@ -210,6 +211,34 @@ class ProjectsRepository(SessionScopes):
             self._ensure_name_free(s, display, exclude=project_id)
             p.name = display
             p.updated_at = utcnow()
+
+    def generate_form(self, project_id: int) -> dict[str, Any]:
+        """The Generate page's form as last saved for the project (``{}``: never saved, or
+        unreadable, so the page starts from its defaults)."""
+        with self._read() as s:
+            raw = self._project(s, project_id).generate_form_json
+        try:
+            form = json.loads(raw or "{}")
+        except ValueError:
+            return {}
+        return form if isinstance(form, dict) else {}
+
+    def save_generate_form(self, project_id: int, form: dict[str, Any]) -> None:
+        """Keep the Generate page's form for the project (a JSON object). Does not count as a
+        change of the project (its ``updated_at`` stays)."""
+        if not isinstance(form, dict):
+            raise InvalidInputError("the Generate form must be a JSON object")
+        try:
+            text = json.dumps(form, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"the Generate form cannot be stored as JSON: {exc}") from exc
+        if len(text) > MAX_FORM_CHARS:
+            raise InvalidInputError(
+                f"the Generate form is {len(text)} characters long; at most {MAX_FORM_CHARS} "
+                "are kept"
+            )
+        with self._write() as s:
+            self._project(s, project_id).generate_form_json = text
 
     def delete(self, project_id: int) -> None:
         """Delete the project with its bin and timeline (never the takes)."""

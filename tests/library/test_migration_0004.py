@@ -44,7 +44,7 @@ def test_upgrade_from_0003_keeps_takes_without_a_score(paths) -> None:  # noqa: 
         assert take.voice_match is None and take.voice_match_model is None
     finally:
         lib.close()
-    assert mig.current_revision(paths.db_path) == "0004"
+    assert mig.current_revision(paths.db_path) == mig.HEAD_REVISION
 
 
 def test_voice_match_is_stored_and_survives_reopening(paths) -> None:  # noqa: ANN001
