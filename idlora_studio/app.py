@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from idlora_studio.paths import Paths
 from idlora_studio.settings import Settings
+from idlora_studio.state.changes import LibraryChanges
 from idlora_studio.state.library_state import LibraryState
 from idlora_studio.ui.main_window import MainWindow
 from idlora_studio.ui.thumbnails import ThumbnailCache
@@ -56,6 +57,11 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
     window.setWindowIcon(app_icon())
     for obj in (db_runner, thumb_runner, state, thumbnails):
         obj.setParent(window)
+    # Every view refreshes from the library's change feed (imports, bundles, jobs...).
+    changes = LibraryChanges(library, window)
+    changes.tables_changed.connect(state.on_library_changed)
+    window.library_changes = changes
+    window.add_shutdown_callback(changes.close)
     state.refresh()
     if getattr(library, "store", None) is not None:  # a real library (tests may use a fake)
         from idlora_studio.ui.timeline.timeline_widget import build_timeline
@@ -63,12 +69,41 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
         generate = build_generate(paths, settings, library, state, thumbnails, window)
         timeline, timeline_runners = build_timeline(paths, library, window)
         window.add_timeline(timeline, timeline_runners)
+        build_projects(paths, settings, library, timeline, timeline_runners[0], window)
         # Finished takes land in the open project's bin.
         generate.queue.job_finished.connect(
             lambda _job_id, take_id: timeline.state.add_to_bin(take_id)
         )
     window.finish_setup()
     return window
+
+
+def build_projects(
+    paths: Paths,
+    settings: Settings,
+    library: Any,
+    timeline: Any,
+    db_runner: TaskRunner,
+    window: MainWindow,
+) -> Any:
+    """Projects in the window: ``ProjectsState`` over the timeline's open project, the File
+    menu's project commands, bundle drops anywhere, the title naming the open project."""
+    from idlora_studio.state.projects import ProjectsState
+    from idlora_studio.ui.project_actions import ProjectActions
+
+    projects = ProjectsState(library, timeline.state, db_runner, settings, parent=window)
+    actions = ProjectActions(window, projects, paths.exports_dir)
+    window.projects = projects
+    window.project_actions = actions
+    window.library_changes.tables_changed.connect(projects.on_library_changed)
+    timeline.state.name_changed.connect(window.set_project_name)
+    timeline.state.error.connect(window.notice.show_error)
+    projects.error.connect(window.notice.show_error)
+    projects.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
+    window.add_runners(projects.bundle_runner)
+    window.add_shutdown_callback(actions.drops.remove)
+    projects.open_initial()
+    return projects
 
 
 def build_generate(

@@ -33,6 +33,8 @@ class SettingsData:
     target_loudness_lufs: float = -23.0
     thumbnail_size: int = 160
     recent_identities: list[int] = field(default_factory=list)
+    recent_projects: list[int] = field(default_factory=list)  # most recently opened first
+    first_run_done: bool = False  # the first-start check of this machine was shown
 
 
 class Settings:

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, DateTime, LargeBinary, select
 
-from engine.api import DiskFullError
+from engine.api import CancelToken, DiskFullError
 from engine.fsutil import atomic_path, free_bytes, fsync_dir, is_disk_full
 
 from .models import Identity, ReferenceImage, VoiceClip
@@ -256,11 +256,13 @@ def export_bundle(
     out_path: Path | str,
     *,
     progress: Callable[[float], None] | None = None,
+    cancel: CancelToken | None = None,
 ) -> BundleExport:
     """Write project ``project_id`` with everything it uses to one zip file, atomically.
 
-    Raises :class:`BundleError` (unknown project, missing or damaged library media) and
-    :class:`engine.api.DiskFullError` (not enough space; nothing is left behind).
+    Raises :class:`BundleError` (unknown project, missing or damaged library media),
+    :class:`engine.api.DiskFullError` (not enough space) and :class:`engine.api.Cancelled`
+    (``cancel`` was set); in each case nothing is left behind.
     """
     out_path = Path(out_path)
     manifest, hashes = _collect_manifest(library, project_id)
@@ -302,6 +304,8 @@ def export_bundle(
                         zf.open(info, "w", force_zip64=item["size"] > (1 << 31)) as dst,
                     ):
                         while block := src.read(_CHUNK):
+                            if cancel is not None:
+                                cancel.raise_if_cancelled()
                             h.update(block)
                             dst.write(block)
                             done += len(block)
@@ -513,13 +517,22 @@ def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> byt
     return data
 
 
-def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sha: str, size: int, dest: Path) -> None:
+def _extract(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    sha: str,
+    size: int,
+    dest: Path,
+    cancel: CancelToken | None = None,
+) -> None:
     """Copy one media entry to ``dest``, checking size and hash as it streams."""
     h = hashlib.sha256()
     n = 0
     try:
         with zf.open(info) as src, open(dest, "wb") as out:
             while block := src.read(_CHUNK):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
                 n += len(block)
                 if n > size:
                     raise BundleError(
@@ -554,12 +567,14 @@ def import_bundle(
     *,
     max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
     progress: Callable[[float], None] | None = None,
+    cancel: CancelToken | None = None,
 ) -> int:
     """Import a bundle into ``library``; returns the new project's id.
 
     Everything is checked before the library changes (see the module docstring). Raises
-    :class:`BundleError` with a sentence naming the problem, or
-    :class:`engine.api.DiskFullError`; in both cases the library is unchanged.
+    :class:`BundleError` with a sentence naming the problem, :class:`engine.api.DiskFullError`
+    or :class:`engine.api.Cancelled` (``cancel`` set before the commit began); in each case the
+    library is unchanged.
     """
     path = Path(path)
     if not path.is_file():
@@ -578,10 +593,12 @@ def import_bundle(
             total = sum(checked.media.values()) or 1
             done = 0
             for sha, size in checked.media.items():
-                _extract(zf, checked.infos[sha], sha, size, staging / sha)
+                _extract(zf, checked.infos[sha], sha, size, staging / sha, cancel)
                 done += size
                 if progress is not None:
                     progress(0.9 * done / total)
+        if cancel is not None:
+            cancel.raise_if_cancelled()  # the last moment: past here the import commits
         project_id = _commit(library, checked.manifest, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,19 +75,74 @@ def integrity_check(db_path: Path) -> list[str]:
         con.close()
 
 
+ChangeListener = Callable[[frozenset[str]], None]
+_TOUCHED = "idlora_touched_tables"
+
+
+class ChangeFeed:
+    """Tells listeners, after each committed write transaction, which tables it touched.
+
+    Listeners run on the thread that wrote (a worker, usually) and must be quick: the Qt
+    layer re-emits them as a queued signal (``idlora_studio.state.changes``). A failing
+    listener is dropped from that notification, never the write.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[ChangeListener] = []
+
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        """Add ``listener``; returns the function that removes it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def publish(self, tables: frozenset[str]) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            with contextlib.suppress(Exception):
+                listener(tables)
+
+
+def _record_flush(session: Session, _context: Any) -> None:
+    touched = session.info.setdefault(_TOUCHED, set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__table__", None)
+        if table is not None:
+            touched.add(table.name)
+
+
+def _record_statement(state: Any) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if table is not None:
+            state.session.info.setdefault(_TOUCHED, set()).add(table.name)
+
+
 class SessionScopes:
     """Read and write transactions on one library database, for repositories.
 
     ``_read()`` yields a session in a plain transaction; ``_write()`` one in a
-    ``BEGIN IMMEDIATE`` transaction that commits on success. One session per call, so a
-    repository is safe to use from several threads. ``store`` is the media store, if any.
+    ``BEGIN IMMEDIATE`` transaction that commits on success, then tells ``changes`` (a
+    :class:`ChangeFeed`, shared by every repository made with :meth:`from_library`) which
+    tables it touched. One session per call, so a repository is safe to use from several
+    threads. ``store`` is the media store, if any.
     """
 
     def __init__(self, engine: Engine, store: Any = None) -> None:
         self._engine = engine
         self.store = store
+        self.changes = ChangeFeed()
         self._read_session = sessionmaker(bind=engine, expire_on_commit=False)
         self._write_session = sessionmaker(bind=writer(engine), expire_on_commit=False)
+        event.listen(self._write_session, "after_flush", _record_flush)
+        event.listen(self._write_session, "do_orm_execute", _record_statement)
 
     @property
     def engine(self) -> Engine:
@@ -94,8 +150,11 @@ class SessionScopes:
 
     @classmethod
     def from_library(cls, library: SessionScopes) -> Any:
-        """A repository sharing an open library's database engine and media store."""
-        return cls(library.engine, library.store)
+        """A repository sharing an open library's database engine, media store and change
+        feed."""
+        repo = cls(library.engine, library.store)
+        repo.changes = library.changes
+        return repo
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Session]:
@@ -104,5 +163,9 @@ class SessionScopes:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Session]:
-        with self._write_session() as s, s.begin():
-            yield s
+        with self._write_session() as s:
+            with s.begin():
+                yield s
+            touched = frozenset(s.info.pop(_TOUCHED, ()))
+        if touched:
+            self.changes.publish(touched)

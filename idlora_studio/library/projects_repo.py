@@ -240,6 +240,41 @@ class ProjectsRepository(SessionScopes):
         with self._write() as s:
             self._project(s, project_id).generate_form_json = text
 
+    def duplicate(self, project_id: int, name: str | None = None) -> int:
+        """A new project with the same bin and timeline (the takes are shared, not copied),
+        named ``name`` or "<name> (copy)" made unique; returns its id."""
+        with self._write() as s:
+            src = self._project(s, project_id)
+            if name is None:
+                display = free_name(src.name, set(s.scalars(select(Project.name))), "copy")
+            else:
+                display = normalize_project_name(name)
+            self._ensure_name_free(s, display)
+            copy = Project(name=display, generate_form_json=src.generate_form_json)
+            s.add(copy)
+            s.flush()
+            bin_rows = s.scalars(
+                select(ProjectBinEntry).where(ProjectBinEntry.project_id == project_id)
+            ).all()
+            for b in bin_rows:
+                s.add(ProjectBinEntry(project_id=copy.id, take_id=b.take_id, position=b.position))
+            clips = s.scalars(
+                select(TimelineClip).where(TimelineClip.project_id == project_id)
+            ).all()
+            for c in clips:
+                s.add(
+                    TimelineClip(
+                        project_id=copy.id,
+                        take_id=c.take_id,
+                        track=c.track,
+                        position_frames=c.position_frames,
+                        in_frame=c.in_frame,
+                        out_frame=c.out_frame,
+                    )
+                )
+            s.flush()
+            return copy.id
+
     def delete(self, project_id: int) -> None:
         """Delete the project with its bin and timeline (never the takes)."""
         with self._write() as s:

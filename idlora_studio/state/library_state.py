@@ -142,6 +142,14 @@ class LibraryState(QObject):
         self._refreshing = True
         self._runner.submit(self._library.list_identities, self._on_listed, self._on_list_error)
 
+    def on_library_changed(self, tables: frozenset[str]) -> None:
+        """A committed library write (from anywhere: an import, a bundle, a job) touched
+        ``tables``: reload the grid when identities may have changed."""
+        from idlora_studio.state.changes import IDENTITY_TABLES
+
+        if tables & IDENTITY_TABLES:
+            self.refresh()
+
     def _on_listed(self, summaries: list[Any]) -> None:
         self._summaries = list(summaries)
         self._loaded_once = True

@@ -115,6 +115,7 @@ class ProjectState(QObject):
     """Observable state of the open project (bin, clips, playhead, marks) with undo."""
 
     project_changed = Signal()
+    name_changed = Signal(str)
     bin_changed = Signal()
     clips_changed = Signal()
     selection_changed = Signal()
@@ -183,11 +184,17 @@ class ProjectState(QObject):
             self.undo_stack.clear()
             self.selected_key = None
             self.project_changed.emit()
+            self.name_changed.emit(self.name)
             self.clips_changed.emit()
             if on_loaded is not None:
                 on_loaded()
 
         self._runner.submit(work, done, self._fail)
+
+    def set_name(self, name: str) -> None:
+        """The open project was renamed (the database has the new name already)."""
+        self.name = name
+        self.name_changed.emit(name)
 
     def _set_bin(self, items: Iterable[Any]) -> None:
         bin_media = []

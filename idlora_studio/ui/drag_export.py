@@ -9,9 +9,7 @@ ranges, format, recipes), so dragging the same thing again is instant. While a r
 small progress popup follows the cursor; if the button is still held when it finishes, the
 system drag starts with ``text/uri-list`` of the file (plus any in-app mime data).
 
-**In.** :class:`BundleDropHandler` is an event filter for the main window: a dropped
-``*.idlora-bundle`` (or ``.zip`` with a manifest) is imported with
-``idlora_studio.library.bundle.import_bundle`` on the database runner.
+Bundles dropped *into* the window are handled by ``idlora_studio.ui.project_actions``.
 """
 
 from __future__ import annotations
@@ -24,13 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, Qt, QUrl, Signal
-from PySide6.QtGui import QCursor, QDrag, QDropEvent, QGuiApplication
+from PySide6.QtCore import QMimeData, QObject, QPoint, Qt, QUrl, Signal
+from PySide6.QtGui import QCursor, QDrag, QGuiApplication
 from PySide6.QtWidgets import QApplication, QFrame, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from idlora_studio.workers.tasks import TaskRunner
-
-BUNDLE_SUFFIXES = (".idlora-bundle", ".zip")
 
 
 def spec_key(spec: Any, fmt: str, quality: str) -> str:
@@ -205,50 +201,3 @@ class DragExporter(QObject):
     def _hide_popup(self) -> None:
         if self._popup is not None:
             self._popup.hide()
-
-
-class BundleDropHandler(QObject):
-    """Event filter: a bundle dropped onto ``window`` is imported on ``runner``."""
-
-    imported = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, window: QWidget, library: Any, runner: TaskRunner) -> None:
-        super().__init__(window)
-        self.library = library
-        self.runner = runner
-        window.setAcceptDrops(True)
-        window.installEventFilter(self)
-
-    @staticmethod
-    def bundles(mime: QMimeData) -> list[Path]:
-        return [
-            Path(u.toLocalFile())
-            for u in mime.urls()
-            if u.isLocalFile() and u.toLocalFile().lower().endswith(BUNDLE_SUFFIXES)
-        ]
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
-        if event.type() in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            if self.bundles(event.mimeData()):  # type: ignore[attr-defined]
-                event.acceptProposedAction()  # type: ignore[attr-defined]
-                return True
-        elif event.type() == QEvent.Type.Drop:
-            assert isinstance(event, QDropEvent)
-            files = self.bundles(event.mimeData())
-            if files:
-                event.acceptProposedAction()
-                for f in files:
-                    self.import_file(f)
-                return True
-        return False
-
-    def import_file(self, path: Path) -> None:
-        library = self.library
-
-        def work() -> Any:
-            from idlora_studio.library.bundle import import_bundle
-
-            return import_bundle(path, library)
-
-        self.runner.submit(work, self.imported.emit, lambda exc: self.failed.emit(str(exc)))

@@ -170,13 +170,20 @@ class MainWindow(QMainWindow):
         self.addAction(action)  # shortcuts work while the menu is closed
         return action
 
-    def add_file_actions(self, actions: list[QAction | None], *, project: bool = False) -> None:
+    def add_file_actions(
+        self, actions: list[QAction | QMenu | None], *, project: bool = False
+    ) -> None:
         """Put ``actions`` (None: a separator) at the top of File; ``project``: also in the
         page bar's project menu."""
         self._file_head = [*getattr(self, "_file_head", []), *actions]
         if project:
             for a in actions:
-                self.project_menu.addSeparator() if a is None else self.project_menu.addAction(a)
+                if a is None:
+                    self.project_menu.addSeparator()
+                elif isinstance(a, QMenu):
+                    self.project_menu.addMenu(a)
+                else:
+                    self.project_menu.addAction(a)
             self.page_bar.project_button.setMenu(self.project_menu)
         self._rebuild_file_menu()
 
@@ -363,7 +370,7 @@ class MainWindow(QMainWindow):
         panel.hide()
         page.undo_stack = panel.state.undo_stack
         self.add_page(page)
-        self._runners = (*self._runners, *runners)
+        self.add_runners(*runners)
         return page
 
     def add_generate_panel(
@@ -382,6 +389,10 @@ class MainWindow(QMainWindow):
         if on_shutdown is not None:
             self.add_shutdown_callback(on_shutdown)
         return page
+
+    def add_runners(self, *runners: TaskRunner) -> None:
+        """Runners whose work :meth:`shutdown` lets finish (imports must not be cut)."""
+        self._runners = (*self._runners, *runners)
 
     def add_close_guard(self, guard: Callable[[], bool]) -> None:
         """``guard()`` runs when the user closes the window (it may ask); False keeps the

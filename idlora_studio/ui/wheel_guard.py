@@ -16,6 +16,7 @@ A focused value widget still takes the wheel, as users expect after clicking int
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractSlider,
     QAbstractSpinBox,
@@ -25,12 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+_VALUE_TYPES = (QAbstractSpinBox, QComboBox, QAbstractSlider)
+
 
 def is_value_widget(obj: QObject) -> bool:
     """A widget whose value the wheel changes (spin/date/time boxes, combos, sliders, dials)."""
-    if isinstance(obj, QAbstractSpinBox | QComboBox):
-        return True
-    return isinstance(obj, QAbstractSlider) and not isinstance(obj, QScrollBar)
+    return isinstance(obj, _VALUE_TYPES) and not isinstance(obj, QScrollBar)
 
 
 def _strong_focus(widget: QWidget) -> None:
@@ -42,12 +43,15 @@ class WheelGuard(QObject):
     """The event filter (see the module docstring); install with :func:`install_wheel_guard`."""
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
-        kind = event.type()
-        if kind == QEvent.Type.Wheel:
-            if is_value_widget(obj) and not obj.hasFocus():  # type: ignore[attr-defined]
+        # Every event of the application passes here: the cheap isinstance test comes first
+        # (asking a PySide event for its type() builds an enum object each time).
+        if not isinstance(obj, _VALUE_TYPES) or isinstance(obj, QScrollBar):
+            return False
+        if isinstance(event, QWheelEvent):
+            if not obj.hasFocus():  # type: ignore[attr-defined]
                 event.ignore()  # ignored + filtered: Qt passes it on to the parent
                 return True
-        elif kind == QEvent.Type.Polish and is_value_widget(obj):
+        elif event.type() == QEvent.Type.Polish:
             _strong_focus(obj)  # type: ignore[arg-type]
         return False
 

@@ -1,14 +1,12 @@
-"""Drag-and-drop export: file URLs of finished, labelled files; cached by content; bundle
-drops import; the export dialog renders on a worker."""
+"""Drag-and-drop export: file URLs of finished, labelled files; cached by content; the
+export dialog renders on a worker. (Bundle drops: tests/app/test_projects.py.)"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import Qt, QUrl
 
 from engine.media.video import probe_media
 from tests.app.test_timeline import Rig, rig  # noqa: F401 - fixture
@@ -81,40 +79,6 @@ def test_timeline_selection_drag_renders_the_in_out_range(rig: Rig, paths) -> No
     # The whole timeline is a different piece: a different file.
     st.clear_marks()
     assert exporter.target(rig.panel.selection_spec()) != got[0]
-    runner.wait(5000)
-
-
-def test_bundle_drop_imports_on_a_worker(rig: Rig, paths, tmp_path) -> None:  # noqa: ANN001, F811
-    from idlora_studio.library.bundle import export_bundle
-    from idlora_studio.ui.drag_export import BundleDropHandler
-    from idlora_studio.workers.tasks import TaskRunner
-
-    st = rig.state
-    st.append_take(rig.env.take_ids[0])
-    rig.db_clips()
-    bundle = tmp_path / "project.idlora-bundle"
-    export_bundle(rig.env.library, rig.env.project_id, bundle)
-    window = QWidget()
-    rig.qtbot.addWidget(window)
-    runner = TaskRunner(max_threads=1)
-    handler = BundleDropHandler(window, rig.env.library, runner)
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(bundle))])
-    args = (
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    enter = QDragEnterEvent(QPointF(5, 5).toPoint(), *args)
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    before = {p.id for p in rig.env.projects.list_projects()}
-    with rig.qtbot.waitSignal(handler.imported, timeout=20000) as sig:
-        QApplication.sendEvent(window, QDropEvent(QPointF(5, 5), *args))
-    new_id = sig.args[0]
-    assert new_id not in before
-    assert len(rig.env.projects.get(new_id).clips) == 1
     runner.wait(5000)
 
 

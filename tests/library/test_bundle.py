@@ -499,3 +499,33 @@ def test_a_damaged_entry_inside_a_readable_zip_is_refused(
     with pytest.raises(B.BundleError, match="damaged|does not match"):
         B.import_bundle(bad, lib)
     assert state(paths) == before
+
+
+def test_cancel_leaves_no_bundle_and_no_import(
+    exported: tuple[Path, dict], lib: Library, tmp_path: Path
+) -> None:
+    """A cancelled export writes nothing; a cancelled import changes nothing."""
+    from engine.api import Cancelled, CancelToken
+
+    bundle, _ = exported
+    token = CancelToken()
+    seen: list[float] = []
+
+    def cancel_midway(value: float) -> None:
+        seen.append(value)
+        token.cancel()
+
+    pid = ProjectsRepository.from_library(lib).find("Spring promo").id  # type: ignore[union-attr]
+    out = tmp_path / "cancelled.idlora-bundle"
+    with pytest.raises(Cancelled):
+        B.export_bundle(lib, pid, out, progress=cancel_midway, cancel=token)
+    assert seen and not out.exists() and not list(tmp_path.glob("*.tmp*"))
+
+    paths2 = _other_home(tmp_path)
+    with Library.open(paths2) as lib2:
+        before = state(paths2)
+        token = CancelToken()
+        token.cancel()
+        with pytest.raises(Cancelled):
+            B.import_bundle(bundle, lib2, cancel=token)
+        assert state(paths2) == before

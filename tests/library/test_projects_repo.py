@@ -130,3 +130,65 @@ def test_free_name() -> None:
     assert free_name("A", {"B"}) == "A"
     assert free_name("A", {"a"}) == "A (imported)"
     assert free_name("A", {"a", "A (imported)"}) == "A (imported 2)"
+
+
+def test_duplicate_copies_bin_and_timeline_and_shares_the_takes(
+    lib: Library, repo: ProjectsRepository, tmp_path: Path
+) -> None:
+    a = make_take(lib, tmp_path, 11, None, frames=30)
+    b = make_take(lib, tmp_path, 12, None, frames=20)
+    pid = repo.create("Teaser")
+    repo.add_to_bin(pid, a)
+    repo.add_to_bin(pid, b)
+    repo.set_clips(pid, [ClipPlacement(a, 0, 5, 25), ClipPlacement(b, 20, 0, 20)])
+    repo.save_generate_form(pid, {"speech": "Hello there"})
+    copy = repo.duplicate(pid)
+    assert repo.generate_form(copy) == {"speech": "Hello there"}  # the Generate form too
+    again = repo.duplicate(pid)
+    named = repo.duplicate(pid, "  Teaser   v2 ")
+    assert [repo.get(p).name for p in (copy, again, named)] == [
+        "Teaser (copy)",
+        "Teaser (copy 2)",
+        "Teaser v2",
+    ]
+    original, dup = repo.get(pid), repo.get(copy)
+    assert [i.take_id for i in dup.bin] == [i.take_id for i in original.bin] == [a, b]
+    assert [ClipPlacement.of(c) for c in dup.clips] == [ClipPlacement.of(c) for c in original.clips]
+    with pytest.raises(ProjectNameTakenError):
+        repo.duplicate(pid, "teaser v2")
+    # The copy is independent: editing it leaves the original alone; the takes are shared.
+    repo.set_clips(copy, [ClipPlacement(b, 0, 0, 10)])
+    assert len(repo.get(pid).clips) == 2
+    repo.delete(pid)
+    assert [i.take_id for i in repo.get(copy).bin] == [a, b]
+
+
+def test_committed_writes_tell_the_change_feed_which_tables(
+    lib: Library, repo: ProjectsRepository, tmp_path: Path
+) -> None:
+    seen: list[frozenset[str]] = []
+    unsubscribe = lib.changes.subscribe(seen.append)
+    assert repo.changes is lib.changes  # repositories made from the library share its feed
+    pid = repo.create("Feed")
+    assert seen == [frozenset({"projects"})]
+    ident = lib.create_identity("Ada", tags=("actor",))
+    assert "identities" in seen[-1]
+    lib.update_identity(ident, notes="new notes")
+    assert "identities" in seen[-1]
+    take = make_take(lib, tmp_path, 13, None, frames=10)
+    assert "takes" in seen[-1]
+    repo.add_to_bin(pid, take)
+    assert "project_bin" in seen[-1]
+    repo.set_clips(pid, [ClipPlacement(take, 0, 0, 10)])
+    assert {"timeline_clips", "projects"} <= seen[-1]  # bulk delete/insert + updated_at
+    repo.delete(pid)
+    assert "projects" in seen[-1]
+    # A refused write (name taken) commits nothing and says nothing.
+    n = len(seen)
+    repo.create("Taken")
+    with pytest.raises(ProjectNameTakenError):
+        repo.create("taken")
+    assert len(seen) == n + 1
+    unsubscribe()
+    repo.create("Quiet")
+    assert len(seen) == n + 1

@@ -830,11 +830,12 @@ class _DragHandle(QWidget):
 
 def build_timeline(paths: object, library: object, window: QWidget) -> tuple[TimelinePanel, tuple]:
     """Create the timeline's services (runners, state, caches, player, drag exporter) around
-    an open library and return the panel plus its runners (for shutdown). Loads the most
-    recent project. Also installs the bundle-drop handler on ``window``."""
+    an open library and return the panel plus its runners (for shutdown; the first is the
+    serial database runner the project's saves use). No project is loaded yet: the window's
+    ``ProjectsState`` opens one."""
     from idlora_studio.library.jobs_repo import TakesRepository
     from idlora_studio.library.projects_repo import ProjectsRepository
-    from idlora_studio.ui.drag_export import BundleDropHandler, DragExporter
+    from idlora_studio.ui.drag_export import DragExporter
     from idlora_studio.workers.tasks import TaskRunner
 
     db = TaskRunner(max_threads=1)
@@ -854,9 +855,6 @@ def build_timeline(paths: object, library: object, window: QWidget) -> tuple[Tim
         export_runner=render,
         exports_dir=paths.exports_dir,  # type: ignore[attr-defined]
     )
-    bundles = BundleDropHandler(window, library, db)
-    bundles.imported.connect(lambda pid: state.load(pid))
     for obj in (db, media, render, state, cache, player, exporter):
         obj.setParent(panel)
-    state.load()
     return panel, (db, media, render)
