@@ -368,6 +368,8 @@ class IDLoRAGenerator:
         import numpy as np
         import torch
 
+        from engine.pipeline.denoise import default_stg_mode
+
         if self.pipe is None:
             raise InvalidRequestError("the generator was closed")
         sw = Stopwatch()
@@ -468,6 +470,7 @@ class IDLoRAGenerator:
             "prompt": prompt,
             "negative_prompt": request.negative_prompt,
             "use_cross_timestep": self.pipe.is_ltx23,
+            "stg_mode": default_stg_mode(self.pipe.transformer).value,
             "sample_rate": int(out.sample_rate),
             "model": self.model_info(),
             "lora": self.model_info()["lora"],

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.pipeline.guidance import GuidanceScales, PassSpec
+from engine.pipeline.stg import STGMode
 
 if TYPE_CHECKING:
     import torch
@@ -88,41 +89,38 @@ class StepReport:
     audio_x0: torch.Tensor
 
 
-def ensure_stg_attention(transformer: Any, blocks: list[int]) -> None:
-    """Make the STG blocks honour ``spatio_temporal_guidance_blocks``.
+def model_generation(transformer: Any) -> str:
+    """``"ltx2.3"`` or ``"ltx2"``: the one place that tells the two model generations apart.
 
-    diffusers only forwards the perturbation to the self-attention processors of blocks built
-    with ``perturbed_attn=True``; checkpoints whose config lacks it (LTX-2.0) would silently
-    ignore STG. The perturbed processor equals the plain one when no perturbation is asked for,
-    so switching it on for the STG blocks changes nothing else.
+    LTX-2.3 is recognised from its transformer config (gated attention, prompt AdaLN, no
+    caption projection). Everything that differs by generation in the sampler follows from
+    this: :func:`default_use_cross_timestep` and :func:`default_stg_mode`.
     """
-    from diffusers.models.transformers.transformer_ltx2 import LTX2PerturbedAttnProcessor
-
-    n = len(transformer.transformer_blocks)
-    for b in blocks:
-        if not 0 <= b < n:
-            raise ValueError(f"STG block {b} does not exist: the transformer has {n} blocks")
-        block = transformer.transformer_blocks[b]
-        if not getattr(block, "perturbed_attn", False):
-            block.attn1.set_processor(LTX2PerturbedAttnProcessor())
-            block.audio_attn1.set_processor(LTX2PerturbedAttnProcessor())
-            block.perturbed_attn = True
+    cfg = transformer.config
+    is23 = bool(
+        cfg.get("cross_attn_mod", False)
+        or cfg.get("audio_cross_attn_mod", False)
+        or cfg.get("gated_attn", False)
+        or not cfg.get("use_prompt_embeddings", True)
+    )
+    return "ltx2.3" if is23 else "ltx2"
 
 
 def default_use_cross_timestep(transformer: Any) -> bool:
     """LTX-2.3 checkpoints modulate a<->v cross-attention with the other modality's sigma.
 
     LTX-2.0 (the ID-LoRA LTX-2 checkpoints' training code) uses each modality's own per-token
-    timesteps. The 2.3 generation is recognised from its config (gated attention, prompt AdaLN,
-    no caption projection).
+    timesteps.
     """
-    cfg = transformer.config
-    return bool(
-        cfg.get("cross_attn_mod", False)
-        or cfg.get("audio_cross_attn_mod", False)
-        or cfg.get("gated_attn", False)
-        or not cfg.get("use_prompt_embeddings", True)
-    )
+    return model_generation(transformer) == "ltx2.3"
+
+
+def default_stg_mode(transformer: Any) -> STGMode:
+    """How the STG pass perturbs self-attention: LTX-2 drops it, LTX-2.3 passes the values.
+
+    See ``engine.pipeline.stg`` for what each public code base computes.
+    """
+    return STGMode.VALUE if model_generation(transformer) == "ltx2.3" else STGMode.DROP
 
 
 def run_pass(
@@ -209,11 +207,13 @@ def denoise(
     on_step: Callable[[StepReport], None] | None = None,
     check_cancel: Callable[[], None] | None = None,
     pass_runner: Callable[..., dict[str, tuple[torch.Tensor, torch.Tensor]]] | None = None,
+    stg_mode: STGMode | str | None = None,
 ) -> DenoiseState:
     """The one-stage Euler loop over ``sigmas`` (``len(sigmas) - 1`` steps); the final state.
 
     ``pass_runner``: the pass executor (default :func:`run_passes`). ``check_cancel`` is called
-    before each step (it raises to stop); ``on_step`` after each.
+    before each step (it raises to stop); ``on_step`` after each. ``stg_mode``: how the STG
+    pass perturbs self-attention; None follows the model generation (:func:`default_stg_mode`).
     """
     from engine.pipeline.guided import GuidedDenoiser
     from engine.pipeline.samplers.euler import euler_sample
@@ -224,5 +224,6 @@ def denoise(
         use_cross_timestep=use_cross_timestep,
         executor=pass_runner,
         total_steps=len(sigmas) - 1,
+        stg_mode=stg_mode,
     )
     return euler_sample(denoiser, state, sigmas, on_step=on_step, check_cancel=check_cancel)

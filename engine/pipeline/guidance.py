@@ -8,13 +8,17 @@ pass        input change vs P                                   added to the x0 
 ==========  ==================================================  ============================
 negative    negative prompt                                     (s_v-1)(P-N) / (s_a-1)(P-N)
 identity    audio without the reference tokens                  s_id (P_target - R), audio
-stg         self-attention skipped (value passthrough) in 1     s_stg (P - S), both
-            block (``spatio_temporal_guidance_blocks``)
+stg         video and audio self-attention perturbed in one     s_stg (P - S), both
+            block (``spatio_temporal_guidance_blocks``):
+            LTX-2 drops the block's self-attention (adds
+            nothing), LTX-2.3 passes the values through
+            (``engine.pipeline.stg``)
 modality    a<->v cross-attention off (``isolate_modalities``)  (s_m-1)(P-B), both
 ==========  ==================================================  ============================
 
-Off means: CFG and modality at 1.0, identity and STG at 0.0. CFG is one pass (N) serving both
-modalities, so it runs when either CFG scale differs from 1.
+Off means: CFG and modality at 1.0, STG at 0.0, identity at 0.0 or below (the public code
+runs identity guidance only for a scale > 0). CFG is one pass (N) serving both modalities, so
+it runs when either CFG scale differs from 1.
 
 **CFG-star** (``cfg_star``, the LTX-2.3 HQ preset): the negative prediction is first projected
 onto the conditional one, per sample, ``N' = (<P, N> / (||N||^2 + 1e-8)) N``, and CFG adds
@@ -63,7 +67,7 @@ class GuidanceScales:
 
     @property
     def identity_on(self) -> bool:
-        return self.identity != 0.0
+        return self.identity > 0.0
 
     @property
     def stg_on(self) -> bool:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.pipeline.guidance import GuidanceScales, PassSpec, build_pass_specs, combine_x0
+from engine.pipeline.stg import STGMode, install_stg_processors
 
 if TYPE_CHECKING:
     import torch
@@ -44,6 +45,8 @@ class GuidedDenoiser:
         use_cross_timestep: the a<->v cross-attention modulation of the model generation.
         executor: the pass executor (default: sequential ``run_passes``).
         total_steps: the stage's step count, for the identity window (None: whole schedule).
+        stg_mode: how the STG pass perturbs self-attention (``engine.pipeline.stg``); None
+            follows the model generation (``denoise.default_stg_mode``).
 
     Returns from ``__call__``: float32 ``(video_x0 (B, Nv, C), audio_x0 (B, Nt, D))``, the
     audio holding the target tokens only.
@@ -57,16 +60,18 @@ class GuidedDenoiser:
         use_cross_timestep: bool,
         executor: PassExecutor | None = None,
         total_steps: int | None = None,
+        stg_mode: STGMode | str | None = None,
     ) -> None:
-        from engine.pipeline.denoise import ensure_stg_attention, run_passes
+        from engine.pipeline.denoise import default_stg_mode, run_passes
 
         self.transformer = transformer
         self.scales = scales
         self.use_cross_timestep = use_cross_timestep
         self.executor: PassExecutor = executor or run_passes
         self.total_steps = total_steps
-        if scales.stg_on:
-            ensure_stg_attention(transformer, [scales.stg_block])
+        if scales.stg_on:  # the STG block perturbs self-attention as its generation's code does
+            mode = default_stg_mode(transformer) if stg_mode is None else STGMode(stg_mode)
+            install_stg_processors(transformer, [scales.stg_block], mode)
 
     def specs(self, state: DenoiseState, step: int | None) -> list[PassSpec]:
         """The pass specs step ``step`` runs (P first)."""

@@ -22,12 +22,14 @@ from engine.pipeline.denoise import (
     DenoiseState,
     StepReport,
     TextEmbeds,
+    default_stg_mode,
     default_use_cross_timestep,
     denoise,
 )
 from engine.pipeline.guidance import GuidanceScales
 from engine.pipeline.positions import audio_coords, video_coords
 from engine.pipeline.schedule import ltx2_sigmas
+from engine.pipeline.stg import STGMode
 
 AUDIO_LATENTS_PER_SECOND = 25.0
 PREVIEW_SEED = 20260310
@@ -245,6 +247,7 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
         audio_latents: torch.Tensor | None = None,
         max_sequence_length: int = 1024,
         use_cross_timestep: bool | None = None,
+        stg_mode: STGMode | str | None = None,
         decode_timestep: float = 0.0,
         decode_noise_scale: float | None = None,
         output_type: str = "np",
@@ -268,6 +271,9 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
             audio_latents: initial packed target audio noise (1, Nt, D), or clean unnormalised
                 (1, C, L, M) latents noised to ``sigmas[0]``.
             sigmas: explicit schedule (``steps + 1`` values ending in 0); default the LTX-2 one.
+            use_cross_timestep / stg_mode: None follows the model generation
+                (``default_use_cross_timestep`` / ``default_stg_mode``: LTX-2 drops the STG
+                block's self-attention, LTX-2.3 passes its values through).
             progress: ``callable(step_report, preview_or_None)`` after each step.
             cancel: ``engine.api.CancelToken``; checked before every step, raises ``Cancelled``.
             output_type: "np", "pt" or "latent".
@@ -296,6 +302,7 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
         device = self._device()
         if use_cross_timestep is None:
             use_cross_timestep = default_use_cross_timestep(self.transformer)
+        stg_mode = default_stg_mode(self.transformer) if stg_mode is None else STGMode(stg_mode)
 
         # 2. encode prompts (negative only when CFG is on)
         with sw.phase("encode_prompt"):
@@ -396,6 +403,7 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
                 on_step=on_step,
                 check_cancel=check,
                 pass_runner=pass_executor,
+                stg_mode=stg_mode,
             )
 
         # 7. drop reference tokens (already separate), unnormalise

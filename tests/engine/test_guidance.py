@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -31,6 +29,10 @@ def test_pass_lists() -> None:
     # audio CFG alone still needs the negative pass
     a_only = GuidanceScales(**{**ALL.__dict__, "video_cfg": 1.0})
     assert "negative" in [s.name for s in build_pass_specs(a_only)]
+    # identity guidance runs only for a scale > 0, as in the public code (not for < 0)
+    for scale, on in ((-1.0, False), (-1e-6, False), (1e-6, True)):
+        sc = GuidanceScales(**{**ALL.__dict__, "identity": scale})
+        assert ("identity" in [s.name for s in build_pass_specs(sc)]) is on
     # without reference tokens there is no identity pass
     assert "identity" not in [s.name for s in build_pass_specs(ALL, has_reference=False)]
     stg = next(s for s in build_pass_specs(ALL) if s.name == "stg")
@@ -75,6 +77,20 @@ V = {
 }
 
 
+class _FakeAttention:
+    def __init__(self) -> None:
+        self.processor = None
+
+    def set_processor(self, processor) -> None:
+        self.processor = processor
+
+
+class _FakeBlock:
+    def __init__(self) -> None:
+        self.attn1, self.audio_attn1 = _FakeAttention(), _FakeAttention()
+        self.perturbed_attn = False
+
+
 class FakeTransformer:
     """Returns a constant velocity per pass; identifies the pass from its inputs/kwargs."""
 
@@ -83,7 +99,8 @@ class FakeTransformer:
     def __init__(self, state: DenoiseState) -> None:
         self.state = state
         self.calls: list[tuple[str, dict]] = []
-        self.transformer_blocks = [SimpleNamespace(perturbed_attn=True)] * 2
+        self.config: dict = {}  # an LTX-2 config: STG drops self-attention
+        self.transformer_blocks = [_FakeBlock() for _ in range(2)]
 
     def __call__(self, **kw):
         if kw.get("isolate_modalities"):
