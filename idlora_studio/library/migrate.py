@@ -25,7 +25,7 @@ from .db import writer
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: Newest revision in ``migrations/versions``; a test checks it matches Alembic's head.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 KEEP_BACKUPS = 5
 BACKUP_PREFIX = "library-"
 #: Also back up on open when the newest backup is older than this (cheap insurance).

@@ -174,6 +174,8 @@ class VoiceClip(Base):
     gain_db: Mapped[float] = mapped_column(Float)
     trim_start_s: Mapped[float] = mapped_column(Float)
     trim_end_s: Mapped[float] = mapped_column(Float)
+    # The reference window generation encodes (seconds in the stored clip): the suggested one
+    # unless the user moved it (Library.set_clip_window).
     best_start_s: Mapped[float] = mapped_column(Float)
     best_end_s: Mapped[float] = mapped_column(Float)
     clipping: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -186,6 +188,9 @@ class VoiceClip(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # Added in revision 0002: waveform peaks, one unsigned byte per bucket (value / 255).
     peaks: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Added in revision 0006: the window the import analysis suggested (NULL: same as best_*).
+    suggested_start_s: Mapped[float | None] = mapped_column(Float)
+    suggested_end_s: Mapped[float | None] = mapped_column(Float)
 
     identity: Mapped[Identity] = relationship(back_populates="clips")
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from idlora_studio.paths import Paths
 
-from . import importer
+from . import audio_checks, importer
 from .db import SessionScopes, make_engine
 from .media_types import FaceBox, ImageImport, ImportRejected, VoiceImport
 from .migrate import MigrationResult, migrate
@@ -57,6 +58,11 @@ log = logging.getLogger(__name__)
 MAX_NAME_LEN = 200
 MAX_TAG_LEN = 64
 CLIP_SOURCES = ("imported", "recorded")
+#: Bounds of a chosen reference window (the generator refuses voices under 2 s and warns that
+#: references over 15 s weaken the identity).
+CLIP_WINDOW_MIN_S = audio_checks.SHORT_S
+CLIP_WINDOW_MAX_S = audio_checks.LONG_S
+WINDOW_EPS_S = 1e-3
 ALREADY_PRESENT = "this file is already in the identity; it was not added again"
 
 
@@ -144,6 +150,14 @@ class ClipInfo:
     clipping: bool
     noisy: bool
     created_at: dt.datetime
+    #: The window the import analysis suggested; ``best_window`` is the one generation uses
+    #: (equal unless the user moved it with :meth:`Library.set_clip_window`).
+    suggested_window: tuple[float, float] | None = None
+
+    @property
+    def window_moved(self) -> bool:
+        """True when the chosen window differs from the suggested one."""
+        return self.suggested_window is not None and self.best_window != self.suggested_window
 
 
 @dataclass(frozen=True)
@@ -197,6 +211,55 @@ class IdentityCreated:
 
 
 # ----------------------------------------------------------------------------- helpers
+def _window_values(start_s: object, end_s: object) -> tuple[float, float]:
+    out = []
+    for label, value in (("start", start_s), ("end", end_s)):
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"the window {label} {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise InvalidInputError(f"the window {label} must be a finite number, got {value!r}")
+        out.append(number)
+    return out[0], out[1]
+
+
+def check_clip_window(start_s: float, end_s: float, duration_s: float) -> tuple[float, float]:
+    """Validate a reference window inside a clip of ``duration_s``; returns it (rounded to ms).
+
+    Raises :class:`InvalidInputError` with a sentence saying what is wrong.
+    """
+    start, end = round(start_s, 3), round(end_s, 3)
+    if start < 0:
+        raise InvalidInputError(f"the window cannot start before the clip (start {start:.2f} s)")
+    if end > duration_s + WINDOW_EPS_S:
+        raise InvalidInputError(
+            f"the window ends at {end:.2f} s, after the end of the {duration_s:.2f} s clip"
+        )
+    end = min(end, round(duration_s, 3))
+    length = end - start
+    if length <= 0:
+        raise InvalidInputError(
+            f"the window must end after it starts (start {start:.2f} s, end {end:.2f} s)"
+        )
+    if length < CLIP_WINDOW_MIN_S - WINDOW_EPS_S:
+        if duration_s < CLIP_WINDOW_MIN_S:
+            raise InvalidInputError(
+                f"the clip is only {duration_s:.1f} s long; a reference window needs at least "
+                f"{CLIP_WINDOW_MIN_S:.0f} s"
+            )
+        raise InvalidInputError(
+            f"the window is {length:.1f} s long; it needs at least {CLIP_WINDOW_MIN_S:.0f} s "
+            f"of voice (about {audio_checks.WINDOW_S:.0f} s works best)"
+        )
+    if length > CLIP_WINDOW_MAX_S + WINDOW_EPS_S:
+        raise InvalidInputError(
+            f"the window is {length:.1f} s long; at most {CLIP_WINDOW_MAX_S:.0f} s is allowed "
+            f"(ID-LoRA was trained on about {audio_checks.WINDOW_S:.0f} s references)"
+        )
+    return start, end
+
+
 def normalize_name(name: str) -> tuple[str, str]:
     """(display name, unique key) for an identity name; raises InvalidInputError."""
     if not isinstance(name, str):
@@ -510,6 +573,11 @@ class Library(SessionScopes):
             clipping=bool(c.clipping),
             noisy=bool(c.noisy),
             created_at=_aware(c.created_at),
+            suggested_window=(
+                (c.suggested_start_s, c.suggested_end_s)
+                if c.suggested_start_s is not None and c.suggested_end_s is not None
+                else (c.best_start_s, c.best_end_s)
+            ),
         )
 
     # ------------------------------------------------------------------ identities
@@ -780,6 +848,38 @@ class Library(SessionScopes):
     def set_default_clip(self, identity_id: int, clip_id: int) -> None:
         self._set_default(VoiceClip, identity_id, clip_id, "voice clip")
 
+    def set_clip_window(self, clip_id: int, start_s: float, end_s: float) -> ClipInfo:
+        """Choose the reference window of a clip: the part generation encodes.
+
+        ``start_s``/``end_s`` are seconds in the stored clip. The window must lie inside the
+        clip and last between :data:`CLIP_WINDOW_MIN_S` and :data:`CLIP_WINDOW_MAX_S`
+        (ID-LoRA was trained on ~5 s references). Bad input raises
+        :class:`InvalidInputError` (or :class:`NotFoundError`) and changes nothing.
+        Returns the updated clip.
+        """
+        start, end = _window_values(start_s, end_s)
+        with self._write() as s:
+            row = s.get(VoiceClip, clip_id)
+            if row is None:
+                raise NotFoundError(f"no voice clip with id {clip_id}")
+            start, end = check_clip_window(start, end, row.duration_s)
+            row.best_start_s, row.best_end_s = start, end
+            self._touch(s, row.identity_id)
+            s.flush()
+            return self._clip_info(row)
+
+    def reset_clip_window(self, clip_id: int) -> ClipInfo:
+        """Put a clip's reference window back to the suggested one; returns the clip."""
+        with self._write() as s:
+            row = s.get(VoiceClip, clip_id)
+            if row is None:
+                raise NotFoundError(f"no voice clip with id {clip_id}")
+            if row.suggested_start_s is not None and row.suggested_end_s is not None:
+                row.best_start_s, row.best_end_s = row.suggested_start_s, row.suggested_end_s
+                self._touch(s, row.identity_id)
+            s.flush()
+            return self._clip_info(row)
+
     # ------------------------------------------------------------------ internals
     def _put(self, data: bytes, written: list[str]) -> str:
         sha = self.store.put_bytes(data)
@@ -924,6 +1024,8 @@ class Library(SessionScopes):
             trim_end_s=float(c.trimmed_range[1]),
             best_start_s=float(c.best_window[0]),
             best_end_s=float(c.best_window[1]),
+            suggested_start_s=float(c.best_window[0]),
+            suggested_end_s=float(c.best_window[1]),
             clipping=bool(c.clipping),
             noisy=bool(c.noisy),
             noise_floor_db=float(c.noise_floor_db),

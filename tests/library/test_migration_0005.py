@@ -38,7 +38,7 @@ def test_upgrade_from_0004_gives_old_projects_an_empty_form(paths) -> None:  # n
         assert projects.generate_form(3) == {}
     finally:
         lib.close()
-    assert mig.current_revision(paths.db_path) == "0005"
+    assert mig.current_revision(paths.db_path) == mig.HEAD_REVISION
 
 
 def test_form_is_kept_per_project_and_survives_reopening(paths) -> None:  # noqa: ANN001
