@@ -304,6 +304,20 @@ class IDLoRAGenerator:
 
     # ------------------------------------------------------------------ generate
 
+    @property
+    def generation(self) -> str:
+        """``"ltx2"`` or ``"ltx2.3"``: the model generation (decides STG, cross-timestep, fit)."""
+        from engine.pipeline.denoise import model_generation
+
+        return model_generation(self.pipe.transformer)
+
+    @property
+    def first_frame_fit(self) -> Any:
+        """How this pipeline fits the reference image (one-stage: LTX-2 stretches, 2.3 crops)."""
+        from engine.media.first_frame import first_frame_fit
+
+        return first_frame_fit(self.generation, "one_stage")
+
     def _stg_block(self, request: GenerationRequest, warnings: list[str]) -> int:
         n = self.pipe.num_blocks
         block = request.stg_block
@@ -326,7 +340,8 @@ class IDLoRAGenerator:
         import torch
 
         from engine.media.audio import load_audio
-        from engine.media.image import load_image, resize_to
+        from engine.media.first_frame import fit_note, prepare_first_frame
+        from engine.media.image import load_image
 
         if request.image is None:
             raise InvalidRequestError("a reference image (the first frame) is needed")
@@ -335,9 +350,10 @@ class IDLoRAGenerator:
         img = load_image(request.image)
         width, height, size_notes = resolve_size(request, img.size)
         notes.extend(size_notes)
-        img = resize_to(img, width, height)
-        arr = np.asarray(img, dtype=np.float32) / 127.5 - 1.0  # (H, W, 3) in [-1, 1]
-        image = torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+        image, geometry = prepare_first_frame(img, width, height, self.first_frame_fit)
+        note = fit_note(geometry)
+        if note is not None:
+            notes.append(note)
 
         samples, sr = load_audio(request.voice, target_sr=VOICE_SAMPLE_RATE, max_duration_s=600.0)
         duration = samples.shape[1] / sr
@@ -471,6 +487,7 @@ class IDLoRAGenerator:
             "negative_prompt": request.negative_prompt,
             "use_cross_timestep": self.pipe.is_ltx23,
             "stg_mode": default_stg_mode(self.pipe.transformer).value,
+            "first_frame_fit": self.first_frame_fit.value,
             "sample_rate": int(out.sample_rate),
             "model": self.model_info(),
             "lora": self.model_info()["lora"],

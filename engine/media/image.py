@@ -141,12 +141,3 @@ def load_image(path: Path | str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
                 path, f"the image data is truncated or damaged and cannot be decoded ({exc})"
             ) from None
     return rgb
-
-
-def resize_to(image: Image.Image, width: int, height: int) -> Image.Image:
-    """Resize to exactly ``width`` x ``height`` with bilinear filtering (the method's resize)."""
-    if width <= 0 or height <= 0:
-        raise ValueError(f"target size must be positive, got {width}x{height}")
-    if image.size == (width, height):
-        return image.copy()
-    return image.resize((width, height), Image.Resampling.BILINEAR)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from engine.api import MediaError
-from engine.media.image import load_image, probe_image, resize_to
+from engine.media.image import load_image, probe_image
 from idlora_studio.library.image_checks import check_image
 from idlora_studio.library.media_types import ImportRejected
 from tests import media_fixtures as mf
@@ -159,13 +159,3 @@ def test_load_image_modes(tmp_path: Path) -> None:
     Image.open(webp).save(tmp_path / "f.webp")
     assert load_image(tmp_path / "f.webp").size == (512, 512)
     assert probe_image(tmp_path / "f.webp").format == "WEBP"
-
-
-def test_resize_to_is_bilinear_and_exact(tmp_path: Path) -> None:
-    img = load_image(mf.face_image(tmp_path / "f.png"))
-    out = resize_to(img, 96, 64)
-    assert out.size == (96, 64) and out.mode == "RGB"
-    ref = img.resize((96, 64), Image.Resampling.BILINEAR)
-    assert np.array_equal(np.asarray(out), np.asarray(ref))
-    with pytest.raises(ValueError):
-        resize_to(img, 0, 10)
