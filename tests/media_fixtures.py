@@ -264,6 +264,35 @@ def two_faces_image(path: Path) -> Path:
     return Path(path)
 
 
+def group_photo(
+    path: Path,
+    size: tuple[int, int] = (1600, 1200),
+    face_widths: tuple[int, ...] = (160, 140, 70),
+    background: str = "chelsea",
+) -> Path:
+    """A group photo composed of real photographs: head-and-shoulders cut-outs of the
+    astronaut (faces about ``face_widths`` pixels wide, the middle one mirrored) standing
+    in a row, at slightly different heights, before a real photo (``skimage.data``'s
+    ``background``) scaled to ``size``. Returns the file (format from the suffix)."""
+    from skimage import data
+
+    w, h = size
+    canvas = Image.fromarray(getattr(data, background)()).convert("RGB").resize((w, h))
+    head = Image.fromarray(face_array()).crop((120, 10, 330, 260))  # face ~100 px wide
+    x = int(w * 0.12)
+    for i, face in enumerate(face_widths):
+        person = head.resize((head.width * face // 100, head.height * face // 100))
+        if i % 2:
+            person = person.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        canvas.paste(person, (x, int(h * 0.3) + (i % 2) * int(h * 0.05)))
+        x += person.width + int(w * 0.08)
+    if Path(path).suffix.lower() in (".jpg", ".jpeg"):
+        canvas.save(path, quality=92)
+    else:
+        canvas.save(path)
+    return Path(path)
+
+
 def no_face_image(path: Path, size: tuple[int, int] = (320, 240)) -> Path:
     """A gradient with a few flat shapes: no face anywhere."""
     w, h = size

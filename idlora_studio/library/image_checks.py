@@ -5,7 +5,16 @@ bombs refused from the header), re-encodes it without metadata (PNG for lossless
 JPEG quality 95 for JPEG sources), makes a thumbnail, and looks for faces with OpenCV's
 bundled Haar cascade. No face or several faces is a warning, not a rejection: the user
 decides. The suggested crop is a square around the largest face with room for hair and
-shoulders, clamped to the image.
+shoulders, clamped to the image; :func:`crop_image` makes that crop a new reference image.
+
+Face detection, and why it is set up this way (measured on group photos composed of real
+face photographs on real photographic backgrounds, phone-sized and smaller): a global
+histogram equalisation let a flat or bright background squeeze the faces' contrast away
+(0 of 3 faces found on some backgrounds), and a minimum face of 6 % of the short side on a
+1024 px copy dropped the smaller face of a group ("2 faces" for three people). Local
+contrast equalisation (CLAHE), a 3 % minimum on a 1280 px copy and the ``alt2`` frontal
+cascade (fewer false faces than ``default`` at that size) found every face with no false
+ones on the same set.
 
 No Qt here: this runs in a worker thread.
 """
@@ -24,7 +33,11 @@ from engine.media.image import load_image, probe_image
 from idlora_studio.library.media_types import FaceBox, ImageImport, ImportRejected
 
 MIN_SIDE = 64
-DETECT_LONG_SIDE = 1024  # faces are searched on a copy at most this long
+DETECT_LONG_SIDE = 1280  # faces are searched on a copy at most this long
+MIN_FACE_FRACTION = 0.03  # of the short side of that copy
+MIN_FACE_PX = 20  # the cascade's window is 20 x 20
+MIN_NEIGHBORS = 5
+CASCADE = "haarcascade_frontalface_alt2.xml"
 CROP_SCALE = 2.2  # crop side as a multiple of the face box side
 JPEG_QUALITY = 95
 THUMB_QUALITY = 85
@@ -41,7 +54,7 @@ def _face_cascade():  # noqa: ANN202 - cv2 type
     if cascade is None:
         import cv2
 
-        xml = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        xml = Path(cv2.data.haarcascades) / CASCADE
         cascade = cv2.CascadeClassifier(str(xml))
         if cascade.empty():
             raise RuntimeError(f"OpenCV's face detector could not be loaded from {xml}")
@@ -63,10 +76,10 @@ def detect_faces(image: Image.Image) -> tuple[FaceBox, ...]:
         )
     )
     gray = cv2.cvtColor(np.asarray(small), cv2.COLOR_RGB2GRAY)
-    gray = cv2.equalizeHist(gray)
-    min_side = max(24, int(min(gray.shape) * 0.06))
+    gray = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(gray)
+    min_side = max(MIN_FACE_PX, int(min(gray.shape) * MIN_FACE_FRACTION))
     found = _face_cascade().detectMultiScale(
-        gray, scaleFactor=1.1, minNeighbors=6, minSize=(min_side, min_side)
+        gray, scaleFactor=1.1, minNeighbors=MIN_NEIGHBORS, minSize=(min_side, min_side)
     )
     boxes = [
         FaceBox(
@@ -78,7 +91,18 @@ def detect_faces(image: Image.Image) -> tuple[FaceBox, ...]:
         for (x, y, fw, fh) in (found if len(found) else [])
     ]
     boxes.sort(key=lambda b: b.width * b.height, reverse=True)
-    return tuple(boxes)
+    return tuple(_drop_nested(boxes))
+
+
+def _drop_nested(boxes: list[FaceBox]) -> list[FaceBox]:
+    """Keep a box only if its centre is not inside a larger box already kept (the cascade
+    can report one face twice at two scales). ``boxes`` is sorted largest first."""
+    kept: list[FaceBox] = []
+    for b in boxes:
+        cx, cy = b.x + b.width / 2, b.y + b.height / 2
+        if not any(k.x <= cx <= k.x + k.width and k.y <= cy <= k.y + k.height for k in kept):
+            kept.append(b)
+    return kept
 
 
 def suggest_crop(face: FaceBox, width: int, height: int) -> tuple[int, int, int, int]:
@@ -118,11 +142,44 @@ def check_image(
         image = load_image(path, max_pixels=max_pixels)
     except MediaError as exc:
         raise ImportRejected(path, exc.problem) from None
+    return _checked(path, image, info.format, thumbnail_size)
+
+
+def crop_image(
+    path: Path,
+    crop: tuple[int, int, int, int],
+    *,
+    source_name: str,
+    thumbnail_size: int = 256,
+) -> ImageImport:
+    """Cut ``crop`` (x, y, width, height; clamped to the image) out of the image at ``path``
+    and check the result like an import (faces, warnings, thumbnail). ``source_name`` is the
+    file name the new image is listed under. Raises :class:`ImportRejected` when the crop is
+    empty or smaller than a reference image may be."""
+    path = Path(path)
+    try:
+        info = probe_image(path)
+        image = load_image(path)
+    except MediaError as exc:
+        raise ImportRejected(path, exc.problem) from None
+    x, y, w, h = (int(v) for v in crop)
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(image.width, x + w), min(image.height, y + h)
+    if min(x1 - x0, y1 - y0) < MIN_SIDE:
+        raise ImportRejected(
+            path,
+            f"the crop {w} x {h} at ({x}, {y}) leaves less than {MIN_SIDE} pixels on a side "
+            f"of this {image.width} x {image.height} image",
+        )
+    return _checked(Path(source_name), image.crop((x0, y0, x1, y1)), info.format, thumbnail_size)
+
+
+def _checked(path: Path, image: Image.Image, fmt: str, thumbnail_size: int) -> ImageImport:
     width, height = image.size
 
     # 2. re-encode without metadata (new image objects carry no EXIF/ICC/text chunks)
     clean = Image.frombytes("RGB", image.size, image.tobytes())
-    if info.format in ("JPEG", "MPO"):
+    if fmt in ("JPEG", "MPO"):
         data = _encode(clean, "JPEG", quality=JPEG_QUALITY, optimize=True)
         extension = ".jpg"
     else:

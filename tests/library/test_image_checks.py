@@ -77,6 +77,57 @@ def test_two_faces_is_a_warning(tmp_path: Path) -> None:
     assert x <= largest.x and largest.x + largest.width <= x + w
 
 
+@pytest.mark.parametrize(
+    ("size", "widths", "background"),
+    [
+        ((1600, 1200), (160, 140, 70), "chelsea"),  # the smaller face was dropped: "2 faces"
+        ((4032, 3024), (400, 350, 170), "coffee"),  # phone-sized: "2 faces"
+        ((1600, 1200), (160, 140, 90), "rocket"),  # bright sky: equalisation hid faces
+    ],
+)
+def test_every_face_of_a_group_photo_is_counted(
+    tmp_path: Path, size: tuple[int, int], widths: tuple[int, ...], background: str
+) -> None:
+    path = mf.group_photo(tmp_path / "group.jpg", size, widths, background)
+    r = check_image(path)
+    assert len(r.faces) == 3, [(f.x, f.y, f.width) for f in r.faces]
+    assert any(w.startswith("3 faces were found") for w in r.warnings)
+    # one box per person, left to right where they stand, largest first
+    centres = sorted(f.x + f.width / 2 for f in r.faces)
+    assert centres[0] < size[0] * 0.4 and centres[-1] > size[0] * 0.5
+    assert [f.width for f in r.faces] == sorted((f.width for f in r.faces), reverse=True)
+    for f, expected in zip(r.faces, widths, strict=True):
+        assert 0.6 * expected < f.width < 1.6 * expected
+
+
+def test_photos_without_people_have_no_faces(tmp_path: Path) -> None:
+    from skimage import data
+
+    for name in ("chelsea", "coffee", "rocket", "brick", "horse"):
+        path = tmp_path / f"{name}.png"
+        Image.fromarray(getattr(data, name)()).convert("RGB").save(path)
+        assert check_image(path).faces == (), name
+
+
+def test_crop_image_cuts_the_suggested_crop_into_a_new_checked_image(tmp_path: Path) -> None:
+    from idlora_studio.library.image_checks import crop_image
+
+    src = mf.group_photo(tmp_path / "group.png", (1600, 1200), (160, 140, 70), "chelsea")
+    whole = check_image(src)
+    x, y, w, h = whole.suggested_crop
+    stored = tmp_path / "stored.png"
+    stored.write_bytes(whole.data)
+    cut = crop_image(stored, whole.suggested_crop, source_name="group-crop.png")
+    assert (cut.width, cut.height) == (w, h) and cut.source.name == "group-crop.png"
+    assert cut.extension == ".png" and len(cut.faces) == 1
+    assert not any("faces were found" in t for t in cut.warnings)
+    # the pixels are the crop's pixels (lossless in, lossless out)
+    expected = np.asarray(Image.open(src).convert("RGB"))[y : y + h, x : x + w]
+    assert np.array_equal(np.asarray(decode(cut.data)), expected)
+    with pytest.raises(ImportRejected, match="less than 64 pixels"):
+        crop_image(stored, (10, 10, 30, 30), source_name="tiny.png")
+
+
 def test_exif_orientation_applied_and_metadata_stripped(tmp_path: Path) -> None:
     path = mf.exif_rotated_jpeg(tmp_path / "phone.jpg", size=(200, 100))
     assert Image.open(path).getexif().get(0x0112) == 6
