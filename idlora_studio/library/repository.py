@@ -774,8 +774,11 @@ class Library(SessionScopes):
         self._require(identity_id)
         return self.add_checked_image(identity_id, importer.check_image_file(path))
 
-    def add_checked_image(self, identity_id: int, checked: ImageImport) -> ImageAdded:
-        """Store an image that :func:`image_checks.check_image` already accepted."""
+    def add_checked_image(
+        self, identity_id: int, checked: ImageImport, *, make_default: bool = False
+    ) -> ImageAdded:
+        """Store an image that :func:`image_checks.check_image` already accepted (as the
+        identity's default image, in the same transaction, with ``make_default``)."""
         written: list[str] = []
         try:
             with self.store.writing():
@@ -785,11 +788,39 @@ class Library(SessionScopes):
                 with self._write() as s:
                     ident = self._get(s, identity_id)
                     result = self._insert_image(s, ident.id, checked, sha)
+                    if make_default:
+                        self._make_default(s, ReferenceImage, ident.id, result.image_id)
                     ident.updated_at = utcnow()
         except BaseException:
             self._collect_candidates(written)
             raise
         return result
+
+    def add_cropped_image(
+        self, image_id: int, crop: tuple[int, int, int, int] | None = None
+    ) -> ImageAdded:
+        """A new reference image cut out of image ``image_id`` (its suggested crop unless
+        ``crop`` is given), checked like an import. The original stays; when it was the
+        identity's default image, the crop becomes the default."""
+        from .image_checks import crop_image
+
+        with self._read() as s:
+            row = s.get(ReferenceImage, image_id)
+            if row is None:
+                raise NotFoundError(f"no image with id {image_id}")
+            identity_id, sha, was_default = row.identity_id, row.sha256, row.is_default
+            name = row.original_name or f"image-{image_id}{row.extension}"
+            stored = json.loads(row.suggested_crop_json) if row.suggested_crop_json else None
+        box = tuple(crop) if crop is not None else (tuple(stored) if stored else None)
+        if box is None:
+            raise InvalidInputError(
+                f"image {image_id} has no suggested crop (no face was found); give a crop"
+            )
+        source = Path(name)
+        checked = crop_image(
+            self.store.path(sha), box, source_name=f"{source.stem}-crop{source.suffix}"
+        )
+        return self.add_checked_image(identity_id, checked, make_default=was_default)
 
     def remove_image(self, image_id: int) -> None:
         self._remove_media_row(ReferenceImage, image_id, "image")
@@ -1057,14 +1088,18 @@ class Library(SessionScopes):
                 raise InvalidInputError(
                     f"{what} {item_id} belongs to another identity, not to {identity_id}"
                 )
-            # Clear first, then set: the partial unique index allows one default at a time.
-            s.execute(
-                update(model)
-                .where(and_(model.identity_id == identity_id, model.is_default))
-                .values(is_default=False)
-            )
-            s.execute(update(model).where(model.id == item_id).values(is_default=True))
+            self._make_default(s, model, identity_id, item_id)
             self._touch(s, identity_id)
+
+    @staticmethod
+    def _make_default(s: Session, model: type, identity_id: int, item_id: int) -> None:
+        # Clear first, then set: the partial unique index allows one default at a time.
+        s.execute(
+            update(model)
+            .where(and_(model.identity_id == identity_id, model.is_default))
+            .values(is_default=False)
+        )
+        s.execute(update(model).where(model.id == item_id).values(is_default=True))
 
     def _backfill_peaks(self) -> None:
         """Waveform peaks for clips stored before schema revision 0002."""

@@ -317,3 +317,33 @@ def test_add_media_to_existing_identity_is_all_or_nothing(lib: Library, paths, m
     d = lib.get_identity(a)
     assert len(d.images) == 2 and len(d.clips) == 1
     assert media_files(paths) == before
+
+
+def test_cropped_image_is_a_new_image_and_the_original_stays(lib: Library, tmp_path) -> None:
+    from PIL import Image
+
+    from tests import media_fixtures as mf
+
+    iid = lib.create_identity("Group Shot")
+    src = mf.group_photo(tmp_path / "team.png", (1600, 1200), (160, 140, 70), "chelsea")
+    added = lib.add_image(iid, src)
+    assert len(added.faces) == 3 and added.suggested_crop is not None
+    original = lib.get_identity(iid).images[0]
+    assert original.is_default
+
+    crop = lib.add_cropped_image(added.image_id)
+    d = lib.get_identity(iid)
+    assert [i.id for i in d.images] == [added.image_id, crop.image_id]
+    kept, cut = d.images
+    assert kept.path.is_file() and kept.sha256 == original.sha256  # the original is untouched
+    assert cut.is_default and not kept.is_default  # the crop replaces it as the default
+    x, y, w, h = added.suggested_crop
+    assert (cut.width, cut.height) == (w, h) and cut.original_name == "team-crop.png"
+    assert cut.face_count == 1 and Image.open(cut.path).size == (w, h)
+    # an explicit crop of a non-default image leaves the default alone
+    other = lib.add_cropped_image(added.image_id, (0, 0, 400, 300))
+    d = lib.get_identity(iid)
+    assert d.default_image_id == crop.image_id
+    assert next(i for i in d.images if i.id == other.image_id).width == 400
+    with pytest.raises(NotFoundError):
+        lib.add_cropped_image(999_999)
