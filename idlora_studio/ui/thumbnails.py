@@ -9,6 +9,7 @@ The cache is an LRU bounded by entry count.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRect, QSize, Qt, Signal
@@ -44,6 +45,17 @@ def load_square_image(path: str, side: int) -> QImage | None:
     return image.copy(QRect(x, y, side, side)).convertToFormat(
         QImage.Format.Format_ARGB32_Premultiplied
     )
+
+
+def load_fitted_image(path: str, side: int) -> QImage | None:
+    """Decode ``path`` scaled to fit in ``side`` x ``side``, aspect kept (any thread)."""
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    size = reader.size()
+    if size.isValid() and max(size.width(), size.height()) > side:
+        reader.setScaledSize(size.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    return None if image.isNull() else image
 
 
 class ThumbnailCache(QObject):
@@ -84,16 +96,30 @@ class ThumbnailCache(QObject):
         return pix
 
     def get(self, path: str | Path | None) -> QPixmap | None:
+        """The square thumbnail of ``path``; None while it loads (``ready(path)`` follows)."""
         if not path:
             return None
-        key = str(path)
+        side = self._side
+        return self._get(str(path), lambda: load_square_image(str(path), side))
+
+    @staticmethod
+    def fitted_key(path: str | Path, side: int) -> str:
+        return f"{path}#fit{side}"
+
+    def fitted(self, path: str | Path | None, side: int) -> QPixmap | None:
+        """``path`` scaled to fit ``side`` x ``side`` with its aspect kept; None while it
+        loads (``ready(fitted_key(path, side))`` follows)."""
+        if not path:
+            return None
+        return self._get(self.fitted_key(path, side), lambda: load_fitted_image(str(path), side))
+
+    def _get(self, key: str, load: Callable[[], QImage | None]) -> QPixmap | None:
         pix = self.cached(key)
         if pix is not None or key in self._loading or key in self._failed:
             return pix
         self._loading.add(key)
-        side = self._side
         self._runner.submit(
-            lambda: load_square_image(key, side),
+            load,
             lambda image: self._store(key, image),
             lambda _exc: self._store(key, None),
         )
