@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
 
 from idlora_studio.library.media_types import ImportRejected
+from idlora_studio.state.identity_edits import IdentityEditCommand, IdentityFields
 from idlora_studio.workers.tasks import TaskRunner
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
@@ -93,6 +95,13 @@ class LibraryState(QObject):
       ``import_failed(str)``    a file was refused; the text names the file
       ``error(str)``            any other failure, as a sentence
       ``busy_changed(bool)``    whether database work is in flight
+      ``fields_applied(int, object)`` undo/redo put ``IdentityFields`` on an identity:
+                                the editor shows them if that identity is open
+      ``save_state_changed(int)`` saves of an identity started, landed or failed
+
+    Typed fields (name, notes, tags, consent) are edited through
+    :meth:`commit_identity_fields`: each commit is a command on ``undo_stack`` and is
+    written at once on the database worker (there is no separate "save").
     """
 
     identities_changed = Signal()
@@ -104,6 +113,8 @@ class LibraryState(QObject):
     error = Signal(str)
     busy_changed = Signal(bool)
     message = Signal(str)
+    fields_applied = Signal(int, object)
+    save_state_changed = Signal(int)
 
     def __init__(self, library: Any, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -113,6 +124,11 @@ class LibraryState(QObject):
         self._refreshing = False
         self._refresh_again = False
         self._loaded_once = False
+        self.undo_stack = QUndoStack(self)
+        self._saved_fields: dict[int, IdentityFields] = {}
+        self._saves_pending: dict[int, int] = {}
+        self._save_errors: dict[int, str] = {}
+        self._drafts: dict[int, IdentityFields] = {}
         runner.idle_changed.connect(lambda idle: self.busy_changed.emit(not idle))
 
     # --- queries -------------------------------------------------------------------
@@ -177,6 +193,7 @@ class LibraryState(QObject):
         fn: Callable[[], Any],
         failure: str,
         on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         def done(result: Any) -> None:
             if on_done is not None:
@@ -186,6 +203,8 @@ class LibraryState(QObject):
             self.refresh()
 
         def failed(exc: BaseException) -> None:
+            if on_error is not None:
+                on_error(exc)
             if isinstance(exc, ImportRejected):
                 self.import_failed.emit(str(exc))
             else:
@@ -305,12 +324,100 @@ class LibraryState(QObject):
             "Could not save the identity",
         )
 
+    # --- typed fields: undoable, saved as they are committed ------------------------
+    def saved_fields(self, identity_id: int, detail: Any = None) -> IdentityFields | None:
+        """The fields the library holds for ``identity_id`` once pending saves land.
+
+        With ``detail`` (a freshly loaded ``IdentityDetail``) and no save in flight, the
+        detail is the truth and is remembered."""
+        if detail is not None and not self.saves_pending(identity_id):
+            self._saved_fields[identity_id] = IdentityFields.of(detail)
+        return self._saved_fields.get(identity_id)
+
+    def saves_pending(self, identity_id: int) -> int:
+        return self._saves_pending.get(identity_id, 0)
+
+    def save_error(self, identity_id: int) -> str:
+        """Why the last save of ``identity_id`` failed ("" when it did not)."""
+        return self._save_errors.get(identity_id, "")
+
+    def commit_identity_fields(self, identity_id: int, after: IdentityFields) -> bool:
+        """Save ``after`` as the identity's fields, as one undoable step. False (nothing
+        pushed) when nothing differs from what is saved."""
+        before = self._saved_fields.get(identity_id)
+        if before is None:
+            raise LookupError(f"identity {identity_id} was not loaded before editing")
+        if not after.differs(before):
+            return False
+        self.undo_stack.push(IdentityEditCommand(self, identity_id, before, after))
+        return True
+
+    def _apply_fields(
+        self, identity_id: int, before: IdentityFields, after: IdentityFields, *, show: bool
+    ) -> None:
+        """Write ``after`` (the fields differing from ``before``) on the database worker."""
+        changes = after.changes_from(before)
+        self._saved_fields[identity_id] = after
+        self._drafts.pop(identity_id, None)
+        if show:
+            self.fields_applied.emit(identity_id, after)
+        if not changes:
+            return
+        self._saves_pending[identity_id] = self.saves_pending(identity_id) + 1
+        self._save_errors.pop(identity_id, None)
+        self.save_state_changed.emit(identity_id)
+
+        def landed(_: Any = None) -> None:
+            left = self.saves_pending(identity_id) - 1
+            if left > 0:
+                self._saves_pending[identity_id] = left
+            else:
+                self._saves_pending.pop(identity_id, None)
+            self.save_state_changed.emit(identity_id)
+
+        def failed(exc: BaseException) -> None:
+            # The library kept what it had: so must our idea of what is saved.
+            self._saved_fields[identity_id] = before
+            self._save_errors[identity_id] = str(exc)
+            landed()
+
+        self._mutate(
+            identity_id,
+            lambda: self._library.update_identity(identity_id, **changes),
+            "Could not save the identity",
+            landed,
+            failed,
+        )
+
+    def draft(self, identity_id: int) -> IdentityFields | None:
+        """Typed values that could not be saved yet (e.g. an empty name), kept in memory so
+        switching identities never loses them."""
+        return self._drafts.get(identity_id)
+
+    def set_draft(self, identity_id: int, fields: IdentityFields | None) -> None:
+        if fields is None:
+            self._drafts.pop(identity_id, None)
+        else:
+            self._drafts[identity_id] = fields
+
     def delete_identity(self, identity_id: int) -> None:
+        def done(_: Any) -> None:
+            # Edits of a deleted identity cannot be undone any more.
+            self._saved_fields.pop(identity_id, None)
+            self._drafts.pop(identity_id, None)
+            stack = self.undo_stack
+            if any(
+                getattr(stack.command(i), "identity_id", None) == identity_id
+                for i in range(stack.count())
+            ):
+                stack.clear()
+            self.identity_deleted.emit(identity_id)
+
         self._mutate(
             None,
             lambda: self._library.delete_identity(identity_id),
             "Could not delete the identity",
-            lambda _: self.identity_deleted.emit(identity_id),
+            done,
         )
 
     def remove_image(self, identity_id: int, image_id: int) -> None:
@@ -328,6 +435,41 @@ class LibraryState(QObject):
             identity_id,
             lambda: self._library.set_default_image(identity_id, image_id),
             "Could not change the default image",
+        )
+
+    def crop_image(
+        self,
+        identity_id: int,
+        image_id: int,
+        on_done: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Add the image's suggested crop as a new reference image (the original stays)."""
+
+        def done(added: Any) -> None:
+            self.message.emit("Added the cropped picture as a new reference image")
+            if on_done is not None:
+                on_done(added)
+
+        self._mutate(
+            identity_id,
+            lambda: self._library.add_cropped_image(image_id),
+            "Could not crop the image",
+            done,
+        )
+
+    def set_clip_window(self, identity_id: int, clip_id: int, start_s: float, end_s: float) -> None:
+        """Make ``start_s``..``end_s`` the clip's reference window (what generation uses)."""
+        self._mutate(
+            identity_id,
+            lambda: self._library.set_clip_window(clip_id, start_s, end_s),
+            "Could not move the reference window",
+        )
+
+    def reset_clip_window(self, identity_id: int, clip_id: int) -> None:
+        self._mutate(
+            identity_id,
+            lambda: self._library.reset_clip_window(clip_id),
+            "Could not reset the reference window",
         )
 
     def set_default_clip(self, identity_id: int, clip_id: int) -> None:

@@ -3,29 +3,37 @@
 Binding only: reads an ``IdentityDetail`` delivered by ``LibraryState.identity_loaded`` and
 sends changes back through ``LibraryState`` actions (which run on the database worker).
 Dropping files on the editor adds them to the identity shown.
+
+Nothing typed is lost. There is no Save button: a short pause in typing, leaving a field,
+opening another identity or closing the window commits the form through
+``LibraryState.commit_identity_fields`` as one undoable step (``LibraryState.undo_stack``),
+written on the database worker. What cannot be saved yet (an empty or taken name, a consent
+record without the person's name, a date in the future) is said next to the status and kept
+as a draft in memory, while the rest of the form is saved.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QRectF, QSize, Qt, QUrl, Signal
+import shiboken6
+from PySide6.QtCore import QDate, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QDragEnterEvent,
     QDropEvent,
-    QIcon,
+    QKeySequence,
     QPainter,
     QPainterPath,
-    QPaintEvent,
     QPixmap,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDateEdit,
     QFileDialog,
     QFormLayout,
@@ -34,9 +42,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListView,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -47,12 +52,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from idlora_studio.state.identity_edits import IdentityFields
 from idlora_studio.state.library_state import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, LibraryState
-from idlora_studio.ui.library_panel import ACCENT, TEXT_DIM, WARN, local_files
+from idlora_studio.ui.identity_media import ClipsSection, ImagesSection
+from idlora_studio.ui.library_panel import local_files
 from idlora_studio.ui.thumbnails import ThumbnailCache
 
-ITEM_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-ITEM_PATH_ROLE = Qt.ItemDataRole.UserRole + 2
+#: Typing pauses longer than this commit the form.
+AUTOSAVE_MS = 700
 
 
 def _consent_class() -> Any:
@@ -68,129 +75,12 @@ def _consent_value(consent: Any, *names: str) -> Any:
     return None
 
 
-class _PeaksView(QWidget):
-    """A compact waveform drawn from precomputed peak values in [0, 1]."""
-
-    def __init__(self, peaks: Sequence[float], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._peaks = tuple(float(p) for p in peaks)
-        self.progress = -1.0
-        self.window: tuple[float, float] | None = None  # fractions of the clip
-        self.setMinimumSize(160, 34)
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        r = QRectF(self.rect())
-        bg = QPainterPath()
-        bg.addRoundedRect(r, 6, 6)
-        p.fillPath(bg, QColor("#1b1e25"))
-        if self.window is not None:
-            a, b = self.window
-            p.fillRect(
-                QRectF(r.left() + a * r.width(), r.top(), (b - a) * r.width(), r.height()),
-                QColor(108, 140, 255, 40),
-            )
-        mid = r.center().y()
-        n = len(self._peaks)
-        if n:
-            bars = max(1, int(r.width() / 3))
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(ACCENT)
-            for i in range(bars):
-                lo = int(i * n / bars)
-                hi = max(lo + 1, int((i + 1) * n / bars))
-                v = max(self._peaks[lo:hi])
-                h = max(1.0, v * (r.height() - 6))
-                p.drawRoundedRect(QRectF(r.left() + i * 3, mid - h / 2, 2, h), 1, 1)
-        else:
-            p.setPen(TEXT_DIM)
-            p.drawLine(int(r.left() + 4), int(mid), int(r.right() - 4), int(mid))
-        if self.progress >= 0:
-            p.setPen(QColor("#ffffff"))
-            x = r.left() + self.progress * r.width()
-            p.drawLine(int(x), int(r.top()), int(x), int(r.bottom()))
-        p.end()
-
-
-def _make_waveform(clip: Any, parent: QWidget) -> QWidget:
-    """The shared ``WaveformView`` when available (best window shaded), else a private one."""
-    peaks = tuple(getattr(clip, "peaks", ()) or ())
-    dur = float(getattr(clip, "duration_s", 0.0) or 0.0)
-    win = getattr(clip, "best_window", None)
-    try:
-        from idlora_studio.ui.widgets.waveform import WaveformView
-    except ImportError:
-        view = _PeaksView(peaks, parent)
-        if win and dur > 0:
-            view.window = (max(0.0, win[0] / dur), min(1.0, win[1] / dur))
-        return view
-    view = WaveformView(parent)
-    view.setMinimumSize(160, 40)
-    view.setMaximumHeight(56)
-    view.wave_color = ACCENT
-    view.highlight_color = QColor(108, 140, 255, 45)
-    view.set_peaks(peaks, dur or None)
-    if win and dur > 0:
-        view.set_highlight(float(win[0]), float(win[1]))
-    return view
-
-
-class ClipRow(QWidget):
-    """One voice clip: play button, waveform, facts, default marker, warnings."""
-
-    play_requested = Signal(str)
-
-    def __init__(self, clip: Any, is_default: bool, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.clip_path = str(clip.path)
-        self.play_button = QToolButton()
-        self.play_button.setText("▶")
-        self.play_button.setObjectName("playButton")
-        self.play_button.setFixedSize(32, 32)
-        self.play_button.setToolTip("Play")
-        self.play_button.clicked.connect(lambda: self.play_requested.emit(self.clip_path))
-        self.waveform = _make_waveform(clip, self)
-        dur = float(getattr(clip, "duration_s", 0.0) or 0.0)
-        self._duration_s = dur
-        title = getattr(clip, "original_name", None) or Path(self.clip_path).name
-        facts = [f"{dur:.1f} s"]
-        if getattr(clip, "sample_rate", None):
-            facts.append(f"{clip.sample_rate / 1000:g} kHz")
-        if getattr(clip, "loudness_lufs", None) is not None:
-            facts.append(f"{clip.loudness_lufs:.0f} LUFS")
-        if getattr(clip, "source", None):
-            facts.append(str(clip.source))
-        name = QLabel(("★ " if is_default else "") + str(title))
-        name.setObjectName("clipTitle")
-        info = QLabel(" · ".join(facts))
-        info.setObjectName("dimLabel")
-        text = QVBoxLayout()
-        text.setSpacing(1)
-        text.addWidget(name)
-        text.addWidget(info)
-        warnings = tuple(getattr(clip, "warnings", ()) or ())
-        self.warning_label = QLabel("⚠ " + "; ".join(warnings) if warnings else "")
-        self.warning_label.setObjectName("warningLabel")
-        self.warning_label.setVisible(bool(warnings))
-        self.warning_label.setWordWrap(True)
-        text.addWidget(self.warning_label)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(6, 4, 6, 4)
-        row.addWidget(self.play_button)
-        row.addWidget(self.waveform, 2)
-        row.addLayout(text, 3)
-
-    def set_playing(self, playing: bool) -> None:
-        self.play_button.setText("■" if playing else "▶")
-        self.play_button.setToolTip("Stop" if playing else "Play")
-
-    def set_progress(self, fraction: float) -> None:
-        if isinstance(self.waveform, _PeaksView):
-            self.waveform.progress = fraction
-            self.waveform.update()
-        elif hasattr(self.waveform, "set_playhead"):
-            self.waveform.set_playhead(fraction * self._duration_s if fraction >= 0 else None)
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else None
 
 
 class IdentityEditor(QWidget):
@@ -216,10 +106,13 @@ class IdentityEditor(QWidget):
         self._detail: Any = None
         self._identity_id = -1
         self._loading = False
-        self._player: Any = None
-        self._audio_out: Any = None
-        self._playing_path = ""
+        self._dirty = False
+        self._problems: list[str] = []
         self._recorder: Any = None
+        self._portrait_path = ""
+        self._rename_pending = -1
+        self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
+        self._autosave.timeout.connect(self.flush)
 
         self.stack = QStackedWidget()
         empty = QLabel(
@@ -232,10 +125,13 @@ class IdentityEditor(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stack)
+        self._build_undo_actions()
 
         state.identity_loaded.connect(self._on_loaded)
         state.identity_changed.connect(self._on_changed)
         state.identity_deleted.connect(self._on_deleted)
+        state.fields_applied.connect(self._on_fields_applied)
+        state.save_state_changed.connect(self._on_save_state)
         thumbnails.ready.connect(self._thumbnail_ready)
 
     # --- layout --------------------------------------------------------------------
@@ -243,13 +139,14 @@ class IdentityEditor(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
         body.setObjectName("editorBody")
         layout = QVBoxLayout(body)
         layout.setContentsMargins(20, 14, 20, 20)
         layout.setSpacing(14)
 
-        # header: portrait, name, save/revert/delete
+        # header: portrait, name, save status, undo/redo, delete
         self.portrait = QLabel()
         self.portrait.setFixedSize(88, 88)
         self.portrait.setObjectName("portrait")
@@ -258,22 +155,26 @@ class IdentityEditor(QWidget):
         self.name_edit.setPlaceholderText("Name")
         self.summary_label = QLabel()
         self.summary_label.setObjectName("dimLabel")
-        self.save_button = QPushButton("Save")
-        self.save_button.setObjectName("primaryButton")
-        self.revert_button = QPushButton("Revert")
+        self.status_label = QLabel()
+        self.status_label.setObjectName("dimLabel")
+        self.status_label.setWordWrap(True)
+        self.undo_button = QToolButton()
+        self.undo_button.setText("↶ Undo")
+        self.redo_button = QToolButton()
+        self.redo_button.setText("↷ Redo")
+        self.undo_button.clicked.connect(self.undo)
+        self.redo_button.clicked.connect(self.redo)
         self.delete_button = QPushButton("Delete…")
         self.delete_button.setObjectName("dangerButton")
-        self.save_button.clicked.connect(self.save)
-        self.revert_button.clicked.connect(lambda: self._populate(self._detail))
-        self.delete_button.clicked.connect(self._confirm_delete)
+        self.delete_button.clicked.connect(lambda: self.confirm_delete())
         title_col = QVBoxLayout()
         title_col.addWidget(self.name_edit)
         title_col.addWidget(self.summary_label)
         buttons = QHBoxLayout()
-        buttons.addStretch(1)
+        buttons.addWidget(self.status_label, 1)
+        buttons.addWidget(self.undo_button)
+        buttons.addWidget(self.redo_button)
         buttons.addWidget(self.delete_button)
-        buttons.addWidget(self.revert_button)
-        buttons.addWidget(self.save_button)
         title_col.addLayout(buttons)
         header = QHBoxLayout()
         header.setSpacing(14)
@@ -321,82 +222,66 @@ class IdentityEditor(QWidget):
         cform.addRow("Document", doc_row)
         layout.addWidget(self.consent_box)
 
-        # images
-        images = QGroupBox("Reference images")
-        ilay = QVBoxLayout(images)
-        self.images_list = QListWidget()
-        self.images_list.setViewMode(QListView.ViewMode.IconMode)
-        self.images_list.setIconSize(QSize(96, 96))
-        self.images_list.setGridSize(QSize(116, 128))
-        self.images_list.setMovement(QListView.Movement.Static)
-        self.images_list.setResizeMode(QListView.ResizeMode.Adjust)
-        self.images_list.setFixedHeight(150)
-        self.images_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.images_list.setAcceptDrops(False)
-        ilay.addWidget(self.images_list)
-        self.image_warning = QLabel()
-        self.image_warning.setObjectName("warningLabel")
-        self.image_warning.setWordWrap(True)
-        self.image_warning.hide()
-        ilay.addWidget(self.image_warning)
-        ibtns = QHBoxLayout()
-        self.add_image_button = QPushButton("Add images…")
-        self.default_image_button = QPushButton("Set as default")
-        self.remove_image_button = QPushButton("Remove")
-        self.add_image_button.clicked.connect(self._add_images)
-        self.default_image_button.clicked.connect(self._set_default_image)
-        self.remove_image_button.clicked.connect(self._remove_image)
-        self.images_list.currentItemChanged.connect(self._image_selection_changed)
-        for b in (self.add_image_button, self.default_image_button, self.remove_image_button):
-            ibtns.addWidget(b)
-        ibtns.addStretch(1)
-        ilay.addLayout(ibtns)
-        layout.addWidget(images)
-
-        # clips
-        clips = QGroupBox("Voice clips")
-        clay = QVBoxLayout(clips)
-        self.clips_list = QListWidget()
-        self.clips_list.setMinimumHeight(190)
-        self.clips_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.clips_list.setAcceptDrops(False)
-        clay.addWidget(self.clips_list)
-        cbtns = QHBoxLayout()
-        self.add_clip_button = QPushButton("Add clips…")
-        self.record_button = QPushButton("Record…")
-        self.record_button.setObjectName("recordButton")
-        self.default_clip_button = QPushButton("Set as default")
-        self.remove_clip_button = QPushButton("Remove")
-        self.add_clip_button.clicked.connect(self._add_clips)
-        self.record_button.clicked.connect(self._record)
-        self.default_clip_button.clicked.connect(self._set_default_clip)
-        self.remove_clip_button.clicked.connect(self._remove_clip)
-        for b in (
-            self.add_clip_button,
-            self.record_button,
-            self.default_clip_button,
-            self.remove_clip_button,
-        ):
-            cbtns.addWidget(b)
-        cbtns.addStretch(1)
-        clay.addLayout(cbtns)
-        layout.addWidget(clips)
+        # media
+        self.images = ImagesSection(self._state, self._thumbnails)
+        self.images.add_image_button.clicked.connect(self._add_images)
+        self.clips = ClipsSection(self._state)
+        self.clips.add_clip_button.clicked.connect(self._add_clips)
+        self.clips.record_button.clicked.connect(self._record)
+        layout.addWidget(self.images)
+        layout.addWidget(self.clips)
         layout.addStretch(1)
+        # the media widgets, under the names the rest of the Studio and its tests use
+        self.images_list = self.images.images_list
+        self.image_warning = self.images.image_warning
+        self.default_image_button = self.images.default_image_button
+        self.remove_image_button = self.images.remove_image_button
+        self.clips_list = self.clips.clips_list
+        self.record_button = self.clips.record_button
+        self.default_clip_button = self.clips.default_clip_button
+        self.remove_clip_button = self.clips.remove_clip_button
 
-        for w in (
+        line_edits = (
             self.name_edit,
             self.tags_edit,
             self.consent_who,
             self.consent_scope,
             self.consent_doc,
-        ):
-            w.textChanged.connect(self._mark_dirty)
-        self.notes_edit.textChanged.connect(self._mark_dirty)
-        self.consent_date.dateChanged.connect(self._mark_dirty)
-        self.consent_box.toggled.connect(self._mark_dirty)
-        self._set_dirty(False)
+        )
+        for w in line_edits:
+            w.textChanged.connect(self._changed)
+            w.editingFinished.connect(self._commit_soon)
+        self.notes_edit.textChanged.connect(self._changed)
+        self.consent_date.dateChanged.connect(self._changed)
+        self.consent_box.toggled.connect(self._changed)
         scroll.setWidget(body)
         return scroll
+
+    def _build_undo_actions(self) -> None:
+        """Ctrl+Z / Ctrl+Shift+Z inside the editor undo identity edits (a text field with
+        focus keeps its own undo for the text being typed)."""
+        stack = self._state.undo_stack
+        self.undo_action = QAction("Undo identity edit", self)
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = QAction("Redo identity edit", self)
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        for action, slot in ((self.undo_action, self.undo), (self.redo_action, self.redo)):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(slot)
+            self.addAction(action)
+        stack.indexChanged.connect(self._update_undo)
+        stack.cleanChanged.connect(self._update_undo)
+        self._update_undo()
+
+    def _update_undo(self, *_: Any) -> None:
+        stack = self._state.undo_stack
+        if not shiboken6.isValid(stack) or not shiboken6.isValid(self.undo_button):
+            return  # the window is being torn down
+        can_undo = stack.canUndo() or self._dirty
+        self.undo_button.setEnabled(can_undo)
+        self.redo_button.setEnabled(stack.canRedo())
+        self.undo_button.setToolTip(stack.undoText() and f"Undo: {stack.undoText()}")
+        self.redo_button.setToolTip(stack.redoText() and f"Redo: {stack.redoText()}")
 
     # --- loading -------------------------------------------------------------------
     @property
@@ -408,10 +293,14 @@ class IdentityEditor(QWidget):
         return self._detail
 
     def show_identity(self, identity_id: int) -> None:
-        self._stop_playback()
+        if identity_id == self._identity_id and self._detail is not None:
+            return
+        self.flush()  # what was typed into the previous identity is saved first
+        self.clips.stop_playback()
         self._identity_id = identity_id
+        self._detail = None
+        self._problems = []
         if identity_id < 0:
-            self._detail = None
             self.stack.setCurrentIndex(0)
             return
         self._state.load_identity(identity_id)
@@ -419,13 +308,23 @@ class IdentityEditor(QWidget):
     def _on_loaded(self, detail: Any) -> None:
         if detail is None or detail.id != self._identity_id:
             return
-        keep_edits = self._detail is not None and self._detail.id == detail.id and self.is_dirty()
+        first = self._detail is None or self._detail.id != detail.id
         self._detail = detail
-        if keep_edits:
-            self._populate_media(detail)
-        else:
-            self._populate(detail)
+        saved = self._state.saved_fields(detail.id, detail)
+        if first:
+            draft = self._state.draft(detail.id)
+            self._set_fields(draft or saved or IdentityFields.of(detail))
+            self._dirty = draft is not None
+            if draft is not None:
+                self._problems = self._saveable(draft, saved)[1]
+        elif not self._dirty and not self._state.saves_pending(detail.id) and saved:
+            # Changed elsewhere (undo, a bundle, the command line): show the library's values.
+            self._set_fields(saved)
+        self._populate_media(detail)
+        self._update_status()
         self.stack.setCurrentIndex(1)
+        if self._rename_pending == detail.id:
+            self._focus_name()
 
     def _on_changed(self, identity_id: int) -> None:
         if identity_id == self._identity_id:
@@ -433,108 +332,66 @@ class IdentityEditor(QWidget):
 
     def _on_deleted(self, identity_id: int) -> None:
         if identity_id == self._identity_id:
+            self._dirty = False
+            self._autosave.stop()
             self.show_identity(-1)
 
-    def _populate(self, detail: Any) -> None:
-        if detail is None:
+    def _on_fields_applied(self, identity_id: int, fields: IdentityFields) -> None:
+        """Undo/redo changed an identity's fields: show them if it is the one open."""
+        if identity_id != self._identity_id:
             return
+        self._autosave.stop()
+        self._set_fields(fields)
+        self._dirty = False
+        self._problems = []
+        self._update_status()
+
+    def _set_fields(self, fields: IdentityFields) -> None:
+        """Put ``fields`` into the form, touching only widgets whose value differs (so the
+        cursor of a field being edited does not jump)."""
+        current = self.form_fields()
         self._loading = True
         try:
-            self.name_edit.setText(detail.name)
-            self.notes_edit.setPlainText(detail.notes or "")
-            self.tags_edit.setText(", ".join(detail.tags))
-            consent = detail.consent
+            if current.key("name") != fields.key("name") or not self.name_edit.text():
+                self.name_edit.setText(fields.name)
+            if current.notes != fields.notes:
+                self.notes_edit.setPlainText(fields.notes)
+            if current.key("tags") != fields.key("tags"):
+                self.tags_edit.setText(", ".join(fields.tags))
+            consent = fields.consent
             self.consent_box.setChecked(consent is not None)
-            who = (
-                _consent_value(consent, "given_by", "agreed_by", "who", "person") if consent else ""
-            )
-            scope = _consent_value(consent, "scope") if consent else ""
-            date = (
-                _consent_value(consent, "date", "agreed_on", "given_on", "signed_on")
-                if consent
-                else None
-            )
-            doc = _consent_value(consent, "document_path", "document") if consent else None
-            self.consent_who.setText(who or "")
-            self.consent_scope.setText(scope or "")
-            self.consent_doc.setText(str(doc) if doc else "")
-            if isinstance(date, str):
-                date = dt.date.fromisoformat(date[:10])
-            if isinstance(date, dt.datetime):
-                date = date.date()
-            self.consent_date.setDate(
-                QDate(date.year, date.month, date.day) if date else QDate.currentDate()
-            )
+            if consent is not None:
+                who = _consent_value(consent, "given_by", "agreed_by", "who", "person") or ""
+                scope = _consent_value(consent, "scope") or ""
+                doc = _consent_value(consent, "document_path", "document")
+                date = _as_date(_consent_value(consent, "date", "agreed_on", "given_on"))
+                if self.consent_who.text().strip() != str(who).strip():
+                    self.consent_who.setText(str(who))
+                if self.consent_scope.text().strip() != str(scope).strip():
+                    self.consent_scope.setText(str(scope))
+                if self.consent_doc.text().strip() != (str(doc) if doc else ""):
+                    self.consent_doc.setText(str(doc) if doc else "")
+                if date is not None:
+                    self.consent_date.setDate(QDate(date.year, date.month, date.day))
+            else:  # no record: an empty form for the next one, not someone else's
+                for w in (self.consent_who, self.consent_scope, self.consent_doc):
+                    w.clear()
+                self.consent_date.setDate(QDate.currentDate())
         finally:
             self._loading = False
-        self._populate_media(detail)
-        self._set_dirty(False)
 
     def _populate_media(self, detail: Any) -> None:
         images = tuple(detail.images)
         clips = tuple(detail.clips)
         consent = "consent recorded" if detail.consent is not None else "no consent record"
         self.summary_label.setText(f"{len(images)} image(s) · {len(clips)} clip(s) · {consent}")
-
-        self.images_list.clear()
-        warnings: list[str] = []
-        for img in images:
-            item = QListWidgetItem(("★ " if img.is_default else "") + f"{img.width}×{img.height}")
-            item.setData(ITEM_ID_ROLE, img.id)
-            path = str(img.thumbnail_path or img.path)
-            item.setData(ITEM_PATH_ROLE, path)
-            tip = [Path(str(img.path)).name, f"{img.width}×{img.height}, faces: {img.face_count}"]
-            if img.warnings:
-                warnings.extend(f"{w}" for w in img.warnings)
-                tip += [f"⚠ {w}" for w in img.warnings]
-                item.setForeground(WARN)
-            item.setToolTip("\n".join(tip))
-            self._set_item_icon(item, self._thumbnails.get(path), bool(img.warnings))
-            self.images_list.addItem(item)
-        self.image_warning.setText("⚠ " + "\n⚠ ".join(dict.fromkeys(warnings)) if warnings else "")
-        self.image_warning.setVisible(bool(warnings))
-        portrait_path = next(
-            (str(i.thumbnail_path or i.path) for i in images if i.is_default),
-            str(images[0].thumbnail_path or images[0].path) if images else "",
+        self.images.set_images(detail.id, images)
+        self.clips.set_clips(detail.id, clips)
+        portrait = next((i for i in images if i.is_default), images[0] if images else None)
+        self._portrait_path = str(portrait.thumbnail_path or portrait.path) if portrait else ""
+        self._set_portrait(
+            self._thumbnails.get(self._portrait_path) if self._portrait_path else None
         )
-        self._portrait_path = portrait_path
-        self._set_portrait(self._thumbnails.get(portrait_path) if portrait_path else None)
-
-        self._stop_playback()
-        self.clips_list.clear()
-        for clip in clips:
-            item = QListWidgetItem()
-            item.setData(ITEM_ID_ROLE, clip.id)
-            item.setData(ITEM_PATH_ROLE, str(clip.path))
-            row = ClipRow(clip, bool(clip.is_default))
-            row.play_requested.connect(self.toggle_play)
-            item.setSizeHint(QSize(200, max(48, row.sizeHint().height())))
-            self.clips_list.addItem(item)
-            self.clips_list.setItemWidget(item, row)
-        self._image_selection_changed()
-
-    def _set_item_icon(self, item: QListWidgetItem, pix: QPixmap | None, warn: bool) -> None:
-        if pix is None:
-            pix = QPixmap(96, 96)
-            pix.fill(QColor("#323847"))
-        else:
-            pix = pix.scaled(
-                96,
-                96,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-        if warn:
-            pix = QPixmap(pix)
-            p = QPainter(pix)
-            p.setRenderHint(QPainter.RenderHint.Antialiasing)
-            p.setBrush(WARN)
-            p.setPen(Qt.PenStyle.NoPen)
-            p.drawEllipse(QRectF(pix.width() - 24, 4, 20, 20))
-            p.setPen(QColor("#101217"))
-            p.drawText(QRectF(pix.width() - 24, 4, 20, 20), Qt.AlignmentFlag.AlignCenter, "!")
-            p.end()
-        item.setIcon(QIcon(pix))
 
     def _set_portrait(self, pix: QPixmap | None) -> None:
         size = self.portrait.size()
@@ -553,28 +410,36 @@ class IdentityEditor(QWidget):
         self.portrait.setPixmap(canvas)
 
     def _thumbnail_ready(self, path: str) -> None:
-        if self._detail is None:
-            return
-        for i in range(self.images_list.count()):
-            item = self.images_list.item(i)
-            if item.data(ITEM_PATH_ROLE) == path:
-                warn = item.toolTip().count("⚠") > 0
-                self._set_item_icon(item, self._thumbnails.cached(path), warn)
-        if getattr(self, "_portrait_path", "") == path:
+        if self._detail is not None and self._portrait_path == path:
             self._set_portrait(self._thumbnails.cached(path))
 
-    # --- editing -------------------------------------------------------------------
-    def _mark_dirty(self, *_: Any) -> None:
-        if not self._loading:
-            self._set_dirty(True)
+    # --- editing: commit as you go -----------------------------------------------------
+    def _changed(self, *_: Any) -> None:
+        if self._loading or self._detail is None:
+            return
+        self._dirty = True
+        self._autosave.start()
+        self._update_status()
 
-    def _set_dirty(self, dirty: bool) -> None:
-        self._dirty = dirty
-        self.save_button.setEnabled(dirty)
-        self.revert_button.setEnabled(dirty)
+    def _commit_soon(self) -> None:
+        if self._dirty:
+            self._autosave.start(0)
 
     def is_dirty(self) -> bool:
+        """True while typed values are not yet handed to the library (or cannot be)."""
         return self._dirty
+
+    def form_fields(self) -> IdentityFields:
+        """What the form holds now (the consent record as typed, even if incomplete)."""
+        tags = tuple(
+            dict.fromkeys(t.strip() for t in self.tags_edit.text().split(",") if t.strip())
+        )
+        return IdentityFields(
+            name=self.name_edit.text(),
+            notes=self.notes_edit.toPlainText(),
+            tags=tags,
+            consent=self.consent_record(),
+        )
 
     def consent_record(self) -> Any:
         """The consent form as the library's ``ConsentRecord``, or None when unchecked."""
@@ -589,42 +454,119 @@ class IdentityEditor(QWidget):
             document_path=doc or None,
         )
 
-    def save(self) -> None:
-        if self._detail is None:
-            return
-        name = self.name_edit.text().strip()
+    def _saveable(
+        self, form: IdentityFields, saved: IdentityFields | None = None
+    ) -> tuple[IdentityFields, list[str]]:
+        """``form`` with every part that cannot be saved yet replaced by the saved value,
+        and a sentence per problem."""
+        saved = saved or form
+        problems: list[str] = []
+        name = form.key("name")
         if not name:
-            self._state.error.emit("An identity needs a name.")
-            return
-        if self.consent_box.isChecked() and not self.consent_who.text().strip():
-            self._state.error.emit("The consent record needs the name of the person who agreed.")
-            return
-        tags = tuple(
-            dict.fromkeys(t.strip() for t in self.tags_edit.text().split(",") if t.strip())
-        )
-        consent = self.consent_record()
-        changes: dict[str, Any] = {
-            "name": name,
-            "notes": self.notes_edit.toPlainText(),
-            "tags": tags,
-        }
+            problems.append("An identity needs a name.")
+            form = dataclasses.replace(form, name=saved.name)
+        elif name.casefold() != saved.key("name").casefold() and any(
+            n.casefold() == name.casefold() for n in self._state.names()
+        ):
+            problems.append(f"Another identity is already called “{name}”.")
+            form = dataclasses.replace(form, name=saved.name)
+        consent = form.consent
         if consent is not None:
-            changes["consent"] = consent
-        elif self._detail.consent is not None:
-            changes["clear_consent"] = True
-        self._state.update_identity(self._identity_id, **changes)
-        self._set_dirty(False)
+            problem = ""
+            if not consent.given_by:
+                problem = "The consent record needs the name of the person who agreed."
+            elif consent.date > dt.date.today():
+                problem = f"The consent date {consent.date} is in the future."
+            if problem:
+                problems.append(problem)
+                form = dataclasses.replace(form, consent=saved.consent)
+        return form, problems
 
-    def _confirm_delete(self) -> None:
+    def flush(self) -> None:
+        """Hand what was typed to the library now (one undoable step). Parts that cannot be
+        saved stay in the form and as an in-memory draft, with the reason shown."""
+        self._autosave.stop()
+        if self._detail is None or not self._dirty:
+            return
+        identity_id = self._identity_id
+        form = self.form_fields()
+        saved = self._state.saved_fields(identity_id) or IdentityFields.of(self._detail)
+        valid, problems = self._saveable(form, saved)
+        self._state.commit_identity_fields(identity_id, valid)
+        self._problems = problems
+        self._dirty = bool(problems)
+        self._state.set_draft(identity_id, form if problems else None)
+        self._update_status()
+
+    def save(self) -> None:
+        """Commit now (Edit > Save identity; saving also happens by itself)."""
+        self.flush()
+
+    def undo(self) -> None:
+        self.flush()
+        self._state.undo_stack.undo()
+
+    def redo(self) -> None:
+        self.flush()
+        self._state.undo_stack.redo()
+
+    def hideEvent(self, event: Any) -> None:  # noqa: N802
+        self.flush()  # the window closing or the page changing: keep what was typed
+        super().hideEvent(event)
+
+    def _on_save_state(self, identity_id: int) -> None:
+        if identity_id == self._identity_id:
+            self._update_status()
+
+    def _update_status(self) -> None:
+        self._update_undo()
         if self._detail is None:
+            self.status_label.setText("")
+            return
+        error = self._state.save_error(self._identity_id)
+        if self._problems:
+            text, tone = "Not saved yet: " + " ".join(self._problems), "warningLabel"
+        elif error:
+            text, tone = f"Not saved: {error}", "warningLabel"
+        elif self._dirty:
+            text, tone = "Editing…", "dimLabel"
+        elif self._state.saves_pending(self._identity_id):
+            text, tone = "Saving…", "dimLabel"
+        else:
+            text, tone = "All changes saved", "dimLabel"
+        self.status_label.setText(text)
+        self.status_label.setToolTip(text)
+        if self.status_label.objectName() != tone:
+            self.status_label.setObjectName(tone)
+            self.status_label.style().unpolish(self.status_label)
+            self.status_label.style().polish(self.status_label)
+
+    def start_rename(self, identity_id: int) -> None:
+        """Open ``identity_id`` with its name selected for typing over."""
+        self.show_identity(identity_id)
+        self._rename_pending = identity_id
+        if self._detail is not None and self._detail.id == identity_id:
+            self._focus_name()
+
+    def _focus_name(self) -> None:
+        self._rename_pending = -1
+        self.name_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.name_edit.selectAll()
+
+    def confirm_delete(self, identity_id: int | None = None) -> None:
+        """Ask, then delete the identity (the one shown unless ``identity_id``)."""
+        identity_id = self._identity_id if identity_id is None else identity_id
+        summary = self._state.summary(identity_id)
+        name = summary.name if summary is not None else self._detail and self._detail.name
+        if identity_id < 0 or not name:
             return
         answer = QMessageBox.question(
             self,
             "Delete identity",
-            f"Delete “{self._detail.name}” with its images and clips? This cannot be undone.",
+            f"Delete “{name}” with its images and clips? This cannot be undone.",
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self._state.delete_identity(self._identity_id)
+            self._state.delete_identity(identity_id)
 
     def _browse_document(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -655,36 +597,6 @@ class IdentityEditor(QWidget):
         )
         self.add_files([Path(f) for f in files])
 
-    def _selected_id(self, widget: QListWidget) -> int | None:
-        item = widget.currentItem()
-        return int(item.data(ITEM_ID_ROLE)) if item is not None else None
-
-    def _image_selection_changed(self, *_: Any) -> None:
-        has_img = self.images_list.currentItem() is not None
-        self.default_image_button.setEnabled(has_img)
-        self.remove_image_button.setEnabled(has_img)
-
-    def _set_default_image(self) -> None:
-        image_id = self._selected_id(self.images_list)
-        if image_id is not None:
-            self._state.set_default_image(self._identity_id, image_id)
-
-    def _remove_image(self) -> None:
-        image_id = self._selected_id(self.images_list)
-        if image_id is not None:
-            self._state.remove_image(self._identity_id, image_id)
-
-    def _set_default_clip(self) -> None:
-        clip_id = self._selected_id(self.clips_list)
-        if clip_id is not None:
-            self._state.set_default_clip(self._identity_id, clip_id)
-
-    def _remove_clip(self) -> None:
-        clip_id = self._selected_id(self.clips_list)
-        if clip_id is not None:
-            self._stop_playback()
-            self._state.remove_clip(self._identity_id, clip_id)
-
     def _record(self) -> None:
         if self._identity_id < 0:
             return
@@ -706,53 +618,6 @@ class IdentityEditor(QWidget):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._recorder = dialog
         dialog.open()
-
-    # --- playback (QtMultimedia created on first use) ---------------------------------
-    def toggle_play(self, path: str) -> None:
-        if self._playing_path == path:
-            self._stop_playback()
-            return
-        self._stop_playback()
-        if self._player is None:
-            from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
-
-            self._player = QMediaPlayer(self)
-            self._audio_out = QAudioOutput(self)
-            self._player.setAudioOutput(self._audio_out)
-            self._player.positionChanged.connect(self._position_changed)
-            self._player.mediaStatusChanged.connect(self._media_status_changed)
-        self._playing_path = path
-        self._player.setSource(QUrl.fromLocalFile(path))
-        self._player.play()
-        self._row_for(path, lambda row: row.set_playing(True))
-
-    def _stop_playback(self) -> None:
-        if self._player is not None and self._playing_path:
-            self._player.stop()
-        if self._playing_path:
-            self._row_for(
-                self._playing_path, lambda row: (row.set_playing(False), row.set_progress(-1))
-            )
-        self._playing_path = ""
-
-    def _position_changed(self, pos: int) -> None:
-        dur = self._player.duration() if self._player is not None else 0
-        if dur > 0 and self._playing_path:
-            self._row_for(self._playing_path, lambda row: row.set_progress(pos / dur))
-
-    def _media_status_changed(self, status: Any) -> None:
-        from PySide6.QtMultimedia import QMediaPlayer
-
-        if status in (QMediaPlayer.MediaStatus.EndOfMedia, QMediaPlayer.MediaStatus.InvalidMedia):
-            self._stop_playback()
-
-    def _row_for(self, path: str, action: Any) -> None:
-        for i in range(self.clips_list.count()):
-            item = self.clips_list.item(i)
-            if item.data(ITEM_PATH_ROLE) == path:
-                row = self.clips_list.itemWidget(item)
-                if isinstance(row, ClipRow):
-                    action(row)
 
     # --- drops ---------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802

@@ -109,6 +109,8 @@ class MainWindow(QMainWindow):
 
         self.library_panel.identity_selected.connect(self.editor.show_identity)
         self.library_panel.new_identity_requested.connect(self.new_identity)
+        self.library_panel.rename_requested.connect(self.editor.start_rename)
+        self.library_panel.delete_requested.connect(self.editor.confirm_delete)
         state.import_failed.connect(self.notice.show_error)
         state.error.connect(self.notice.show_error)
         state.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
@@ -404,6 +406,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self, timeout_ms: int = 30000) -> None:
         """Let database work in flight finish (an import must not be cut in half)."""
+        self.editor.flush()  # what was typed into the identity editor is saved first
         if not self._shut_down:
             self._shut_down = True
             for callback in self._on_shutdown:

@@ -45,6 +45,9 @@ class Image:
     face_count: int = 1
     warnings: tuple[str, ...] = ()
     is_default: bool = False
+    original_name: str = ""
+    faces: tuple[Any, ...] = ()
+    suggested_crop: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,11 @@ class Clip:
     peaks: tuple[float, ...] = ()
     warnings: tuple[str, ...] = ()
     is_default: bool = False
+    suggested_window: tuple[float, float] | None = (0.0, 5.0)
+
+    @property
+    def window_moved(self) -> bool:
+        return self.suggested_window is not None and self.best_window != self.suggested_window
 
 
 @dataclass
@@ -171,7 +179,7 @@ class FakeLibrary:
                 w, h = im.size
         except Exception as exc:
             raise ImportRejected(path, "not a readable image") from exc
-        return Image(self._id(), path, path, w, h)
+        return Image(self._id(), path, path, w, h, original_name=path.name)
 
     def _check_clip(self, path: Path) -> Clip:
         if not path.exists() or path.stat().st_size < 64:
@@ -239,6 +247,20 @@ class FakeLibrary:
         with self._lock:
             r = self._records[identity_id]
             r.clips = [replace(c, is_default=c.id == clip_id) for c in r.clips]
+
+    def set_clip_window(self, clip_id: int, start_s: float, end_s: float) -> Clip:
+        self._enter("set_clip_window")
+        with self._lock:
+            r, _, n = self._find_media(clip_id)
+            r.clips[n] = replace(r.clips[n], best_window=(float(start_s), float(end_s)))
+            return r.clips[n]
+
+    def reset_clip_window(self, clip_id: int) -> Clip:
+        self._enter("reset_clip_window")
+        with self._lock:
+            r, _, n = self._find_media(clip_id)
+            r.clips[n] = replace(r.clips[n], best_window=r.clips[n].suggested_window)
+            return r.clips[n]
 
     def close(self) -> None:
         pass

@@ -88,8 +88,9 @@ def test_edit_name_notes_tags_consent_is_persisted(qtbot, real_window, real_libr
     assert panel.select_identity(ident)
     editor = real_window.editor
     qtbot.waitUntil(lambda: editor.detail is not None and editor.detail.id == ident, timeout=5000)
-    assert not editor.save_button.isEnabled()
+    assert not editor.is_dirty()
 
+    # typed, never "saved": the editor commits by itself
     editor.name_edit.setText("Jonas Berg")
     editor.notes_edit.setPlainText("Warm baritone; studio light from the left.")
     editor.tags_edit.setText("narrator, client")
@@ -97,18 +98,18 @@ def test_edit_name_notes_tags_consent_is_persisted(qtbot, real_window, real_libr
     editor.consent_who.setText("Jonas Berg")
     editor.consent_date.setDate(QDate(2025, 3, 14))
     editor.consent_scope.setText("Product explainers, no political content")
-    assert editor.save_button.isEnabled()
-    editor.save_button.click()
+    assert editor.is_dirty()
 
     qtbot.waitUntil(lambda: panel.visible_names() == ["Jonas Berg"], timeout=5000)
+    qtbot.waitUntil(lambda: real_library.get_identity(ident).consent is not None, timeout=5000)
     detail = real_library.get_identity(ident)
     assert detail.name == "Jonas Berg"
     assert detail.notes == "Warm baritone; studio light from the left."
     assert set(detail.tags) == {"narrator", "client"}
-    assert detail.consent is not None
     assert detail.consent.given_by == "Jonas Berg"
     assert detail.consent.date == dt.date(2025, 3, 14)
     assert detail.consent.scope == "Product explainers, no political content"
+    qtbot.waitUntil(lambda: editor.status_label.text() == "All changes saved", timeout=5000)
 
     # it survives closing and reopening the library
     from idlora_studio.library import Library
@@ -117,9 +118,7 @@ def test_edit_name_notes_tags_consent_is_persisted(qtbot, real_window, real_libr
         assert again.get_identity(ident).consent.given_by == "Jonas Berg"
 
     # unticking the consent record removes it
-    qtbot.waitUntil(lambda: not editor.is_dirty() and editor.consent_box.isChecked(), timeout=5000)
     editor.consent_box.setChecked(False)
-    editor.save_button.click()
     qtbot.waitUntil(lambda: real_library.get_identity(ident).consent is None, timeout=5000)
 
 
