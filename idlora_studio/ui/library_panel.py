@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QMetaMethod,
     QModelIndex,
     QPersistentModelIndex,
     QRect,
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
+    QMenu,
     QPushButton,
     QStyle,
     QStyledItemDelegate,
@@ -49,6 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from idlora_studio.state.library_state import LibraryState
+from idlora_studio.ui.file_actions import build_menu
 from idlora_studio.ui.palette import ACCENT, OK, TEXT, TEXT_DIM, WARN
 from idlora_studio.ui.thumbnails import ThumbnailCache
 
@@ -331,10 +334,16 @@ class LibraryPanel(QWidget):
     """Search box, tag filter and the identity grid, bound to a ``LibraryState``.
 
     Emits ``identity_selected(int)`` with the selected id, or -1 when none is selected.
+    A card's right-click menu opens it, asks to rename it (``rename_requested``), to use it
+    on the Generate page (``generate_requested``, listed once something is connected) or to
+    delete it (``delete_requested``); the window connects these to the editor and pages.
     """
 
     identity_selected = Signal(int)
     new_identity_requested = Signal()
+    rename_requested = Signal(int)
+    delete_requested = Signal(int)
+    generate_requested = Signal(int)
 
     ALL_TAGS = "All tags"
 
@@ -372,6 +381,8 @@ class LibraryPanel(QWidget):
         self.grid.setItemDelegate(IdentityCardDelegate(thumbnails, self.grid))
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
         self.grid.files_dropped.connect(self._files_dropped)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._context_menu)
 
         head = QHBoxLayout()
         head.addWidget(title)
@@ -432,6 +443,37 @@ class LibraryPanel(QWidget):
 
     def _files_dropped(self, files: list[Path]) -> None:
         self._state.create_identity_from_files(files)
+
+    def context_menu(self, identity_id: int) -> QMenu:
+        """The right-click menu of an identity card."""
+        entries: list[Any] = [
+            ("Open", lambda: self.select_identity(identity_id), True),
+            ("Rename…", lambda: self._rename(identity_id), True),
+        ]
+        if self.isSignalConnected(QMetaMethod.fromSignal(self.generate_requested)):
+            entries.append(
+                (
+                    "Generate with this person…",
+                    lambda: self.generate_requested.emit(identity_id),
+                    True,
+                )
+            )
+        entries += [
+            None,
+            ("Delete…", lambda: self.delete_requested.emit(identity_id), True),
+        ]
+        return build_menu(self, entries)
+
+    def _rename(self, identity_id: int) -> None:
+        self.select_identity(identity_id)
+        self.rename_requested.emit(identity_id)
+
+    def _context_menu(self, pos: Any) -> None:
+        index = self.grid.indexAt(pos)
+        if not index.isValid():
+            return
+        menu = self.context_menu(int(index.data(ID_ROLE)))
+        menu.exec(self.grid.viewport().mapToGlobal(pos))
 
     # --- API -----------------------------------------------------------------------
     def set_tag_filter(self, tag: str) -> None:
