@@ -24,11 +24,9 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QDate, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QAction,
     QColor,
     QDragEnterEvent,
     QDropEvent,
-    QKeySequence,
     QPainter,
     QPainterPath,
     QPixmap,
@@ -258,17 +256,9 @@ class IdentityEditor(QWidget):
         return scroll
 
     def _build_undo_actions(self) -> None:
-        """Ctrl+Z / Ctrl+Shift+Z inside the editor undo identity edits (a text field with
-        focus keeps its own undo for the text being typed)."""
+        """The Undo/Redo buttons follow the library's undo stack (Edit > Undo/Redo act on the
+        same stack through the window's undo group while the Library page is shown)."""
         stack = self._state.undo_stack
-        self.undo_action = QAction("Undo identity edit", self)
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.redo_action = QAction("Redo identity edit", self)
-        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
-        for action, slot in ((self.undo_action, self.undo), (self.redo_action, self.redo)):
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            action.triggered.connect(slot)
-            self.addAction(action)
         stack.indexChanged.connect(self._update_undo)
         stack.cleanChanged.connect(self._update_undo)
         self._update_undo()

@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
 
         library = Page("library", "Library", self.library_panel)
         library.add_panel("identity", "Identity", self.editor, "right", size=560)
+        library.undo_stack = state.undo_stack  # identity edits (IdentityEditor)
         self.add_page(library)
 
         self.library_panel.identity_selected.connect(self.editor.show_identity)

@@ -162,3 +162,20 @@ def test_what_cannot_be_saved_is_kept_and_explained(qtbot, real_window, real_lib
     qtbot.waitUntil(lambda: real_library.get_identity(a).name == "Ada Q.", timeout=5000)
     assert real_library.get_identity(a).consent.given_by == "Ada Quinn"
     qtbot.waitUntil(lambda: editor.status_label.text() == "All changes saved", timeout=5000)
+
+
+def test_edit_menu_undo_acts_on_identity_edits_on_the_library_page(
+    qtbot, real_window, real_library
+):
+    a, _ = _two(real_library)
+    _open(qtbot, real_window, a)
+    editor = real_window.editor
+    editor.notes_edit.setPlainText("from the menu")
+    editor.flush()
+    qtbot.waitUntil(lambda: real_library.get_identity(a).notes == "from the menu", timeout=5000)
+    assert real_window.undo_action.isEnabled()
+    real_window.undo_action.trigger()
+    qtbot.waitUntil(lambda: real_library.get_identity(a).notes == "first notes", timeout=5000)
+    assert editor.notes_edit.toPlainText() == "first notes"
+    real_window.redo_action.trigger()
+    qtbot.waitUntil(lambda: real_library.get_identity(a).notes == "from the menu", timeout=5000)
