@@ -242,3 +242,34 @@ def test_right_click_menus_on_cards_images_and_clips(
     # the card's Delete… asks, then deletes
     next(act for act in panel.context_menu(ident).actions() if act.text() == "Delete…").trigger()
     qtbot.waitUntil(lambda: panel.model.rowCount() == 0, timeout=5000)
+
+
+def test_dragged_window_is_the_clips_stored_reference_window(
+    qtbot, real_window, real_library, tmp_path
+):
+    ident = real_library.create_identity("Long Speaker")
+    text = (
+        "This recording is deliberately longer than the five seconds the method wants, "
+        "so that the reference window has somewhere to move along the clip."
+    )
+    clip = real_library.add_voice_clip(ident, mf.speech_wav(tmp_path / "long.wav", text))
+    info = real_library.get_identity(ident).clips[0]
+    assert info.duration_s > 7.0
+    start0, end0 = info.best_window
+    _open(qtbot, real_window, ident)
+    row = real_window.editor.clips.clips_list.row(clip.clip_id)
+    wave = row.waveform
+    wave.resize(600, 50)
+    px = wave.width() / info.duration_s
+    y = wave.height() / 2
+    grab = (start0 + end0) / 2
+    target = 1.0 if start0 > 2.0 else info.duration_s - 1.0  # move it well away
+    _mouse(wave, QEvent.Type.MouseButtonPress, grab * px, y)
+    _mouse(wave, QEvent.Type.MouseMove, target * px, y)
+    _mouse(wave, QEvent.Type.MouseButtonRelease, target * px, y)
+    moved = wave.highlight()
+    assert abs(moved[0] - start0) > 1.0 and abs((moved[1] - moved[0]) - (end0 - start0)) < 1e-6
+    qtbot.waitUntil(lambda: real_library.get_identity(ident).clips[0].window_moved, timeout=10000)
+    stored = real_library.get_identity(ident).clips[0]
+    assert abs(stored.best_window[0] - moved[0]) < 0.01
+    assert stored.suggested_window == (start0, end0)
