@@ -21,8 +21,12 @@ import pytest
 from PIL import Image
 
 import engine.export as E
+import engine.export.credentials as export_c2pa
+import engine.export.encode as export_encode
+import engine.export.timeline as export_steps
 from engine.api import Cancelled, CancelToken, DiskFullError, InvalidRequestError, MediaError
 from engine.export import ClipSpec, TimelineSpec, export_timeline
+from engine.fsutil import sha256_file
 from engine.media.video import probe_media, read_audio_track, read_video, write_mp4
 
 FPS = 25
@@ -170,7 +174,7 @@ def test_video_export_frames_sync_labels_sidecar(
     assert [c["recipe"] for c in side["timeline"]["clips"]] == [RECIPE_A, RECIPE_B]
     assert side["export"]["format"] == fmt and side["export"]["frames"] == 60
     assert side["export"]["quality"] == "high"
-    assert side["output"]["sha256"] == result.sha256 == E.sha256_file(out)
+    assert side["output"]["sha256"] == result.sha256 == sha256_file(out)
 
     # progress: monotonic, ends at exactly 1.0
     assert seen and seen[-1] == 1.0
@@ -303,7 +307,7 @@ def test_cancel_mid_export_leaves_nothing(clips: dict[str, Path], tmp_path: Path
 def test_not_enough_free_space_is_refused_before_writing(
     clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(E, "free_bytes", lambda _p: 1_000_000)
+    monkeypatch.setattr(export_steps, "free_bytes", lambda _p: 1_000_000)
     with pytest.raises(DiskFullError, match="Not enough free disk space for x.mov"):
         export_timeline(_timeline(clips), tmp_path / "x.mov")
     assert list(tmp_path.iterdir()) == []
@@ -336,7 +340,7 @@ class _FillingFile:
 def test_disk_filling_during_export_is_disk_full_error(
     fmt: str, clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(E, "_open_output_file", _FillingFile)
+    monkeypatch.setattr(export_encode, "open_output_file", _FillingFile)
     with pytest.raises(DiskFullError, match=f"full.{fmt}"):
         export_timeline(_timeline(clips), tmp_path / f"full.{fmt}", content_credentials=False)
     assert list(tmp_path.iterdir()) == []
@@ -378,14 +382,14 @@ def test_importing_export_loads_neither_torch_nor_qt() -> None:
 def test_unsigned_when_too_large_or_c2pa_missing(
     clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(E, "C2PA_MAX_BYTES", 1000)
+    monkeypatch.setattr(export_c2pa, "C2PA_MAX_BYTES", 1000)
     big = export_timeline(_timeline(clips), tmp_path / "big.mov")
     assert not big.content_credentials and E.read_content_credentials(big.path) is None
     side = json.loads(big.sidecar_path.read_text())
     assert "larger than" in side["content_credentials"]["reason"]
     assert side["ai_generated"] is True
     assert probe_media(big.path).metadata["ai_generated"] == "true"
-    monkeypatch.setattr(E, "c2pa_available", lambda: False)
+    monkeypatch.setattr(export_c2pa, "c2pa_available", lambda: False)
     plain = export_timeline(_timeline(clips), tmp_path / "plain.mp4")
     reason = json.loads(plain.sidecar_path.read_text())["content_credentials"]["reason"]
     assert reason == "c2pa-python is not installed"
