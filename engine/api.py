@@ -77,6 +77,10 @@ class DiskFullError(EngineError):
     """Not enough free disk to write a result, download or export."""
 
 
+class NonFiniteResultError(EngineError):
+    """The denoised latents hold NaN or infinite values: nothing usable can be decoded."""
+
+
 class Cancelled(EngineError):  # noqa: N818 - the name the architecture uses
     """Raised inside the denoising loop when the cancel token is set; decoding is skipped."""
 

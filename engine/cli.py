@@ -70,6 +70,19 @@ class Job:
 # ----------------------------------------------------------------------------- parser
 
 
+def _limit_help(name: str, text: str = "") -> str:
+    """Help text with the parameter's bounds and their reason (from :mod:`engine.limits`)."""
+    from engine.limits import GENERATION
+
+    return GENERATION[name].help(text).replace("%", "%%")
+
+
+def _memory_profiles() -> list[str]:
+    from engine.memory import PROFILES
+
+    return ["auto", *PROFILES]
+
+
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``generate`` sub-command to the ``idlora-studio`` parser."""
     p = subparsers.add_parser(
@@ -80,9 +93,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g = p.add_argument_group("model")
     g.add_argument("--model", required=True, help="'tiny', a diffusers folder or a hub repo id")
     g.add_argument("--lora", type=Path, help="ID-LoRA checkpoint (.safetensors)")
-    g.add_argument("--lora-strength", type=float, default=1.0, metavar="S")
+    g.add_argument(
+        "--lora-strength", type=float, default=1.0, metavar="S", help=_limit_help("lora_strength")
+    )
     g.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when available")
-    g.add_argument("--memory-profile", default="auto", metavar="NAME")
+    profiles = _memory_profiles()
+    g.add_argument(
+        "--memory-profile",
+        default="auto",
+        choices=profiles,
+        metavar="NAME",
+        help=f"one of: {', '.join(profiles)} (default auto: chosen from the free GPU memory)",
+    )
 
     g = p.add_argument_group("inputs (one take)")
     g.add_argument("--image", type=Path, help="reference image: the first frame")
@@ -96,25 +118,34 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     g = p.add_argument_group("batch")
     g.add_argument("--jobs", type=Path, metavar="FILE.json", help="run a prompts file")
-    g.add_argument("--out-dir", type=Path, default=None, help="batch output folder (default: .)")
+    g.add_argument(
+        "--out-dir",
+        type=Path,
+        default=None,
+        help="batch output folder (default: .); every output_name must stay inside it",
+    )
 
     g = p.add_argument_group("size and length")
-    g.add_argument("--width", type=int)
-    g.add_argument("--height", type=int)
+    g.add_argument("--width", type=int, help=_limit_help("width", "multiple of 32"))
+    g.add_argument("--height", type=int, help=_limit_help("height", "multiple of 32"))
     g.add_argument("--auto-size", action="store_true", help="keep the image's aspect (default)")
-    g.add_argument("--frames", type=int, help="number of frames (8k+1)")
-    g.add_argument("--duration", type=float, metavar="S", help="length in seconds")
-    g.add_argument("--fps", type=float, default=25.0)
+    g.add_argument("--frames", type=int, help=_limit_help("num_frames", "number of frames (8k+1)"))
+    g.add_argument(
+        "--duration", type=float, metavar="S", help=_limit_help("duration_s", "length in seconds")
+    )
+    g.add_argument("--fps", type=float, default=25.0, help=_limit_help("fps"))
 
     g = p.add_argument_group("sampling")
-    g.add_argument("--steps", type=int, default=None)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--video-cfg", type=float)
-    g.add_argument("--audio-cfg", type=float)
-    g.add_argument("--identity-scale", type=float)
-    g.add_argument("--stg-scale", type=float)
-    g.add_argument("--stg-block", type=int)
-    g.add_argument("--modality-scale", type=float)
+    g.add_argument("--steps", type=int, default=None, help=_limit_help("steps"))
+    g.add_argument(
+        "--seed", type=int, default=0, help=_limit_help("seed", "job i of --jobs: seed + i")
+    )
+    g.add_argument("--video-cfg", type=float, help=_limit_help("video_cfg"))
+    g.add_argument("--audio-cfg", type=float, help=_limit_help("audio_cfg"))
+    g.add_argument("--identity-scale", type=float, help=_limit_help("identity_scale"))
+    g.add_argument("--stg-scale", type=float, help=_limit_help("stg_scale"))
+    g.add_argument("--stg-block", type=int, help=_limit_help("stg_block"))
+    g.add_argument("--modality-scale", type=float, help=_limit_help("modality_scale"))
 
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -132,14 +163,7 @@ def _common_request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("--auto-size cannot be combined with --width/--height")
     if args.frames is not None and args.duration is not None:
         raise UsageError("give either --frames or --duration, not both")
-    for name in ("width", "height", "frames", "steps"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise UsageError(f"--{name} must be a positive number")
-    if args.duration is not None and args.duration <= 0:
-        raise UsageError("--duration must be a positive number of seconds")
-    if args.fps <= 0:
-        raise UsageError("--fps must be a positive number")
+    _check_bounds(args)
     kwargs: dict[str, Any] = {
         "width": args.width,
         "height": args.height,
@@ -166,12 +190,31 @@ def _common_request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return kwargs
 
 
+def _check_bounds(args: argparse.Namespace) -> None:
+    """Every numeric option inside :mod:`engine.limits` (a usage error naming the flag)."""
+    from engine.api import InvalidRequestError
+    from engine.limits import CLI_FLAGS, GENERATION
+
+    fields = {"num_frames": "frames", "duration_s": "duration"}
+    for name, flag in CLI_FLAGS.items():
+        value = getattr(args, fields.get(name, name), None)
+        if value is None:
+            continue
+        try:
+            GENERATION[name].check(value, flag)
+        except InvalidRequestError as exc:
+            raise UsageError(str(exc)) from None
+
+
 def _mp4_path(path: Path) -> Path:
     return path if path.suffix.lower() == ".mp4" else path.with_name(path.name + ".mp4")
 
 
 def single_job(args: argparse.Namespace) -> Job:
     """The one take described by the command line."""
+    from engine.api import InvalidRequestError
+    from engine.limits import CLI_FLAGS, check_request
+
     missing = [f"--{n}" for n in ("image", "voice", "out") if getattr(args, n) is None]
     if missing:
         raise UsageError(f"missing {', '.join(missing)} (or use --jobs FILE.json)")
@@ -186,6 +229,10 @@ def single_job(args: argparse.Namespace) -> Job:
         seed=args.seed,
         **_common_request_kwargs(args),
     )
+    try:
+        check_request(request, CLI_FLAGS)
+    except InvalidRequestError as exc:
+        raise UsageError(str(exc)) from None
     out = _mp4_path(args.out)
     return Job(index=0, name=out.name, request=request, output=out)
 
@@ -206,40 +253,71 @@ def parse_jobs_file(
     Relative input paths are taken from the current folder, else beside the jobs file. A file
     that is not a JSON list of objects raises :class:`UsageError`.
     """
+    from engine.api import InvalidRequestError
+    from engine.limits import CLI_FLAGS, JSONRefused, check_request, loads_bounded
+
+    label = _shown(Path(path).name)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = loads_bounded(Path(path).read_bytes())
     except FileNotFoundError:
-        raise UsageError(f"jobs file {path} not found") from None
+        raise UsageError(f"jobs file {_shown(path)} not found") from None
+    except JSONRefused as exc:
+        raise UsageError(f"jobs file {label} is refused: {exc}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"jobs file {Path(path).name} is not readable JSON ({exc})") from None
+        raise UsageError(f"jobs file {label} is not readable JSON ({exc})") from None
     if not isinstance(data, list):
-        raise UsageError(f"jobs file {Path(path).name} must hold a JSON list of jobs")
+        raise UsageError(f"jobs file {label} must hold a JSON list of jobs")
     common = _common_request_kwargs(args)
     base = Path(path).resolve().parent
+    root = Path(out_dir).resolve()
     jobs: list[Job | tuple[int, str, str]] = []
     for index, entry in enumerate(data):
         default_name = f"job_{index:03d}.mp4"
         if not isinstance(entry, dict):
             jobs.append((index, default_name, "the entry is not a JSON object"))
             continue
-        name = str(entry.get("output_name") or default_name)
+        raw_name = entry.get("output_name") or default_name
+        if not isinstance(raw_name, str):
+            jobs.append((index, default_name, "output_name is not text"))
+            continue
+        name = raw_name
         absent = [k for k in ("prompt", "reference_path", "first_frame_path") if not entry.get(k)]
         if absent:
             jobs.append((index, name, f"the job has no {', '.join(absent)}"))
             continue
+        texts = ("prompt", "reference_path", "first_frame_path", "negative_prompt")
+        wrong = [k for k in texts if entry.get(k) is not None and not isinstance(entry[k], str)]
+        if wrong:
+            jobs.append((index, name, f"{', '.join(wrong)} must be text"))
+            continue
+        out = _mp4_path(root / name.replace("\x00", ""))
+        if "\x00" in name or not out.resolve().is_relative_to(root):
+            jobs.append(
+                (index, name, f"output_name {name!r} points outside the output folder {root}")
+            )
+            continue
         kwargs = dict(common)
         if entry.get("negative_prompt"):
-            kwargs["negative_prompt"] = str(entry["negative_prompt"])
+            kwargs["negative_prompt"] = entry["negative_prompt"]
         request = GenerationRequest(
-            prompt=str(entry["prompt"]),
-            voice=_resolve_input(str(entry["reference_path"]), base),
-            image=_resolve_input(str(entry["first_frame_path"]), base),
+            prompt=entry["prompt"],
+            voice=_resolve_input(entry["reference_path"], base),
+            image=_resolve_input(entry["first_frame_path"], base),
             seed=args.seed + index,
             **kwargs,
         )
-        out = _mp4_path(out_dir / name)
+        try:
+            check_request(request, CLI_FLAGS)
+        except InvalidRequestError as exc:
+            jobs.append((index, name, str(exc)))
+            continue
         jobs.append(Job(index=index, name=out.name, request=request, output=out))
     return jobs
+
+
+def _shown(value: object) -> str:
+    """Text safe to print: bytes that are not UTF-8 (kept by Python as surrogates) as escapes."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def check_inputs(request: GenerationRequest) -> None:

@@ -33,6 +33,7 @@ from engine.api import (
     ProgressInfo,
     Stopwatch,
 )
+from engine.limits import check_memory, check_request
 
 SIZE_MULTIPLE = 32
 MAX_AREA = 576 * 1024
@@ -394,8 +395,7 @@ class IDLoRAGenerator:
         prompt = request.full_prompt
         if not prompt.strip():
             raise InvalidRequestError("the prompt is empty")
-        if request.steps < 1:
-            raise InvalidRequestError(f"steps must be >= 1, got {request.steps}")
+        check_request(request)
 
         # 1. inputs: size, frames, image, voice, STG block
         with sw.phase("load_inputs"):
@@ -403,6 +403,7 @@ class IDLoRAGenerator:
             image, wave, width, height = self._load_inputs(request, warnings, notes)
             notes.extend(frame_notes)
             stg_block = self._stg_block(request, warnings)
+            check_memory(width, height, num_frames)
 
         if self._lora_info is not None and request.lora_strength != self._lora_info.strength:
             from engine.lora import set_lora_strength

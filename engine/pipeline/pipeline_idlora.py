@@ -17,7 +17,7 @@ from diffusers import DiffusionPipeline
 from diffusers.loaders import LTX2LoraLoaderMixin
 from diffusers.utils.torch_utils import randn_tensor
 
-from engine.api import Cancelled, CancelToken, Stopwatch
+from engine.api import Cancelled, CancelToken, NonFiniteResultError, Stopwatch
 from engine.pipeline.denoise import (
     DenoiseState,
     StepReport,
@@ -409,6 +409,11 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
         # 7. drop reference tokens (already separate), unnormalise
         video_lat = self._video_norm(self.unpack_video(state.video, lf, lh, lw), inverse=True)
         audio_lat = self.unpack_audio(self._audio_norm(state.audio, inverse=True), mel_lat)
+        if not (torch.isfinite(video_lat).all() and torch.isfinite(audio_lat).all()):
+            raise NonFiniteResultError(
+                "the generation diverged: its final latents hold NaN or infinite values, so "
+                "nothing usable can be decoded; lower the guidance scales or change the seed"
+            )
         if output_type == "latent":
             return IDLoRAPipelineOutput(video_lat, audio_lat, self.audio_sample_rate)
 

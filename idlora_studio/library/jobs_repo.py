@@ -171,6 +171,22 @@ class JobSpec:
     clip_id: int | None = None
 
 
+def _check_job(requests: Sequence[GenerationRequest], spec: JobSpec) -> None:
+    """Refuse what cannot run before it is queued: parameters outside :mod:`engine.limits`
+    or not finite, an unknown memory profile (raises ``InvalidRequestError`` naming it)."""
+    from engine.api import InvalidRequestError
+    from engine.limits import GENERATION, check_request
+    from engine.memory import PROFILES
+
+    for req in requests:
+        check_request(req)
+    GENERATION["lora_strength"].check(spec.lora_strength, "LoRA strength")
+    if spec.memory_profile != "auto" and spec.memory_profile not in PROFILES:
+        raise InvalidRequestError(
+            f"unknown memory profile {spec.memory_profile!r}; use auto or {', '.join(PROFILES)}"
+        )
+
+
 # ----------------------------------------------------------------------------- base
 class JobsRepository(SessionScopes):
     """The persisted generation queue. Thread-safe; one session per call."""
@@ -240,6 +256,7 @@ class JobsRepository(SessionScopes):
         if isinstance(requests, GenerationRequest):
             requests = [requests]
         spec = spec or JobSpec()
+        _check_job(requests, spec)
         ids: list[int] = []
         with self._write() as s:
             pos = (s.scalar(select(func.max(Job.position))) or 0) + 1

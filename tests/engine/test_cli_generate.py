@@ -167,7 +167,7 @@ def test_progress_bar_goes_to_stderr(
         (["--width", "64"], "--width and --height"),
         (["--width", "64", "--height", "64", "--auto-size"], "--auto-size"),
         (["--frames", "9", "--duration", "1.0"], "either --frames or --duration"),
-        (["--steps", "0"], "--steps must be"),
+        (["--steps", "0"], "--steps 0 is outside 1 to 200"),
         (["--out-dir", "x"], "--out-dir is for --jobs"),
     ],
 )
