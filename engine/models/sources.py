@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -114,8 +113,10 @@ def _offline(local_files_only: bool | None) -> bool:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    from engine.limits import loads_bounded
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads_bounded(path.read_bytes())
     except (OSError, ValueError) as err:
         raise ModelNotFoundError(f"{path} cannot be read: {err}", (str(path),)) from err
 
@@ -223,13 +224,51 @@ def _check_variant(expected: str | None, detected: str | None, source: str) -> s
     return detected or expected or "ltx2"
 
 
-def _resolve_class(library: str, class_name: str) -> Any:
-    candidates = [library]
-    if library not in ("diffusers", "transformers"):
-        candidates += [f"diffusers.pipelines.{library}", "diffusers"]
-    for module_name in candidates:
+#: The classes a ``model_index.json`` may name, per component: the LTX-2 / LTX-2.3 family in
+#: diffusers and transformers. Anything else is refused before it is imported, so a model
+#: folder cannot make the Studio import and run arbitrary code.
+ALLOWED_CLASSES: dict[str, frozenset[str]] = {
+    "transformer": frozenset({"LTX2VideoTransformer3DModel"}),
+    "vae": frozenset({"AutoencoderKLLTX2Video"}),
+    "audio_vae": frozenset({"AutoencoderKLLTX2Audio"}),
+    "vocoder": frozenset({"LTX2Vocoder", "LTX2VocoderWithBWE"}),
+    "connectors": frozenset({"LTX2TextConnectors"}),
+    "text_encoder": frozenset(
+        {
+            "Gemma3ForConditionalGeneration",
+            "Gemma3ForCausalLM",
+            "Gemma4UnifiedForConditionalGeneration",
+        }
+    ),
+    "tokenizer": frozenset({"GemmaTokenizer", "GemmaTokenizerFast", "PreTrainedTokenizerFast"}),
+    "scheduler": frozenset({"FlowMatchEulerDiscreteScheduler"}),
+}
+#: ``model_index.json`` library name -> the module the class is taken from.
+ALLOWED_LIBRARIES = {
+    "diffusers": "diffusers",
+    "transformers": "transformers",
+    "ltx2": "diffusers.pipelines.ltx2",
+}
+
+
+def _resolve_class(library: Any, class_name: Any, component: str = "") -> Any:
+    """The class ``model_index.json`` names for ``component``, if it is an allowed one."""
+    allowed = ALLOWED_CLASSES.get(component, frozenset().union(*ALLOWED_CLASSES.values()))
+    if (
+        not isinstance(library, str)
+        or not isinstance(class_name, str)
+        or library not in ALLOWED_LIBRARIES
+        or class_name not in allowed
+    ):
+        raise InvalidRequestError(
+            f"model_index.json names {library!r}.{class_name!r} for '{component}'; only the "
+            f"LTX-2 family's own classes are loaded ({', '.join(sorted(allowed))} from "
+            f"{', '.join(ALLOWED_LIBRARIES)})"
+        )
+    module_name = ALLOWED_LIBRARIES[library]
+    for candidate in dict.fromkeys((module_name, "diffusers")):
         try:
-            module = importlib.import_module(module_name)
+            module = importlib.import_module(candidate)
         except ImportError:
             continue
         cls = getattr(module, class_name, None)
@@ -243,7 +282,7 @@ def _resolve_class(library: str, class_name: str) -> Any:
 
 def _load_component(root: Path, name: str, spec: list[Any], torch_dtype: Any) -> Any:
     library, class_name = spec[0], spec[1]
-    cls = _resolve_class(library, class_name)
+    cls = _resolve_class(library, class_name, name)
     folder = str(root / name)
     if name in ("tokenizer", "scheduler"):
         return cls.from_pretrained(folder)
@@ -258,7 +297,11 @@ def _load_from_folder(root: Path, names: tuple[str, ...], torch_dtype: Any) -> d
     index = _read_json(root / "model_index.json")
     out: dict[str, Any] = {}
     for name in names:
-        spec = index.get(name)
+        spec = index.get(name) if isinstance(index, dict) else None
+        if spec and (not isinstance(spec, list) or len(spec) != 2):
+            raise InvalidRequestError(
+                f"{root}: model_index.json gives '{name}' as {spec!r:.80}, not [library, class]"
+            )
         if not spec or spec[0] is None:
             raise ModelNotFoundError(
                 f"{root}: model_index.json names no class for '{name}'", (f"{name}/",)
