@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -167,6 +166,8 @@ class RecorderDialog(QDialog):
         self.saved_result: object = None
         self._last_seq = -1
         self._devices: list[InputDevice] = []
+        self._close_pending = False  # close once the step in progress has finished
+        self._keep_on_close = False  # "Stop and keep": the take stays for next time
 
         self.device_combo = QComboBox()
         self.meter = LevelMeter()
@@ -212,7 +213,7 @@ class RecorderDialog(QDialog):
         self.stop_button.clicked.connect(self.stop_recording)
         self.play_button.clicked.connect(self.toggle_playback)
         self.save_button.clicked.connect(self.save)
-        self.close_button.clicked.connect(self.close)
+        self.close_button.clicked.connect(self.reject)
         self.device_combo.currentIndexChanged.connect(self._device_chosen)
 
         self.timer = QTimer(self)
@@ -262,7 +263,6 @@ class RecorderDialog(QDialog):
     # --- state -------------------------------------------------------------------------
     def _set_state(self, state: str) -> None:
         self.state = state
-        busy = state in ("starting", "finishing", "checking", "saving")
         have_device = bool(self._devices)
         self.record_button.setEnabled(state in ("idle", "ready") and have_device)
         self.stop_button.setEnabled(state == "recording")
@@ -271,8 +271,8 @@ class RecorderDialog(QDialog):
             state == "ready" and self.take is not None and self.checked is not None
         )
         self.device_combo.setEnabled(state in ("idle", "ready"))
-        self.close_button.setEnabled(not busy)
         self.state_changed.emit(state)
+        self._set_state_and_maybe_close(state)
 
     def _show_error(self, message: str) -> None:
         self.status_label.setText(message)
@@ -424,6 +424,88 @@ class RecorderDialog(QDialog):
         self._set_state("ready")
 
     # --- closing -----------------------------------------------------------------------
+    # Close, Esc and the title bar's X all come here (QDialog routes them to reject()). A
+    # recording in progress or a take not saved yet is never dropped without asking; while
+    # the stream opens or a take is finished, checked or saved, the close waits for that
+    # step and then asks, if there is still something to ask about.
+    KEEP_RECORDING = "Keep recording"
+    STOP_AND_KEEP = "Stop and keep"
+    KEEP_FOR_LATER = "Keep for later"
+    DISCARD = "Discard"
+    CANCEL = "Cancel"
+
+    def _ask(self, title: str, text: str, choices: tuple[str, ...], default: str) -> str:
+        """Show a question with ``choices`` as buttons; returns the chosen label (Esc or
+        closing the box gives the last choice, the one that changes nothing)."""
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=self)
+        buttons = {}
+        for label in choices:
+            role = (
+                QMessageBox.ButtonRole.DestructiveRole
+                if label == self.DISCARD
+                else QMessageBox.ButtonRole.RejectRole
+                if label == choices[-1]
+                else QMessageBox.ButtonRole.AcceptRole
+            )
+            buttons[box.addButton(label, role)] = label
+        box.setDefaultButton(next(b for b, lab in buttons.items() if lab == default))
+        box.exec()
+        return buttons.get(box.clickedButton(), choices[-1])
+
+    def request_close(self) -> bool:
+        """Close if nothing would be lost, or after asking; True when the dialog closed (or
+        will close as soon as the step in progress ends)."""
+        if self.state in ("starting", "finishing", "checking", "saving"):
+            self._close_pending = True
+            self.status_label.setText("Closing when this step has finished…")
+            return True
+        if self.state == "recording":
+            answer = self._ask(
+                "Recording in progress",
+                "A recording is in progress. Stop it and keep it? A kept take is offered "
+                "again the next time the Studio starts.",
+                (self.STOP_AND_KEEP, self.DISCARD, self.KEEP_RECORDING),
+                self.STOP_AND_KEEP,
+            )
+            if answer == self.KEEP_RECORDING:
+                return False
+            if answer == self.DISCARD:
+                self.timer.stop()
+                with contextlib.suppress(Exception):
+                    self.recorder.abort()
+                self._finish_close()
+                return True
+            self._close_pending = True
+            self._keep_on_close = True
+            self.stop_recording()
+            return True
+        if self.take is not None and self.saved_result is None and not self._keep_on_close:
+            answer = self._ask(
+                "Unsaved recording",
+                "This take was not saved to the identity. Keep it to be offered again the "
+                "next time the Studio starts, or discard it?",
+                (self.KEEP_FOR_LATER, self.DISCARD, self.CANCEL),
+                self.KEEP_FOR_LATER,
+            )
+            if answer == self.CANCEL:
+                return False
+            if answer == self.DISCARD:
+                discard(self.take)
+                self.take = None
+        self._finish_close()
+        return True
+
+    def _set_state_and_maybe_close(self, state: str) -> None:
+        if self._close_pending and state in ("idle", "ready", "recording"):
+            self._close_pending = False
+            if not self.request_close() or self.isVisible():
+                self.status_label.setText("Ready: play it back or save it to the identity.")
+
+    def _finish_close(self) -> None:
+        self._close_pending = False
+        self.shutdown()
+        super().reject()
+
     def shutdown(self) -> None:
         """Stop timers, playback and any recording (deleting an unfinished take)."""
         self.timer.stop()
@@ -433,31 +515,8 @@ class RecorderDialog(QDialog):
                 self.recorder.abort()
         self._tasks.wait()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        if self.state in ("starting", "finishing", "checking", "saving"):
-            event.ignore()
-            return
-        if self.take is not None and self.saved_result is None and self.isVisible():
-            answer = QMessageBox.question(
-                self,
-                "Unsaved recording",
-                "Discard this recording? (Keep it to be offered again next time.)",
-                QMessageBox.StandardButton.Discard
-                | QMessageBox.StandardButton.Save
-                | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Save,
-            )
-            if answer == QMessageBox.StandardButton.Cancel:
-                event.ignore()
-                return
-            if answer == QMessageBox.StandardButton.Discard:
-                discard(self.take)
-                self.take = None
-        self.shutdown()
-        super().closeEvent(event)
-
-    def reject(self) -> None:
-        self.close()
+    def reject(self) -> None:  # Esc, the Close button, the title bar's X
+        self.request_close()
 
 
 # --- start-up offer of recordings left by a crash ----------------------------------------
