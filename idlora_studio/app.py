@@ -74,8 +74,32 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
         generate.queue.job_finished.connect(
             lambda _job_id, take_id: timeline.state.add_to_bin(take_id)
         )
+    check = window.make_action("&Check This Machine…", lambda: offer_first_run(window, force=True))
+    window.help_menu.insertAction(window.about_action, check)
     window.finish_setup()
     return window
+
+
+def offer_first_run(window: MainWindow, *, force: bool = False, **panel_options: Any) -> Any:
+    """On the first start (or from Help > Check This Machine…): the non-modal panel that
+    checks GPU, VRAM and disk, offers the model sets and the self-test. Returns the panel,
+    or None when the first start is over and ``force`` is not set."""
+    settings = window.settings
+    if not force and settings is not None and settings.get("first_run_done"):
+        return None
+    from idlora_studio.ui.first_run import FirstRunPanel
+
+    panel = window.first_run_panel
+    if panel is None:
+        panel = FirstRunPanel(window.paths, settings, window, **panel_options)
+        if window.open_models is not None:
+            panel.models_requested.connect(window.open_models)
+        window.first_run_panel = panel
+        window.add_shutdown_callback(panel.shutdown)
+    panel.show()
+    panel.raise_()
+    panel.start()
+    return panel
 
 
 def build_projects(
@@ -201,6 +225,7 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     window = build_main_window(paths, settings, library)
     window.show()
     QTimer.singleShot(0, lambda: offer_recovered_recordings(window))
+    QTimer.singleShot(300, lambda: offer_first_run(window))
     try:
         return int(app.exec())
     finally:

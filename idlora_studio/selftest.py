@@ -7,12 +7,18 @@ and a generated tone, writes an MP4 (H.264 + AAC) to a temporary folder and prob
 a pass proves that torch, diffusers, the pipeline, the audio front end and the encoder all work.
 
 A check *fails* only when something would stop the Studio from working (an import error, a broken
-generation, almost no free disk). "No CUDA GPU" passes with a note: generation then runs on the
-CPU, slowly.
+generation, almost no free disk). A check passes *with a warning* when the Studio works but not
+as a creator would expect: "no CUDA GPU: generation will be very slow" (it runs on the CPU), a
+GPU with less free memory than the lightest profile needs. Nothing is reported as fine that is
+not there: without a GPU the memory-profile line says CPU, not a GPU profile.
+
+:func:`model_set_fit` tells, per model set, whether this machine can run it (GPU memory and
+free disk), for the first-start panel.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import tempfile
 import time
@@ -34,13 +40,20 @@ ProgressFn = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One line of the report. ``detail`` is a user-facing sentence; ``data`` holds the numbers."""
+    """One line of the report. ``detail`` is a user-facing sentence; ``data`` holds the numbers.
+
+    ``ok`` False: a failure. ``warning`` True (with ``ok``): works, but not as expected."""
 
     name: str
     ok: bool
     detail: str
     seconds: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)
+    warning: bool = False
+
+    @property
+    def mark(self) -> str:
+        return "✗" if not self.ok else "⚠" if self.warning else "✓"
 
 
 @dataclass(frozen=True)
@@ -54,25 +67,36 @@ class SelfTestReport:
     def passed(self) -> bool:
         return all(c.ok for c in self.checks)
 
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.ok and c.warning]
+
     def check(self, name: str) -> CheckResult | None:
         return next((c for c in self.checks if c.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
+            "warnings": len(self.warnings),
             "total_s": round(self.total_s, 3),
             "checks": [asdict(c) for c in self.checks],
         }
 
+    def verdict(self) -> str:
+        if not self.passed:
+            return "Some checks FAILED (see ✗)."
+        n = len(self.warnings)
+        if n:
+            return f"All checks passed, with {n} warning{'s' if n > 1 else ''} (see ⚠)."
+        return "All checks passed."
+
     def text(self) -> str:
-        """The report as lines a person reads (``✓``/``✗`` per check)."""
+        """The report as lines a person reads (``✓``/``⚠``/``✗`` per check)."""
         lines = []
         for c in self.checks:
-            mark = "✓" if c.ok else "✗"
             secs = f"  ({c.seconds:.1f} s)" if c.seconds >= 0.05 else ""
-            lines.append(f"{mark} {c.name}: {c.detail}{secs}")
-        verdict = "All checks passed." if self.passed else "Some checks FAILED (see ✗ above)."
-        lines.append(f"{verdict} Total {self.total_s:.1f} s.")
+            lines.append(f"{c.mark} {c.name}: {c.detail}{secs}")
+        lines.append(f"{self.verdict()} Total {self.total_s:.1f} s.")
         return "\n".join(lines)
 
 
@@ -108,7 +132,14 @@ def _check_gpu() -> tuple[CheckResult, Any]:
         return CheckResult("GPU", False, f"the GPU could not be queried: {exc}"), None
     if info is None:
         return (
-            CheckResult("GPU", True, "no CUDA GPU: generation runs on the CPU (slow)"),
+            CheckResult(
+                "GPU",
+                True,
+                "no CUDA GPU: generation will be very slow (it runs on the CPU; minutes even "
+                "for the tiny test model at small sizes)",
+                data={"device": "cpu"},
+                warning=True,
+            ),
             None,
         )
     data = {
@@ -144,17 +175,27 @@ def _check_disk(paths: Any, models_dir: Path) -> CheckResult:
 def _check_profile(gpu: Any) -> CheckResult:
     from engine.memory import PROFILES, choose_profile, expected_vram_gib
 
-    free = gpu.free_bytes if gpu is not None else None
-    name = choose_profile(free, "ltx2")
+    if gpu is None:
+        return CheckResult(
+            "Memory profile",
+            True,
+            "CPU: no GPU memory profile applies; every component runs in system memory",
+            data={"profile": None, "device": "cpu"},
+        )
+    name = choose_profile(gpu.free_bytes, "ltx2")
     need = expected_vram_gib(name, "ltx2")
     title = PROFILES[name].title
-    if gpu is None:
-        detail = f"{title} ({name}); on the CPU every component stays in system memory"
-    else:
-        detail = f"{title} ({name}) for LTX-2 at 512x512, 121 frames: about {need:.0f} GiB"
-        if need + 1.0 > gpu.free_bytes / 2**30:
-            detail += " (may not fit: even the lightest profile needs more than is free)"
-    return CheckResult("Memory profile", True, detail, data={"profile": name, "gib": need})
+    detail = f"{title} ({name}) for LTX-2 at 512x512, 121 frames: about {need:.0f} GiB"
+    short = need + 1.0 > gpu.free_bytes / 2**30
+    if short:
+        detail += " (may not fit: even the lightest profile needs more than is free)"
+    return CheckResult(
+        "Memory profile",
+        True,
+        detail,
+        data={"profile": name, "gib": need, "device": "cuda"},
+        warning=short,
+    )
 
 
 def _test_inputs(folder: Path) -> tuple[Path, Path]:
@@ -295,8 +336,58 @@ def run_self_test(
             tb = traceback.format_exc(limit=3)
             res = CheckResult(name, False, f"{type(exc).__name__}: {exc}", data={"traceback": tb})
         if res.seconds == 0.0:
-            res = CheckResult(res.name, res.ok, res.detail, time.perf_counter() - t, res.data)
+            res = dataclasses.replace(res, seconds=time.perf_counter() - t)
         results.append(res)
     if progress is not None:
         progress("done", len(steps), len(steps))
     return SelfTestReport(tuple(results), time.perf_counter() - t_all)
+
+
+# ----------------------------------------------------------------------------- model sets
+
+
+@dataclass(frozen=True)
+class SetFit:
+    """Whether this machine can run a model set: ``level`` "ok" | "warn" | "no"."""
+
+    set_id: str
+    level: str
+    detail: str
+
+
+def model_set_fit(model_set: Any, gpu: Any, free_disk: int, installed: bool = False) -> SetFit:
+    """Can ``model_set`` run here? ``gpu``: :func:`engine.memory.gpu_info`'s answer (None: no
+    CUDA GPU); ``free_disk``: free bytes in the models folder."""
+    from engine.memory import GIB, PROFILE_ORDER, PROFILES
+
+    needs = dict(getattr(model_set, "vram_needs", {}) or {})
+    lines: list[str] = []
+    level = "ok"
+    if getattr(model_set, "builtin", False) or not needs:
+        lines.append("Runs anywhere (the built-in tiny test model, for checking the install).")
+    elif gpu is None:
+        level = "warn"
+        lines.append("No CUDA GPU: it would run on the CPU, far too slowly for real use.")
+    else:
+        free_gib = gpu.free_bytes / GIB
+        fitting = [n for n in PROFILE_ORDER if n in needs and needs[n] + 1.0 <= free_gib]
+        if fitting:
+            best = fitting[0]
+            lines.append(
+                f"Fits this GPU ({free_gib:.0f} GiB free) with {PROFILES[best].title} "
+                f"(about {needs[best]:.0f} GiB)."
+            )
+        else:
+            level = "no"
+            lightest = min(needs.values())
+            lines.append(
+                f"Needs at least {lightest:.0f} GiB of GPU memory; this GPU has "
+                f"{free_gib:.0f} GiB free."
+            )
+    required = int(getattr(model_set, "required_bytes", 0) or 0)
+    if not installed and required > free_disk:
+        level = "no"
+        lines.append(f"Not enough free disk: {_gb(required)} to download, {_gb(free_disk)} free.")
+    elif not installed and required:
+        lines.append(f"Download {_gb(required)} ({_gb(free_disk)} free).")
+    return SetFit(model_set.id, level, " ".join(lines))

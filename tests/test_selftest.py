@@ -37,7 +37,10 @@ def test_cli_self_test_json_passes_with_the_tiny_generation(tmp_path: Path) -> N
     import torch
 
     if not torch.cuda.is_available():
-        assert "no CUDA GPU" in checks["GPU"]["detail"]
+        assert "no CUDA GPU: generation will be very slow" in checks["GPU"]["detail"]
+        assert checks["GPU"]["ok"] and checks["GPU"]["warning"] and report["warnings"] >= 1
+        assert checks["Memory profile"]["detail"].startswith("CPU")
+        assert checks["Tiny generation"]["data"]["device"] == "cpu"
     assert checks["Disk"]["data"]["models"]["free_bytes"] > 0
     # The tiny model was built where the Studio keeps models.
     assert list((tmp_path / "home" / "cache" / "models").glob("tiny-ltx2-*/model_index.json"))
@@ -52,7 +55,7 @@ def test_cli_text_report_and_exit_code_one_on_a_failed_check(
     assert main(["self-test"]) == 0
     text = capsys.readouterr().out
     assert "✓ Tiny generation: 64x64, 9 frames, 2 steps" in text
-    assert "All checks passed." in text
+    assert "All checks passed" in text
 
     # Pretend the disk is almost full: that check fails, the rest still runs, exit code 1.
     monkeypatch.setattr(selftest, "MIN_FREE_BYTES", 10**18)
@@ -60,3 +63,69 @@ def test_cli_text_report_and_exit_code_one_on_a_failed_check(
     text = capsys.readouterr().out
     assert "✗ Disk: only" in text and "free some space" in text
     assert "✓ Tiny generation" in text and "FAILED" in text
+
+
+def _report_with_gpu(monkeypatch: pytest.MonkeyPatch, paths, gpu):  # noqa: ANN001, ANN202
+    import engine.memory
+    from idlora_studio import selftest
+
+    monkeypatch.setattr(engine.memory, "gpu_info", lambda index=0: gpu)
+    return selftest.run_self_test(paths, generation=False)
+
+
+def test_no_gpu_is_a_warning_and_the_profile_line_says_cpu(
+    paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11, problem 9: the report showed a green tick on "no CUDA GPU" and "All on GPU
+    (bf16)" on a CPU machine."""
+    report = _report_with_gpu(monkeypatch, paths, None)
+    gpu, profile = report.check("GPU"), report.check("Memory profile")
+    assert gpu is not None and profile is not None
+    assert gpu.ok and gpu.warning and gpu.mark == "⚠"
+    assert "no CUDA GPU: generation will be very slow" in gpu.detail
+    assert profile.detail.startswith("CPU:") and "GPU (bf16)" not in profile.detail
+    assert profile.data["profile"] is None
+    text = report.text()
+    assert "⚠ GPU: no CUDA GPU" in text and "✓ GPU" not in text
+    assert "All on GPU" not in text and "resident_bf16" not in text
+    assert report.passed and len(report.warnings) == 1
+    assert report.verdict() == "All checks passed, with 1 warning (see ⚠)."
+
+
+def test_a_gpu_is_reported_with_its_memory_and_profile(
+    paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.memory import GIB, GPUInfo
+
+    big = GPUInfo("NVIDIA H200", 0, 140 * GIB, 139 * GIB, (9, 0))
+    report = _report_with_gpu(monkeypatch, paths, big)
+    gpu, profile = report.check("GPU"), report.check("Memory profile")
+    assert gpu.mark == "✓" and "NVIDIA H200: 140.0 GiB VRAM" in gpu.detail
+    assert profile.mark == "✓" and profile.data["profile"] == "resident_bf16"
+    assert report.warnings == []
+    small = GPUInfo("Small card", 0, 4 * GIB, 3 * GIB, (8, 6))
+    report = _report_with_gpu(monkeypatch, paths, small)
+    assert report.check("Memory profile").mark == "⚠"  # even the lightest profile is short
+
+
+def test_model_set_fit_is_honest_about_gpu_and_disk() -> None:
+    from engine.memory import GIB, GPUInfo
+    from engine.models.registry import MODEL_SETS
+    from idlora_studio.selftest import model_set_fit
+
+    real = next(ms for ms in MODEL_SETS.values() if not ms.builtin)
+    tiny = MODEL_SETS["tiny"]
+    plenty = 10**13
+    assert model_set_fit(tiny, None, plenty).level == "ok"
+    no_gpu = model_set_fit(real, None, plenty)
+    assert no_gpu.level == "warn" and "No CUDA GPU" in no_gpu.detail
+    big = model_set_fit(real, GPUInfo("H200", 0, 140 * GIB, 139 * GIB, (9, 0)), plenty)
+    assert big.level == "ok" and "Fits this GPU" in big.detail
+    small = model_set_fit(real, GPUInfo("4 GB", 0, 4 * GIB, 3 * GIB, (8, 6)), plenty)
+    assert small.level == "no" and "Needs at least" in small.detail
+    full = model_set_fit(real, GPUInfo("H200", 0, 140 * GIB, 139 * GIB, (9, 0)), 10**9)
+    assert full.level == "no" and "Not enough free disk" in full.detail
+    assert (
+        model_set_fit(real, GPUInfo("H200", 0, 140 * GIB, 139 * GIB, (9, 0)), 10**9, True).level
+        == "ok"
+    )

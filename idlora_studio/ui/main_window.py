@@ -67,6 +67,12 @@ class MainWindow(QMainWindow):
         self._on_shutdown: list[Callable[[], None]] = []
         self._shut_down = False
         self._pages: dict[str, Page] = {}
+        # Set by app.build_main_window when the parts exist (None with a fake library).
+        self.projects: Any = None
+        self.project_actions: Any = None
+        self.library_changes: Any = None
+        self.open_models: Callable[[], None] | None = None
+        self.first_run_panel: Any = None
         self.setWindowTitle(APP_TITLE)
         self.resize(1320, 840)
         self.setMinimumSize(900, 560)
@@ -125,11 +131,13 @@ class MainWindow(QMainWindow):
         self._headings: dict[str, QAction] = {}
         self.file_menu = bar.addMenu("&File")
         self.project_menu = QMenu("Project", self)  # the page bar's project button
-        self.new_identity_action = self._action("New &Identity…", self.new_identity, "Ctrl+Shift+N")
-        self.import_files_action = self._action(
+        self.new_identity_action = self.make_action(
+            "New &Identity…", self.new_identity, "Ctrl+Shift+N"
+        )
+        self.import_files_action = self.make_action(
             "&Import Files as New Identity…", self.import_files, "Ctrl+I"
         )
-        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = self.make_action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._file_tail = [self.new_identity_action, self.import_files_action]
         self._rebuild_file_menu()
 
@@ -140,16 +148,16 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.edit_menu.addActions([self.undo_action, self.redo_action])
         self.edit_menu.addSeparator()
-        find = self._action("&Find Identity", self._find, QKeySequence.StandardKey.Find)
-        save = self._action("&Save Identity", self.editor.save, QKeySequence.StandardKey.Save)
+        find = self.make_action("&Find Identity", self._find, QKeySequence.StandardKey.Find)
+        save = self.make_action("&Save Identity", self.editor.save, QKeySequence.StandardKey.Save)
         self.edit_menu.addActions([find, save])
 
         self.view_menu = bar.addMenu("&View")
         self._page_actions = QActionGroup(self)
         self._page_action_list: list[QAction] = []
         self._page_actions.setExclusive(True)
-        self.reset_layout_action = self._action("&Reset Layout", self.reset_layout)
-        self.full_screen_action = self._action(
+        self.reset_layout_action = self.make_action("&Reset Layout", self.reset_layout)
+        self.full_screen_action = self.make_action(
             "&Full Screen", self._toggle_full_screen, QKeySequence.StandardKey.FullScreen
         )
         self.full_screen_action.setCheckable(True)
@@ -158,14 +166,16 @@ class MainWindow(QMainWindow):
 
         self.tools_menu = bar.addMenu("&Tools")
         self.help_menu = bar.addMenu("&Help")
-        self.help_menu.addAction(self._action("&About ID-LoRA Studio", self._about))
+        self.about_action = self.make_action("&About ID-LoRA Studio", self._about)
+        self.help_menu.addAction(self.about_action)
 
-    def _action(
+    def make_action(
         self,
         text: str,
         slot: Callable[[], Any],
         shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None,
     ) -> QAction:
+        """A window action (its shortcut works with every menu closed)."""
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -387,7 +397,8 @@ class MainWindow(QMainWindow):
         self.generate_panel = panel
         self.add_page(page)
         self.library_panel.identity_selected.connect(panel.set_identity)  # type: ignore[attr-defined]
-        self.models_action = self._action("&Models…", open_models, "Ctrl+M")
+        self.open_models = open_models
+        self.models_action = self.make_action("&Models…", open_models, "Ctrl+M")
         self.tools_menu.addAction(self.models_action)
         if on_shutdown is not None:
             self.add_shutdown_callback(on_shutdown)

@@ -853,9 +853,7 @@ class ModelManager(QDialog):
             relay.deleteLater()
             self.last_report = report
             self.check_button.setEnabled(True)
-            self.check_status.setText(
-                "Everything works." if report.passed else "Some checks failed (see below)."
-            )
+            self.check_status.setText(report.verdict())
             self.report_view.setPlainText(report.text())
             self.report_view.show()
 

@@ -190,8 +190,11 @@ def test_use_files_on_disk_checked_and_remembered(qtbot, paths, tmp_path: Path) 
     assert LocalSources.load(paths.config_dir).get(ms.id) is None
 
 
-def test_check_this_machine_shows_the_report(qtbot, paths, tmp_path: Path) -> None:  # noqa: ANN001
+def test_check_this_machine_shows_the_report(qtbot, paths, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import engine.memory
     from idlora_studio.selftest import run_self_test
+
+    monkeypatch.setattr(engine.memory, "gpu_info", lambda index=0: None)  # a CPU machine
 
     mm = _manager(
         qtbot,
@@ -204,6 +207,10 @@ def test_check_this_machine_shows_the_report(qtbot, paths, tmp_path: Path) -> No
     assert not mm.check_button.isEnabled()
     qtbot.waitUntil(lambda: mm.report_view.isVisible(), timeout=LONG)
     text = mm.report_view.toPlainText()
-    assert "✓ Software: python" in text and "✓ GPU:" in text and "✓ Disk:" in text
-    assert mm.last_report.passed and mm.check_status.text() == "Everything works."
+    assert "✓ Software: python" in text and "✓ Disk:" in text
+    # No success shown for what is not there: the missing GPU is a warning, the profile CPU.
+    assert "⚠ GPU: no CUDA GPU: generation will be very slow" in text
+    assert "✓ Memory profile: CPU" in text and "GPU (bf16)" not in text
+    assert mm.last_report.passed
+    assert mm.check_status.text() == "All checks passed, with 1 warning (see ⚠)."
     assert mm.check_button.isEnabled()
