@@ -137,19 +137,19 @@ class MainWindow(QMainWindow):
         self.import_files_action = self.make_action(
             "&Import Files as New Identity…", self.import_files, "Ctrl+I"
         )
-        self.quit_action = self.make_action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = self.make_action("&Quit", self.close, "Ctrl+Q")
         self._file_tail = [self.new_identity_action, self.import_files_action]
         self._rebuild_file_menu()
 
         self.edit_menu = bar.addMenu("&Edit")
         self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
         self.redo_action = self.undo_group.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.edit_menu.addActions([self.undo_action, self.redo_action])
         self.edit_menu.addSeparator()
-        find = self.make_action("&Find Identity", self._find, QKeySequence.StandardKey.Find)
-        save = self.make_action("&Save Identity", self.editor.save, QKeySequence.StandardKey.Save)
+        find = self.make_action("&Find Identity", self._find, "Ctrl+F")
+        save = self.make_action("&Save Identity", self.editor.save, "Ctrl+S")
         self.edit_menu.addActions([find, save])
 
         self.view_menu = bar.addMenu("&View")
@@ -157,9 +157,7 @@ class MainWindow(QMainWindow):
         self._page_action_list: list[QAction] = []
         self._page_actions.setExclusive(True)
         self.reset_layout_action = self.make_action("&Reset Layout", self.reset_layout)
-        self.full_screen_action = self.make_action(
-            "&Full Screen", self._toggle_full_screen, QKeySequence.StandardKey.FullScreen
-        )
+        self.full_screen_action = self.make_action("&Full Screen", self._toggle_full_screen, "F11")
         self.full_screen_action.setCheckable(True)
         self.view_menu.aboutToShow.connect(self._rebuild_view_menu)
         self._rebuild_view_menu()
@@ -383,6 +381,10 @@ class MainWindow(QMainWindow):
         panel.hide()
         page.undo_stack = panel.state.undo_stack
         self.add_page(page)
+        from idlora_studio.ui.timeline_menu import build_timeline_menu
+
+        self.timeline_menu = build_timeline_menu(self, page, panel)
+        self.menuBar().insertMenu(self.tools_menu.menuAction(), self.timeline_menu)
         self.add_runners(*runners)
         return page
 

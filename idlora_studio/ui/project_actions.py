@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QMimeData, QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -76,11 +76,11 @@ class BundleDrops(QObject):
         return isinstance(obj, QWidget) and obj.window() is self.window
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        # Every event of the application passes here: isinstance first (cheap); drag-enter
+        # and drag-move events are QDropEvents too.
+        if not isinstance(event, QDropEvent) or not self._ours(obj):
+            return False
         kind = event.type()
-        if kind not in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
-            return False
-        if not self._ours(obj):
-            return False
         files = bundle_files(event.mimeData())  # type: ignore[attr-defined]
         if not files:
             return False

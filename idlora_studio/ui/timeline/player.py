@@ -285,7 +285,15 @@ class PlayerView(QWidget):
 
 
 def timecode(frame: int, fps: float) -> str:
+    """``HH:MM:SS:FF`` of ``frame`` (non-drop-frame: FF counts frames within the second at
+    the rounded rate, as editors show it for 23.976 and 29.97 too)."""
     fps_i = max(1, round(fps))
-    s, f = divmod(max(0, frame), fps_i)
+    s, f = divmod(max(0, int(frame)), fps_i)
     m, s = divmod(s, 60)
-    return f"{m:02d}:{s:02d}:{f:02d}"
+    h, m = divmod(m, 60)
+    return f"{h:02d}:{m:02d}:{s:02d}:{f:02d}"
+
+
+def fps_text(fps: float) -> str:
+    """``25 fps``, ``23.976 fps``."""
+    return f"{fps:.3f}".rstrip("0").rstrip(".") + " fps"

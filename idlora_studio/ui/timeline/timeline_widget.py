@@ -41,12 +41,12 @@ from PySide6.QtWidgets import QScrollBar, QSizePolicy, QVBoxLayout, QWidget
 from idlora_studio.state.project import ProjectState, TimelineItem
 from idlora_studio.ui.palette import ACCENT, OK, TEXT_DIM
 from idlora_studio.ui.timeline.media_cache import MediaCache
-from idlora_studio.ui.timeline.player import TimelinePlayer, timecode
+from idlora_studio.ui.timeline.player import TimelinePlayer, fps_text, timecode
 
 #: Mime type of takes dragged from the bin: JSON ``{"take_ids": [...]}``.
 TAKE_MIME = "application/x-idlora-take-ids"
 
-HEADER_W = 64
+HEADER_W = 84  # wide enough for the playhead's HH:MM:SS:FF
 RULER_H = 28
 VIDEO_Y = RULER_H + 6
 VIDEO_H = 62
@@ -483,7 +483,7 @@ class TimelineCanvas(QWidget):
             60 * fps,
             300 * fps,
         ):
-            if major * self.px_per_frame >= 70:
+            if major * self.px_per_frame >= 90:  # room for an HH:MM:SS:FF label
                 minor = max(1, major // 5) if major >= 5 else 1
                 return major, minor
         return 600 * fps, 60 * fps
@@ -704,8 +704,9 @@ class TimelinePanel(QWidget):
         self.play_button.setObjectName("playButton")
         self.play_button.setFixedSize(32, 32)
         button("|◀", "Go to start (Home)", lambda: state.set_playhead(0))
-        self.time_label = QLabel("00:00:00")
+        self.time_label = QLabel()
         self.time_label.setObjectName("dimLabel")
+        self.time_label.setToolTip("Playhead / duration (hours:minutes:seconds:frames)")
         bar.addWidget(self.time_label)
         bar.addStretch(1)
         button("✂", "Split at playhead (S)", self._split)
@@ -743,6 +744,9 @@ class TimelinePanel(QWidget):
         layout.addWidget(self.view)
 
         state.playhead_changed.connect(self._update_time)
+        state.clips_changed.connect(self._update_time)
+        state.project_changed.connect(self._update_time)
+        self._update_time()
         player.playing_changed.connect(lambda on: self.play_button.setText("⏸" if on else "▶"))
         state.undo_stack.canUndoChanged.connect(self.undo_button.setEnabled)
         state.undo_stack.canRedoChanged.connect(self.redo_button.setEnabled)
@@ -750,9 +754,12 @@ class TimelinePanel(QWidget):
         self.redo_button.setEnabled(False)
         self.canvas.drag_out_requested.connect(self._drag_clip_out)
 
-    def _update_time(self, frame: int) -> None:
-        fps = self.state.fps
-        self.time_label.setText(f"{timecode(frame, fps)}  /  {timecode(self.state.duration, fps)}")
+    def _update_time(self, *_: object) -> None:
+        st = self.state
+        fps = st.fps
+        self.time_label.setText(
+            f"{timecode(st.playhead, fps)}  /  {timecode(st.duration, fps)}  ·  {fps_text(fps)}"
+        )
 
     def _split(self) -> None:
         c = self.state.clip_at(self.state.playhead)
