@@ -63,6 +63,7 @@ class LayoutManager:
         self.path = Path(path) if path is not None else None
         self.version = version
         self._defaults: dict[str, dict[str, Any]] = {}
+        self._pending: dict[str, dict[str, Any]] = {}  # saved layouts of pages not shown yet
 
     # ------------------------------------------------------------------ capture
     def _page_state(self, page: Any) -> dict[str, Any]:
@@ -89,12 +90,35 @@ class LayoutManager:
         exist, before :meth:`restore`)."""
         self._defaults = {key: self._page_state(page) for key, page in self.window.pages().items()}
 
+    def _apply_when_shown(self, page: Any, data: dict[str, Any], *, default: bool) -> None:
+        """Apply ``data`` to ``page`` now if it is shown, else when it next is (a hidden
+        page has no real size yet, and dock sizes are in pixels of that size)."""
+
+        def apply() -> None:
+            self._pending.pop(page.key, None)
+            self._apply_page_state(page, data)
+            if default:
+                page.apply_default_sizes()
+
+        if page.isVisible():
+            apply()
+            return
+        page.sizes_pending = False
+        page.pending_layout = apply
+        if not default:
+            self._pending[page.key] = data
+
     def snapshot(self) -> dict[str, Any]:
+        pages = {}
+        for key, page in self.window.pages().items():
+            # A page never shown this session keeps the layout it was saved with.
+            pending = self._pending.get(key) if page.pending_layout is not None else None
+            pages[key] = pending if pending is not None else self._page_state(page)
         return {
             "version": self.version,
             "geometry": _b64(self.window.saveGeometry()),
             "page": self.window.current_page_key(),
-            "pages": {key: self._page_state(p) for key, p in self.window.pages().items()},
+            "pages": pages,
         }
 
     # ------------------------------------------------------------------ disk
@@ -134,7 +158,7 @@ class LayoutManager:
         if isinstance(pages, dict):
             for key, page in self.window.pages().items():
                 if isinstance(pages.get(key), dict):
-                    self._apply_page_state(page, pages[key])
+                    self._apply_when_shown(page, pages[key], default=False)
         page = data.get("page")
         if isinstance(page, str) and page in self.window.pages():
             self.window.show_page(page)
@@ -146,10 +170,5 @@ class LayoutManager:
         for k, page in self.window.pages().items():
             if key is not None and k != key:
                 continue
-            default = self._defaults.get(k)
-            if default is not None:
-                self._apply_page_state(page, default)
-            for dock in page.panels.values():
-                if dock.isFloating():
-                    dock.setFloating(False)
-            page.apply_default_sizes()
+            self._pending.pop(k, None)
+            self._apply_when_shown(page, self._defaults.get(k) or {}, default=True)

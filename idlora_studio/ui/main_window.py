@@ -35,7 +35,7 @@ from idlora_studio.ui.identity_editor import IdentityEditor
 from idlora_studio.ui.layouts import LAYOUT_FILE, LayoutManager
 from idlora_studio.ui.library_panel import LibraryPanel
 from idlora_studio.ui.notices import BannerArea, NoticeBar
-from idlora_studio.ui.pages import Page, PageBar
+from idlora_studio.ui.pages import Page, PageBar, keep_forms_unclipped
 from idlora_studio.ui.thumbnails import ThumbnailCache
 from idlora_studio.workers.tasks import TaskRunner
 
@@ -312,11 +312,12 @@ class MainWindow(QMainWindow):
         self.layouts.reset()
 
     def finish_setup(self) -> None:
-        """Every page and panel exists: remember the default layout, restore the user's."""
+        """Every page and panel exists: forms keep their width, the default layout is
+        remembered and the user's restored."""
+        for page in self._pages.values():
+            keep_forms_unclipped(page)
         self.layouts.capture_defaults()
-        if self.layouts.restore():
-            for page in self._pages.values():
-                page.sizes_pending = False
+        self.layouts.restore()
 
     # ------------------------------------------------------------------ project name
     def set_project_name(self, name: str) -> None:

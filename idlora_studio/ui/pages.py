@@ -10,13 +10,16 @@ project.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QShowEvent, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QSizePolicy,
     QTabBar,
     QToolButton,
@@ -54,6 +57,9 @@ class Page(QMainWindow):
         self._default_sizes: list[tuple[QDockWidget, int, Qt.Orientation]] = []
         self.undo_stack: QUndoStack | None = None
         self.sizes_pending = True  # default panel sizes are applied when first shown
+        # A layout to apply when the page is next shown: dock sizes only mean something at
+        # the page's real size, which a hidden page of a QStackedWidget does not have.
+        self.pending_layout: Callable[[], None] | None = None
         if central is not None:
             self.setCentralWidget(central)
 
@@ -100,8 +106,55 @@ class Page(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
-        if self.sizes_pending:
+        if self.pending_layout is not None:
+            apply, self.pending_layout = self.pending_layout, None
+            apply()
+        elif self.sizes_pending:
             self.apply_default_sizes()
+
+
+class ScrollWidthKeeper(QObject):
+    """Keeps a form's ``QScrollArea`` at least as wide as the form's minimum width (plus the
+    vertical scroll bar), so the splitters and docks around it cannot squeeze the form into
+    clipping at the side. Scrolling is for height; width is what the layouts must provide.
+    """
+
+    def __init__(self, area: QScrollArea) -> None:
+        super().__init__(area)
+        self.area = area
+        content = area.widget()
+        if content is not None:
+            content.installEventFilter(self)
+        self.update_width()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.update_width()
+        return False
+
+    def update_width(self) -> None:
+        content = self.area.widget()
+        if content is None:
+            return
+        need = max(content.minimumSizeHint().width(), content.minimumWidth())
+        need += self.area.verticalScrollBar().sizeHint().width() + 2 * self.area.frameWidth()
+        if self.area.minimumWidth() != need:
+            self.area.setMinimumWidth(need)
+
+
+def keep_forms_unclipped(root: QWidget) -> list[ScrollWidthKeeper]:
+    """A :class:`ScrollWidthKeeper` for every resizable form scroll area under ``root`` (not
+    those that declare the ``scrollsHorizontally`` property)."""
+    keepers = []
+    for area in root.findChildren(QScrollArea):
+        if area.findChild(ScrollWidthKeeper, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            continue
+        if not area.widgetResizable() or area.property("scrollsHorizontally"):
+            continue
+        if area.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOn:
+            continue
+        keepers.append(ScrollWidthKeeper(area))
+    return keepers
 
 
 class PageBar(QWidget):

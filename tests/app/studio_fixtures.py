@@ -53,8 +53,11 @@ def populate(library, paths, tmp_path: Path) -> tuple[int, int, list[int]]:  # n
 def studio(qtbot, paths, settings, real_library, tmp_path) -> Iterator[Studio]:  # noqa: ANN001
     """The real window over a populated library, the identity open in the editor, the
     project with clips open on the Edit page."""
-    from idlora_studio.app import build_main_window
+    from idlora_studio.app import apply_style, build_main_window
 
+    app = QApplication.instance()
+    style, sheet = app.style().name(), app.styleSheet()
+    apply_style(app)  # the Studio's stylesheet: its paddings are part of every size
     ident, pid, takes = populate(real_library, paths, tmp_path)
     window = build_main_window(paths, settings, real_library)
     qtbot.addWidget(window)
@@ -72,6 +75,18 @@ def studio(qtbot, paths, settings, real_library, tmp_path) -> Iterator[Studio]: 
         lambda: window.editor.detail is not None and window.editor.detail.id == ident,
         timeout=10_000,
     )
+    # The Generate page as a creator leaves it: this identity, a prompt in every field.
+    panel = window.generate_panel
+    panel.set_identity(ident)
+    prompt = panel.form.prompt
+    prompt.visual_edit.setPlainText(
+        "Medium close-up of a woman in a blue sweater in a bright studio, soft key light "
+        "from the left; she smiles and talks to the camera."
+    )
+    prompt.speech_edit.setPlainText("Welcome back to the channel. Today we build a studio.")
+    prompt.sounds_edit.setPlainText("Quiet room tone, a faint keyboard.")
     QApplication.processEvents()
     yield Studio(window, real_library, ident, pid, takes)
     window.shutdown()
+    app.setStyleSheet(sheet)
+    app.setStyle(style)

@@ -76,10 +76,10 @@ def test_the_layout_is_kept_per_user(qtbot, paths, settings, real_library, tmp_p
     first = open_window()
     page = first.page("library")
     editor_dock = page.panels["identity"]
-    page.resizeDocks([editor_dock], [420], Qt.Orientation.Horizontal)
+    page.resizeDocks([editor_dock], [640], Qt.Orientation.Horizontal)
     QApplication.processEvents()
     width = editor_dock.width()
-    assert abs(width - 420) <= 8
+    assert abs(width - 640) <= 8
     first.show_page("edit")
     QApplication.processEvents()
     first.page("edit").panels["bin"].close()

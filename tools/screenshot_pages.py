@@ -1,0 +1,175 @@
+"""Screenshots of every page of the real Studio window at laptop and desktop sizes.
+
+    python tools/screenshot_pages.py [--out-dir screenshots/pages] [--sizes 1366x768,1920x1080]
+
+Runs under Xvfb (re-executing itself through ``xvfb-run -a`` when there is no display) with the
+xcb platform, in a temporary Studio home: the identities of ``tools/screenshot.py`` (generated
+portraits, spoken clips, consent records) and a project "Launch teaser" whose bin holds four
+real MP4 takes of Maya (moving gradients with tones, from ``tools/screenshot_timeline.py``),
+three of them on the timeline. For each size it grabs the Library, Generate and Edit pages
+(``<page>-<W>x<H>.png``) and prints, per page, the widgets :mod:`tests.app.clipping` finds
+clipped (none is the goal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+def add_takes(library, work: Path, identity_id: int) -> tuple[int, list[int]]:  # noqa: ANN001
+    """A project with four takes of ``identity_id`` in its bin, three on the timeline."""
+    from screenshot_timeline import _take
+
+    from engine.api import GenerationRequest, PromptParts
+    from idlora_studio.library.jobs_repo import JobSpec, TakeFiles, TakesRepository
+    from idlora_studio.library.projects_repo import ClipPlacement, ProjectsRepository
+
+    takes = TakesRepository.from_library(library)
+    projects = ProjectsRepository.from_library(library)
+    pid = projects.create("Launch teaser")
+    colours = [(0xD0603A, 70, 220), (0x3A8FD0, 90, 330), (0x6AD05A, 60, 260), (0xB05AD0, 80, 180)]
+    labels = ["Intro – hello there", "Product close-up", "Laugh take", "Sign-off"]
+    ids = []
+    for n, (hue, frames, freq) in enumerate(colours):
+        mp4 = _take(work / f"t{n}.mp4", hue, frames, freq)
+        req = GenerationRequest(parts=PromptParts(speech=labels[n]), seed=100 + n, steps=8)
+        recipe = {
+            "request": req.to_dict(),
+            "effective": {"seed": 100 + n},
+            "output": {
+                "width": 256,
+                "height": 144,
+                "num_frames": frames,
+                "fps": 25.0,
+                "duration_s": frames / 25,
+            },
+        }
+        spec = JobSpec(identity_id=identity_id)
+        ids.append(takes.add_take(TakeFiles(mp4), recipe, spec=spec, label=labels[n]))
+        projects.add_to_bin(pid, ids[-1])
+    projects.set_clips(
+        pid,
+        [
+            ClipPlacement(ids[0], 0, 0, 70),
+            ClipPlacement(ids[1], 70, 10, 90),
+            ClipPlacement(ids[3], 150, 0, 80),
+        ],
+    )
+    return pid, ids
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out-dir", type=Path, default=ROOT / "screenshots" / "pages")
+    ap.add_argument("--sizes", default="1366x768,1920x1080")
+    args = ap.parse_args(argv)
+
+    if not os.environ.get("DISPLAY") and not os.environ.get("IDLORA_SCREENSHOT_CHILD"):
+        env = dict(os.environ, IDLORA_SCREENSHOT_CHILD="1", QT_QPA_PLATFORM="xcb")
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 3840x2160x24", sys.executable, __file__]
+        return subprocess.call([*cmd, *(argv if argv is not None else sys.argv[1:])], env=env)
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from PySide6.QtCore import QElapsedTimer, QSize
+    from PySide6.QtWidgets import QApplication
+    from screenshot import fill
+
+    from idlora_studio.app import apply_style, build_main_window
+    from idlora_studio.library import Library
+    from idlora_studio.paths import Paths
+    from idlora_studio.settings import Settings
+    from tests.app.clipping import clipped_widgets
+
+    app = QApplication([sys.argv[0]])
+    app.setApplicationName("ID-LoRA Studio")
+    apply_style(app)
+    clock = QElapsedTimer()
+    clock.start()
+
+    def wait(cond, ms: int = 20000) -> bool:  # noqa: ANN001
+        end = clock.elapsed() + ms
+        while not cond() and clock.elapsed() < end:
+            app.processEvents()
+        return bool(cond())
+
+    def settle(ms: int = 600) -> None:
+        end = clock.elapsed() + ms
+        wait(lambda: clock.elapsed() > end, ms + 100)
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    problems = 0
+    with tempfile.TemporaryDirectory(prefix="idlora-pages-") as home:
+        paths = Paths(Path(home) / "data", Path(home) / "config", Path(home) / "cache").ensure()
+        work = Path(home) / "work"
+        work.mkdir()
+        library = Library.open(paths)
+        fill(library, work)
+        maya = next(s.id for s in library.list_identities() if s.name == "Maya Lindqvist")
+        pid, _ = add_takes(library, work, maya)
+        settings = Settings.load(paths.settings_path)
+        settings.set("first_run_done", True)
+        window = build_main_window(paths, settings, library)
+        window.move(0, 0)
+        window.show()
+        wait(lambda: window.state.loaded)
+        timeline = window.timeline_panel.state
+        wait(lambda: timeline.project_id is not None)
+        if timeline.project_id != pid:
+            timeline.load(pid)
+            wait(lambda: timeline.project_id == pid)
+        window.library_panel.select_identity(maya)
+        wait(lambda: window.editor.detail is not None and window.editor.detail.id == maya)
+        panel = window.generate_panel
+        panel.set_identity(maya)
+        panel.form.prompt.visual_edit.setPlainText(
+            "Medium close-up of a woman in a blue sweater in a bright studio, soft key light "
+            "from the left; she smiles and talks to the camera."
+        )
+        panel.form.prompt.speech_edit.setPlainText(
+            "Welcome back to the channel. Today we build a studio."
+        )
+        panel.form.prompt.sounds_edit.setPlainText("Quiet room tone, a faint keyboard.")
+        canvas = window.timeline_panel.canvas
+        cache = canvas.cache
+
+        def clips_painted() -> bool:
+            return all(cache.thumbnails(timeline.media(c.take_id)) for c in timeline.clips)
+
+        for size in args.sizes.split(","):
+            w, h = (int(v) for v in size.lower().split("x"))
+            window.resize(w, h)
+            for key in window.pages():
+                window.show_page(key)
+                if key == "edit":
+                    wait(clips_painted)
+                    settle(300)
+                    canvas.zoom_to_fit()
+                    timeline.select(timeline.clips[1].key)
+                    timeline.set_playhead(96)
+                settle()
+                out = args.out_dir / f"{key}-{w}x{h}.png"
+                shot = window.grab()
+                shot.save(str(out))
+                bad = clipped_widgets(window, QSize(w, h))
+                problems += len(bad)
+                print(f"{out} ({shot.width()}x{shot.height()}): {len(bad)} clipped")
+                for line in bad[:20]:
+                    print("   ", line)
+        window.shutdown()
+        window.close()
+        library.close()
+    return 0 if problems == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
