@@ -386,6 +386,7 @@ class IDLoRAGenerator:
         import torch
 
         from engine.pipeline.denoise import default_stg_mode
+        from engine.pipeline.positions import DEFAULT_POSITION_DTYPE
 
         if self.pipe is None:
             raise InvalidRequestError("the generator was closed")
@@ -489,6 +490,7 @@ class IDLoRAGenerator:
             "use_cross_timestep": self.pipe.is_ltx23,
             "stg_mode": default_stg_mode(self.pipe.transformer).value,
             "first_frame_fit": self.first_frame_fit.value,
+            "position_dtype": DEFAULT_POSITION_DTYPE,
             "sample_rate": int(out.sample_rate),
             "model": self.model_info(),
             "lora": self.model_info()["lora"],

@@ -27,7 +27,7 @@ from engine.pipeline.denoise import (
     denoise,
 )
 from engine.pipeline.guidance import GuidanceScales
-from engine.pipeline.positions import audio_coords, video_coords
+from engine.pipeline.positions import DEFAULT_POSITION_DTYPE, audio_coords, video_coords
 from engine.pipeline.schedule import ltx2_sigmas
 from engine.pipeline.stg import STGMode
 
@@ -248,6 +248,7 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
         max_sequence_length: int = 1024,
         use_cross_timestep: bool | None = None,
         stg_mode: STGMode | str | None = None,
+        position_dtype: torch.dtype | str = DEFAULT_POSITION_DTYPE,
         decode_timestep: float = 0.0,
         decode_noise_scale: float | None = None,
         output_type: str = "np",
@@ -274,6 +275,8 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
             use_cross_timestep / stg_mode: None follows the model generation
                 (``default_use_cross_timestep`` / ``default_stg_mode``: LTX-2 drops the STG
                 block's self-attention, LTX-2.3 passes its values through).
+            position_dtype: dtype of the RoPE coordinates: "bfloat16" (default) as the LoRA
+                was trained, "float32" for exact positions (``engine.pipeline.positions``).
             progress: ``callable(step_report, preview_or_None)`` after each step.
             cancel: ``engine.api.CancelToken``; checked before every step, raises ``Cancelled``.
             output_type: "np", "pt" or "latent".
@@ -374,8 +377,12 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
             video_mask=mask,
             audio_ref=audio_ref,
             audio=audio,
-            video_coords=video_coords(1, lf, lh, lw, frame_rate, device=device),
-            audio_coords=audio_coords(1, audio_ref.shape[1], num_target, device=device),
+            video_coords=video_coords(
+                1, lf, lh, lw, frame_rate, device=device, dtype=position_dtype
+            ),
+            audio_coords=audio_coords(
+                1, audio_ref.shape[1], num_target, device=device, dtype=position_dtype
+            ),
             positive=positive,
             negative=negative,
             latent_frames=lf,
