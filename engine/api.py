@@ -148,6 +148,9 @@ class GenerationRequest:
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
     image: Path | None = None
     voice: Path | None = None
+    #: (start, end) seconds of ``voice`` to encode as the reference; None: the whole file.
+    #: The Studio passes the clip's chosen window, the CLI the library's suggested 5 s one.
+    voice_window: tuple[float, float] | None = None
     width: int | None = None
     height: int | None = None
     num_frames: int | None = None
@@ -189,6 +192,9 @@ class GenerationRequest:
         for key in ("image", "voice"):
             if kwargs.get(key) is not None:
                 kwargs[key] = Path(kwargs[key])
+        if kwargs.get("voice_window") is not None:
+            start, end = kwargs["voice_window"]
+            kwargs["voice_window"] = (float(start), float(end))
         return cls(**kwargs)
 
 

@@ -8,8 +8,13 @@ Single take::
 writes ``clip.mp4`` (H.264 + AAC, audio exactly as long as the video) and ``clip.json`` (the
 recipe). ``--jobs FILE.json`` runs a batch in the reference scripts' prompts-file format: a JSON
 list of objects with ``prompt`` (full tagged prompt), ``reference_path`` (voice),
-``first_frame_path`` (image) and ``output_name``; job *i* uses seed ``--seed + i``; the models
-are loaded once; a failing job is reported and the batch goes on.
+``first_frame_path`` (image) and ``output_name``, optionally ``voice_window`` (``[start, end]``
+seconds or ``"full"``); job *i* uses seed ``--seed + i``; the models are loaded once; a failing
+job is reported and the batch goes on.
+
+Reference length: only a window of the voice clip is encoded -- ``--voice-window START:END``
+(or ``full``), by default the best ~5 s window the library suggests on import (the length
+ID-LoRA was trained on). The window used is written into the recipe's request.
 
 Exit codes: 0 success, 1 an error (one sentence on stderr, no traceback unless ``--debug``),
 2 a usage error, 130 cancelled with Ctrl-C (the first Ctrl-C cancels after the current step,
@@ -23,13 +28,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import signal
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +45,7 @@ from engine.api import (
     EngineError,
     GenerationRequest,
     GenerationResult,
+    MediaError,
     ProgressInfo,
     PromptParts,
 )
@@ -109,6 +116,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g = p.add_argument_group("inputs (one take)")
     g.add_argument("--image", type=Path, help="reference image: the first frame")
     g.add_argument("--voice", type=Path, help="reference voice clip (~5 s)")
+    g.add_argument(
+        "--voice-window",
+        metavar="START:END",
+        help="seconds of the voice clip to use as the reference, e.g. 12:17, or 'full' "
+        "(default: the best 5 s window, found as the library does on import)",
+    )
     g.add_argument("--visual", default="", help="[VISUAL] part: shot, look, setting")
     g.add_argument("--speech", default="", help="[SPEECH] part: the exact words")
     g.add_argument("--sounds", default="", help="[SOUNDS] part: voice tone, ambience")
@@ -226,6 +239,7 @@ def single_job(args: argparse.Namespace) -> Job:
         prompt=args.prompt or None,
         image=args.image,
         voice=args.voice,
+        voice_window=parse_voice_window(args.voice_window),
         seed=args.seed,
         **_common_request_kwargs(args),
     )
@@ -299,6 +313,11 @@ def parse_jobs_file(
         kwargs = dict(common)
         if entry.get("negative_prompt"):
             kwargs["negative_prompt"] = entry["negative_prompt"]
+        try:
+            kwargs["voice_window"] = parse_voice_window(entry.get("voice_window"))
+        except UsageError as exc:
+            jobs.append((index, name, str(exc)))
+            continue
         request = GenerationRequest(
             prompt=entry["prompt"],
             voice=_resolve_input(entry["reference_path"], base),
@@ -318,6 +337,66 @@ def parse_jobs_file(
 def _shown(value: object) -> str:
     """Text safe to print: bytes that are not UTF-8 (kept by Python as surrogates) as escapes."""
     return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+FULL_CLIP = (0.0, math.inf)  # "--voice-window full": the whole clip
+
+
+def parse_voice_window(value: Any) -> tuple[float, float] | None:
+    """``"START:END"`` (seconds), ``[start, end]`` or ``"full"`` -> a window; None -> None.
+
+    Raises :class:`UsageError` with the value in the message.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() == "full":
+        return FULL_CLIP
+    parts = value.split(":") if isinstance(value, str) else value
+    try:
+        start, end = (float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"voice window {value!r} is not START:END in seconds (e.g. 12:17) or 'full'"
+        ) from None
+    if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
+        raise UsageError(f"voice window {value!r} must run forwards from 0 s or later")
+    return start, end
+
+
+def with_voice_window(job: Job) -> Job:
+    """The job with an explicit voice window: the library's suggested one when none was given.
+
+    The default is what the library computes on import (``suggested_voice_window``), so a
+    CLI take uses the same ~5 s of voice the Studio would. ``full`` becomes the clip's length.
+    Raises :class:`MediaError` when the voice cannot be analysed.
+    """
+    request = job.request
+    if request.voice is None:
+        return job
+    window = request.voice_window
+    if window is None:
+        from idlora_studio.library.importer import suggested_voice_window
+        from idlora_studio.library.media_types import ImportRejected
+
+        try:
+            window = suggested_voice_window(request.voice)
+        except ImportRejected as exc:
+            raise MediaError(
+                request.voice, f"no reference window could be chosen ({exc.problem})"
+            ) from None
+    elif window == FULL_CLIP:
+        from engine.media.audio import load_audio
+
+        samples, sr = load_audio(request.voice, max_duration_s=600.0)
+        window = (0.0, samples.shape[1] / sr)
+    else:
+        from engine.generate import voice_window_in
+        from engine.media.audio import probe_audio
+
+        declared = probe_audio(request.voice).duration_s
+        if declared is not None:  # refuse a window past the end before the models load
+            voice_window_in(window, declared, Path(request.voice).name)
+    return replace(job, request=replace(request, voice_window=window))
 
 
 def check_inputs(request: GenerationRequest) -> None:
@@ -524,6 +603,11 @@ def run_generate(args: argparse.Namespace) -> int:
         if args.jobs is not None:
             if args.out is not None:
                 raise UsageError("--out is for one take; use --out-dir with --jobs")
+            if args.voice_window is not None:
+                raise UsageError(
+                    '--voice-window is for one take; give a job its own "voice_window": '
+                    "[start, end] in the jobs file"
+                )
             out_dir = args.out_dir if args.out_dir is not None else Path.cwd()
             entries = parse_jobs_file(args.jobs, args, out_dir)
         else:
@@ -544,6 +628,7 @@ def run_generate(args: argparse.Namespace) -> int:
         if isinstance(entry, Job):
             try:
                 check_inputs(entry.request)
+                entry = with_voice_window(entry)
             except (EngineError, OSError) as exc:
                 _report(f"{entry.name}: " if batch else "", exc, args.debug)
                 failures.append(entry.name)

@@ -40,6 +40,7 @@ MAX_AREA = 576 * 1024
 VOICE_MIN_S = 2.0
 VOICE_MAX_S = 15.0
 VOICE_SAMPLE_RATE = 16000
+VOICE_WINDOW_SLACK_S = 0.05
 TINY_MODELS = {"tiny": "ltx2", "tiny-ltx2": "ltx2", "tiny-ltx2.3": "ltx2.3"}
 
 
@@ -120,6 +121,33 @@ def resolve_frames(request: GenerationRequest) -> tuple[int, list[str]]:
         notes.append(f"{n} frames snapped to {snapped} (8k+1)")
         n = snapped
     return n, notes
+
+
+def voice_window_in(window: Any, duration_s: float, name: str = "the voice") -> tuple[float, float]:
+    """Check a (start, end) voice window against a clip of ``duration_s``; returns it.
+
+    An end up to 50 ms past the clip (rounding between sample rates) is clamped. Raises
+    :class:`InvalidRequestError` naming the clip and the problem.
+    """
+    try:
+        start, end = (float(v) for v in window)
+    except (TypeError, ValueError):
+        raise InvalidRequestError(
+            f"the voice window {window!r} is not two numbers (start, end) in seconds"
+        ) from None
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise InvalidRequestError(f"the voice window {start}-{end} s is not a finite range")
+    if start < 0 or end <= start:
+        raise InvalidRequestError(
+            f"the voice window {start:.2f}-{end:.2f} s must start at 0 s or later and end "
+            "after it starts"
+        )
+    if end > duration_s + VOICE_WINDOW_SLACK_S:
+        raise InvalidRequestError(
+            f"the voice window {start:.2f}-{end:.2f} s ends after the end of {name} "
+            f"({duration_s:.2f} s)"
+        )
+    return start, min(end, duration_s)
 
 
 # ----------------------------------------------------------------------------- paths
@@ -335,7 +363,11 @@ class IDLoRAGenerator:
         )
 
     def _load_inputs(
-        self, request: GenerationRequest, warnings: list[str], notes: list[str]
+        self,
+        request: GenerationRequest,
+        warnings: list[str],
+        notes: list[str],
+        window: list[float],
     ) -> tuple[Any, Any, int, int]:
         import numpy as np
         import torch
@@ -358,6 +390,15 @@ class IDLoRAGenerator:
 
         samples, sr = load_audio(request.voice, target_sr=VOICE_SAMPLE_RATE, max_duration_s=600.0)
         duration = samples.shape[1] / sr
+        if request.voice_window is not None:
+            start, end = voice_window_in(request.voice_window, duration, Path(request.voice).name)
+            samples = samples[:, int(round(start * sr)) : int(round(end * sr))]
+            notes.append(
+                f"reference voice: {start:.2f}-{end:.2f} s of the {duration:.1f} s clip "
+                f"({end - start:.2f} s encoded)"
+            )
+            window[:] = [start, end]
+            duration = samples.shape[1] / sr
         if duration < VOICE_MIN_S:
             raise InvalidRequestError(
                 f"the reference voice is {duration:.1f} s long; at least {VOICE_MIN_S:.0f} s is "
@@ -401,7 +442,8 @@ class IDLoRAGenerator:
         # 1. inputs: size, frames, image, voice, STG block
         with sw.phase("load_inputs"):
             num_frames, frame_notes = resolve_frames(request)
-            image, wave, width, height = self._load_inputs(request, warnings, notes)
+            window: list[float] = []
+            image, wave, width, height = self._load_inputs(request, warnings, notes, window)
             notes.extend(frame_notes)
             stg_block = self._stg_block(request, warnings)
             check_memory(width, height, num_frames)
@@ -490,6 +532,8 @@ class IDLoRAGenerator:
             "use_cross_timestep": self.pipe.is_ltx23,
             "stg_mode": default_stg_mode(self.pipe.transformer).value,
             "first_frame_fit": self.first_frame_fit.value,
+            "voice_window": window or None,
+            "voice_seconds": float(wave.shape[-1]) / VOICE_SAMPLE_RATE,
             "position_dtype": DEFAULT_POSITION_DTYPE,
             "sample_rate": int(out.sample_rate),
             "model": self.model_info(),

@@ -51,6 +51,18 @@ def check_voice_file(path: Path | str) -> VoiceImport:
     return check_voice_clip(p)
 
 
+def suggested_voice_window(path: Path | str) -> tuple[float, float]:
+    """The reference window the library suggests for a voice file, in seconds *of that file*.
+
+    The same analysis as an import (:func:`check_voice_file`: silence trimmed, best ~5 s
+    window); the window found in the trimmed clip is shifted back by the trimmed lead.
+    Raises :class:`ImportRejected` for a file the library would refuse.
+    """
+    checked = check_voice_file(path)
+    lead = checked.trimmed_range[0]
+    return lead + checked.best_window[0], lead + checked.best_window[1]
+
+
 def as_image_import(item: Path | str | ImageImport) -> ImageImport:
     return item if isinstance(item, ImageImport) else check_image_file(item)
 

@@ -321,6 +321,7 @@ def test_queue_n_takes_enqueues_seed_variations(flow, qtbot) -> None:  # noqa: A
     for r in requests:
         assert r.full_prompt == expected_prompt
         assert r.image == Path(detail.images[0].path) and r.voice == Path(detail.clips[0].path)
+        assert r.voice_window == tuple(detail.clips[0].best_window)  # the clip's chosen window
         assert (r.width, r.height, r.video_cfg) == (256, 160, 4.5)
         assert r.num_frames is None and r.duration_s == pytest.approx(121 / 25)
     assert spec.model_set == "tiny" and spec.memory_profile == "fp8_weights"

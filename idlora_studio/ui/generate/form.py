@@ -170,6 +170,7 @@ class GenerateForm(QWidget):
                 negative_prompt=self.prompt.negative_prompt(),
                 image=Path(str(image.path)),
                 voice=Path(str(clip.path)),
+                voice_window=tuple(clip.best_window),
                 width=base.width,
                 height=base.height,
                 num_frames=base.num_frames,
