@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .db import SessionScopes
-from .models import utcnow
+from .models import Identity, utcnow
 from .models_generation import Project, ProjectBinEntry, Take, TimelineClip
 from .repository import InvalidInputError, LibraryError, NotFoundError
 
@@ -74,6 +74,8 @@ class BinItem:
     video_path: Path
     audio_path: Path | None
     thumbnail_path: Path | None
+    identity_name: str | None = None  # the person in the take (None: deleted or unknown)
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -285,8 +287,9 @@ class ProjectsRepository(SessionScopes):
         with self._read() as s:
             p = self._project(s, project_id)
             bin_rows = s.execute(
-                select(ProjectBinEntry.position, Take)
+                select(ProjectBinEntry.position, Take, Identity.name)
                 .join(Take, Take.id == ProjectBinEntry.take_id)
+                .outerjoin(Identity, Identity.id == Take.identity_id)
                 .where(ProjectBinEntry.project_id == project_id)
                 .order_by(ProjectBinEntry.position, ProjectBinEntry.take_id)
             ).all()
@@ -300,7 +303,7 @@ class ProjectsRepository(SessionScopes):
                 name=p.name,
                 created_at=_aware(p.created_at),
                 updated_at=_aware(p.updated_at),
-                bin=tuple(self._bin_item(pos, t) for pos, t in bin_rows),
+                bin=tuple(self._bin_item(pos, t, who) for pos, t, who in bin_rows),
                 clips=tuple(self._clip_info(c) for c in clips),
             )
 
@@ -472,7 +475,7 @@ class ProjectsRepository(SessionScopes):
     def _summary(p: Project) -> ProjectSummary:
         return ProjectSummary(p.id, p.name, _aware(p.created_at), _aware(p.updated_at))
 
-    def _bin_item(self, position: int, t: Take) -> BinItem:
+    def _bin_item(self, position: int, t: Take, identity_name: str | None = None) -> BinItem:
         st = self.store
         return BinItem(
             take_id=t.id,
@@ -485,6 +488,8 @@ class ProjectsRepository(SessionScopes):
             video_path=st.path(t.video_hash),
             audio_path=st.path(t.audio_hash) if t.audio_hash else None,
             thumbnail_path=st.path(t.thumbnail_hash) if t.thumbnail_hash else None,
+            identity_name=identity_name,
+            seed=t.seed,
         )
 
     @staticmethod

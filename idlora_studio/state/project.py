@@ -45,6 +45,8 @@ class TakeMedia:
     height: int
     label: str = ""
     audio_path: Path | None = None
+    identity_name: str | None = None
+    seed: int | None = None
 
     @property
     def duration_s(self) -> float:
@@ -209,6 +211,8 @@ class ProjectState(QObject):
                 height=int(b.height),
                 label=b.label,
                 audio_path=Path(b.audio_path) if b.audio_path else None,
+                identity_name=getattr(b, "identity_name", None),
+                seed=getattr(b, "seed", None),
             )
             self._media[m.take_id] = m
             bin_media.append(m)
@@ -235,6 +239,32 @@ class ProjectState(QObject):
                 on_done()
 
         self._runner.submit(work, done, self._fail)
+
+    def _bin_edit(self, change: Callable[[int], Any], what: str) -> None:
+        """Run ``change(project_id)`` on the database worker, then reload the bin."""
+        pid = self.project_id
+        if pid is None:
+            return
+
+        def work() -> Any:
+            change(pid)
+            return self.projects.get(pid)
+
+        def failed(exc: BaseException) -> None:
+            self.error.emit(f"Could not {what}: {exc}")
+
+        self._runner.submit(work, lambda project: self._set_bin(project.bin), failed)
+
+    def remove_from_bin(self, take_id: int) -> None:
+        """Take a take out of the bin (the library refuses while the timeline uses it)."""
+        self._bin_edit(lambda pid: self.projects.remove_from_bin(pid, take_id), "remove the take")
+
+    def rename_take(self, take_id: int, label: str) -> None:
+        """Give a take the label the bin shows."""
+        if self.takes is None:
+            return
+        label = " ".join(label.split())
+        self._bin_edit(lambda _pid: self.takes.update_take(take_id, label=label), "rename the take")
 
     def _fail(self, exc: BaseException) -> None:
         self.error.emit(str(exc) or type(exc).__name__)
