@@ -74,6 +74,9 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
         generate.queue.job_finished.connect(
             lambda _job_id, take_id: timeline.state.add_to_bin(take_id)
         )
+        # The bin's take menu: the same recipe again, with the same or a new seed.
+        timeline.bin.regenerate_requested.connect(lambda take_id: generate.queue.rerun(take_id))
+        timeline.bin.vary_requested.connect(lambda take_id: generate.queue.vary(take_id))
     check = window.make_action("&Check This Machine…", lambda: offer_first_run(window, force=True))
     window.help_menu.insertAction(window.about_action, check)
     window.finish_setup()

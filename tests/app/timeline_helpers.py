@@ -37,17 +37,22 @@ class ProjectEnv:
 
 
 def make_project(
-    paths, tmp_path: Path, specs=((200, 60, 60), (60, 200, 90), (70, 90, 230))
+    paths,
+    tmp_path: Path,
+    specs=((200, 60, 60), (60, 200, 90), (70, 90, 230)),
+    identity: str | None = None,
 ) -> ProjectEnv:  # noqa: ANN001
-    """Open a real library under ``paths`` and add one take per colour to a project bin."""
+    """Open a real library under ``paths`` and add one take per colour to a project bin
+    (made of identity ``identity`` when given)."""
     from idlora_studio.library import Library
-    from idlora_studio.library.jobs_repo import TakeFiles, TakesRepository
+    from idlora_studio.library.jobs_repo import JobSpec, TakeFiles, TakesRepository
     from idlora_studio.library.projects_repo import ProjectsRepository
 
     library = Library.open(paths)
     takes = TakesRepository.from_library(library)
     projects = ProjectsRepository.from_library(library)
     pid = projects.create("Timeline test")
+    spec = JobSpec(identity_id=library.create_identity(identity)) if identity else None
     ids = []
     for n, colour in enumerate(specs):
         frames = 25 + 10 * n
@@ -64,7 +69,7 @@ def make_project(
                 "duration_s": frames / FPS,
             },
         }
-        tid = takes.add_take(TakeFiles(mp4), recipe, label=f"Take {n + 1}")
+        tid = takes.add_take(TakeFiles(mp4), recipe, spec=spec, label=f"Take {n + 1}")
         projects.add_to_bin(pid, tid)
         ids.append(tid)
     return ProjectEnv(library, takes, projects, pid, ids)

@@ -676,6 +676,7 @@ class TimelinePanel(QWidget):
         from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QToolButton
 
         from idlora_studio.ui.timeline.bin_view import BinView
+        from idlora_studio.ui.timeline.drag_out import DragHandle, TimelineAutoRender
         from idlora_studio.ui.timeline.player import PlayerView
 
         super().__init__(parent)
@@ -715,7 +716,18 @@ class TimelinePanel(QWidget):
         button("−", "Zoom out (-)", self.canvas.zoom_out)
         button("+", "Zoom in (+)", self.canvas.zoom_in)
         button("⇔", "Zoom to fit", self.canvas.zoom_to_fit)
-        self.drag_handle = _DragHandle(self)
+        self.auto_render = (
+            TimelineAutoRender(state, exporter, self.selection_spec, self)  # type: ignore[arg-type]
+            if exporter is not None
+            else None
+        )
+        self.drag_handle = DragHandle(
+            exporter,  # type: ignore[arg-type]
+            state,
+            self.selection_spec,
+            self.auto_render,
+            self,
+        )
         bar.addWidget(self.drag_handle)
         export = QToolButton()
         export.setText("Export…")
@@ -776,9 +788,20 @@ class TimelinePanel(QWidget):
         return st.timeline_spec()
 
     def _drag_clip_out(self, key: int) -> None:
-        if self.exporter is not None:
-            spec = self.state.timeline_spec([self.state.clip(key)])
-            self.exporter.start_drag(self.canvas, spec)  # type: ignore[attr-defined]
+        """A clip dragged out of the canvas: a whole take drops the take's own file at once;
+        a trimmed one is rendered (content-keyed: a second drag of it is instant)."""
+        if self.exporter is None:
+            return
+        clip = self.state.clip(key)
+        media = self.state.media(clip.take_id)
+        if clip.in_frame == 0 and clip.out_frame >= media.num_frames:
+            from idlora_studio.ui.drag_export import file_mime
+
+            path = self.exporter.take_file(media, self.state.name)  # type: ignore[attr-defined]
+            self.exporter.exec_drag(self.canvas, file_mime(path))  # type: ignore[attr-defined]
+            return
+        spec = self.state.timeline_spec([clip])
+        self.exporter.start_drag(self.canvas, spec)  # type: ignore[attr-defined]
 
     def open_export_dialog(self) -> object:
         from pathlib import Path
@@ -798,43 +821,6 @@ class TimelinePanel(QWidget):
         return dialog
 
 
-class _DragHandle(QWidget):
-    """A grip: drag it out of the window to drop the whole timeline (or in/out) as a file."""
-
-    def __init__(self, panel: TimelinePanel) -> None:
-        super().__init__(panel)
-        self.panel = panel
-        self.setFixedSize(120, 28)
-        self.setToolTip(
-            "Drag out of the window to drop the timeline (or the in/out range) as an MP4"
-        )
-        self.setCursor(Qt.CursorShape.OpenHandCursor)
-        self._press: QPointF | None = None
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(QPen(QColor("#4a5470"), 1, Qt.PenStyle.DashLine))
-        p.setBrush(QColor("#222634"))
-        p.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
-        p.setPen(QColor("#aab4d0"))
-        p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "⠿  Drag out MP4")
-        p.end()
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        self._press = event.position()
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._press is None or (event.position() - self._press).manhattanLength() < 8:
-            return
-        self._press = None
-        if self.panel.exporter is not None and self.panel.state.clips:
-            self.panel.exporter.start_drag(self, self.panel.selection_spec())  # type: ignore[attr-defined]
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        self._press = None
-
-
 def build_timeline(paths: object, library: object, window: QWidget) -> tuple[TimelinePanel, tuple]:
     """Create the timeline's services (runners, state, caches, player, drag exporter) around
     an open library and return the panel plus its runners (for shutdown; the first is the
@@ -848,12 +834,17 @@ def build_timeline(paths: object, library: object, window: QWidget) -> tuple[Tim
     db = TaskRunner(max_threads=1)
     media = TaskRunner(max_threads=2)
     render = TaskRunner(max_threads=1)
+    background = TaskRunner(max_threads=1)  # drag-out renders kept up to date, idle priority
     state = ProjectState(
         ProjectsRepository.from_library(library), db, TakesRepository.from_library(library)
     )
     cache = MediaCache(media, paths.thumbnails_dir)  # type: ignore[attr-defined]
     player = TimelinePlayer(state, cache)
-    exporter = DragExporter(paths.drag_dir, render)  # type: ignore[attr-defined]
+    exporter = DragExporter(
+        paths.drag_dir,  # type: ignore[attr-defined]
+        render,
+        background_runner=background,
+    )
     panel = TimelinePanel(
         state,
         cache,
@@ -862,6 +853,9 @@ def build_timeline(paths: object, library: object, window: QWidget) -> tuple[Tim
         export_runner=render,
         exports_dir=paths.exports_dir,  # type: ignore[attr-defined]
     )
-    for obj in (db, media, render, state, cache, player, exporter):
+    for obj in (db, media, render, background, state, cache, player, exporter):
         obj.setParent(panel)
-    return panel, (db, media, render)
+    add_callback = getattr(window, "add_shutdown_callback", None)
+    if add_callback is not None:  # a stale render must not hold the window's closing up
+        add_callback(exporter.cancel_background)
+    return panel, (db, media, render, background)
