@@ -64,7 +64,7 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
     window.add_shutdown_callback(changes.close)
     state.refresh()
     if getattr(library, "store", None) is not None:  # a real library (tests may use a fake)
-        from idlora_studio.ui.timeline.timeline_widget import build_timeline
+        from idlora_studio.ui.timeline.panel import build_timeline
 
         generate = build_generate(paths, settings, library, state, thumbnails, window)
         timeline, timeline_runners = build_timeline(paths, library, window)

@@ -106,10 +106,10 @@ def test_bin_to_timeline_never_renders(rig: Rig, paths) -> None:  # noqa: ANN001
 
 
 def test_timeline_drag_file_is_kept_rendered_in_the_background(
-    rig: Rig,
-    paths,  # noqa: F811
-) -> None:  # noqa: ANN001
-    from idlora_studio.ui.timeline.timeline_widget import TimelinePanel
+    rig: Rig,  # noqa: F811
+    paths,  # noqa: ANN001
+) -> None:
+    from idlora_studio.ui.timeline.panel import TimelinePanel
 
     exporter, runner = _exporter(rig, paths)
     panel = TimelinePanel(rig.state, rig.cache, rig.player, exporter)
@@ -166,9 +166,9 @@ def test_timeline_drag_file_is_kept_rendered_in_the_background(
 
 
 def test_whole_take_clip_dragged_off_the_timeline_drops_the_take_file(
-    rig: Rig,
-    paths,  # noqa: F811
-) -> None:  # noqa: ANN001
+    rig: Rig,  # noqa: F811
+    paths,  # noqa: ANN001
+) -> None:
     exporter, _runner = _exporter(rig, paths)
     rig.panel.exporter = exporter
     dragged: list[list[str]] = []

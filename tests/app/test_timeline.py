@@ -18,8 +18,8 @@ class Rig:
     def __init__(self, env: ProjectEnv, qtbot, paths) -> None:  # noqa: ANN001
         from idlora_studio.state.project import ProjectState
         from idlora_studio.ui.timeline.media_cache import MediaCache
+        from idlora_studio.ui.timeline.panel import TimelinePanel
         from idlora_studio.ui.timeline.player import TimelinePlayer
-        from idlora_studio.ui.timeline.timeline_widget import TimelinePanel
         from idlora_studio.workers.tasks import TaskRunner
 
         self.env = env
