@@ -137,12 +137,21 @@ class FacePreview(QWidget):
             p.fillPath(shade.subtracted(inner), QColor(0, 0, 0, 130))
             p.setPen(QPen(ACCENT, 2, Qt.PenStyle.DashLine))
             p.drawRect(c.adjusted(1, 1, -1, -1))
-            p.setPen(ACCENT)
-            p.drawText(
-                c.adjusted(6, 4, -6, -4),
-                Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
-                "suggested crop",
+            # the caption sits on a pill just outside the frame (below, else above)
+            text = "suggested crop"
+            fm = p.fontMetrics()
+            pill = QRectF(0, 0, fm.horizontalAdvance(text) + 12, fm.height() + 4)
+            below = c.bottom() + 4 + pill.height() <= self.height()
+            pill.moveTo(
+                max(0.0, min(c.left(), self.width() - pill.width())),
+                c.bottom() + 4 if below else max(0.0, c.top() - pill.height() - 4),
             )
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(ACCENT)
+            p.drawRoundedRect(pill, 4, 4)
+            p.setPen(QColor("#0f1115"))
+            p.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+        p.setBrush(Qt.BrushStyle.NoBrush)
         for n, face in enumerate(self._faces):
             box = self.map_box((face.x, face.y, face.width, face.height))
             p.setPen(QPen(QColor(255, 255, 255, 200 if n == 0 else 130), 1.5))
