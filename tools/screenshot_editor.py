@@ -34,7 +34,6 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="idlora-shot-"))
     os.environ["IDLORA_STUDIO_HOME"] = str(home)
 
-    from PySide6.QtCore import QElapsedTimer
     from PySide6.QtWidgets import QApplication, QScrollArea
 
     from idlora_studio.app import apply_style, build_main_window
@@ -44,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from idlora_studio.settings import Settings
     from tests import media_fixtures as mf
     from tests.app.timeline_helpers import make_project
+    from tools.shot_helpers import waiters
 
     app = QApplication([sys.argv[0]])
     apply_style(app)
@@ -71,18 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(width, height)
     window.move(0, 0)
     window.show()
-    clock = QElapsedTimer()
-    clock.start()
-
-    def wait(cond, ms: int = 20000) -> bool:  # noqa: ANN001
-        end = clock.elapsed() + ms
-        while not cond() and clock.elapsed() < end:
-            app.processEvents()
-        return bool(cond())
-
-    def settle(ms: int) -> None:
-        end = clock.elapsed() + ms
-        wait(lambda: clock.elapsed() > end, ms + 1000)
+    wait, settle = waiters(app)
 
     args.out.mkdir(parents=True, exist_ok=True)
     wait(lambda: window.state.loaded)

@@ -38,9 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from PySide6.QtCore import QElapsedTimer
     from PySide6.QtWidgets import QApplication
     from screenshot import fill  # tools/screenshot.py: portraits, voices, consent
+    from shot_helpers import waiters
 
     from idlora_studio.app import apply_style, build_main_window
     from idlora_studio.library import Library
@@ -50,18 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication([sys.argv[0]])
     app.setApplicationName("ID-LoRA Studio")
     apply_style(app)
-    clock = QElapsedTimer()
-    clock.start()
-
-    def wait(cond, ms: int = 60000) -> bool:  # noqa: ANN001
-        end = clock.elapsed() + ms
-        while not cond() and clock.elapsed() < end:
-            app.processEvents()
-        return bool(cond())
-
-    def settle(ms: int) -> None:
-        end = clock.elapsed() + ms
-        wait(lambda: clock.elapsed() > end, ms + 1000)
+    wait, settle = waiters(app, 60000)
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="idlora-shot-") as home:
