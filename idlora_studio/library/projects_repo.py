@@ -76,6 +76,7 @@ class BinItem:
     thumbnail_path: Path | None
     identity_name: str | None = None  # the person in the take (None: deleted or unknown)
     seed: int | None = None
+    voice_match: float | None = None  # speaker similarity to the reference (None: not scored)
 
 
 @dataclass(frozen=True)
@@ -490,6 +491,7 @@ class ProjectsRepository(SessionScopes):
             thumbnail_path=st.path(t.thumbnail_hash) if t.thumbnail_hash else None,
             identity_name=identity_name,
             seed=t.seed,
+            voice_match=t.voice_match,
         )
 
     @staticmethod

@@ -47,6 +47,7 @@ class TakeMedia:
     audio_path: Path | None = None
     identity_name: str | None = None
     seed: int | None = None
+    voice_match: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -213,6 +214,7 @@ class ProjectState(QObject):
                 audio_path=Path(b.audio_path) if b.audio_path else None,
                 identity_name=getattr(b, "identity_name", None),
                 seed=getattr(b, "seed", None),
+                voice_match=getattr(b, "voice_match", None),
             )
             self._media[m.take_id] = m
             bin_media.append(m)

@@ -284,3 +284,18 @@ def test_thumbnails_and_waveforms_are_computed_off_the_gui_thread(rig: Rig, qtbo
     # On disk for the next session.
     assert list((paths.thumbnails_dir / "timeline").glob(f"{media.video_hash}*.png"))
     assert (paths.thumbnails_dir / "timeline" / f"{media.video_hash}-peaks.npy").is_file()
+
+
+def test_bin_shows_a_takes_voice_match_once_scored(rig: Rig) -> None:
+    _, b, _ = rig.env.take_ids
+    rig.env.takes.set_voice_match(b, 0.8123, "test-model")
+    loaded: list[bool] = []
+    rig.state.load(rig.env.project_id, lambda: loaded.append(True))
+    rig.qtbot.waitUntil(lambda: bool(loaded), timeout=5000)
+    texts = {
+        int(rig.panel.bin.item(i).data(Qt.ItemDataRole.UserRole + 1)): rig.panel.bin.item(i)
+        for i in range(rig.panel.bin.count())
+    }
+    assert texts[b].text().endswith("voice match 0.81")
+    assert "Voice match 0.81" in texts[b].toolTip()
+    assert "voice match" not in texts[rig.env.take_ids[0]].text()

@@ -57,7 +57,7 @@ class BinView(QListWidget):
         self.exporter = exporter
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setIconSize(ICON)
-        self.setGridSize(QSize(ICON.width() + 16, ICON.height() + 40))
+        self.setGridSize(QSize(ICON.width() + 16, ICON.height() + 56))
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setWordWrap(True)
@@ -73,11 +73,19 @@ class BinView(QListWidget):
     def refresh(self) -> None:
         self.clear()
         for m in self.state.bin:
-            item = QListWidgetItem(f"{m.label}\n{m.duration_s:.1f} s · {m.width}×{m.height}")
+            text = f"{m.label}\n{m.duration_s:.1f} s · {m.width}×{m.height}"
+            if m.voice_match is not None:  # the speaker score, once the take was scored
+                text += f"\nvoice match {m.voice_match:.2f}"
+            item = QListWidgetItem(text)
             item.setData(TAKE_ID_ROLE, m.take_id)
             who = f" · {m.identity_name}" if m.identity_name else ""
             seed = f" · seed {m.seed}" if m.seed is not None else ""
-            item.setToolTip(f"Take {m.take_id}: {m.label}{who}{seed}")
+            match = (
+                f"\nVoice match {m.voice_match:.2f} (speaker similarity to the reference clip)"
+                if m.voice_match is not None
+                else ""
+            )
+            item.setToolTip(f"Take {m.take_id}: {m.label}{who}{seed}{match}")
             item.setIcon(self._icon(m.take_id))
             self.addItem(item)
 
