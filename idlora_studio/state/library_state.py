@@ -341,10 +341,13 @@ class LibraryState(QObject):
         """Why the last save of ``identity_id`` failed ("" when it did not)."""
         return self._save_errors.get(identity_id, "")
 
-    def commit_identity_fields(self, identity_id: int, after: IdentityFields) -> bool:
-        """Save ``after`` as the identity's fields, as one undoable step. False (nothing
-        pushed) when nothing differs from what is saved."""
-        before = self._saved_fields.get(identity_id)
+    def commit_identity_fields(
+        self, identity_id: int, after: IdentityFields, before: IdentityFields | None = None
+    ) -> bool:
+        """Save ``after`` as the identity's fields, as one undoable step. ``before``: what is
+        saved, when this state has not seen the identity loaded. False (nothing pushed) when
+        nothing differs from what is saved."""
+        before = self._saved_fields.get(identity_id, before)
         if before is None:
             raise LookupError(f"identity {identity_id} was not loaded before editing")
         if not after.differs(before):

@@ -482,7 +482,7 @@ class IdentityEditor(QWidget):
         form = self.form_fields()
         saved = self._state.saved_fields(identity_id) or IdentityFields.of(self._detail)
         valid, problems = self._saveable(form, saved)
-        self._state.commit_identity_fields(identity_id, valid)
+        self._state.commit_identity_fields(identity_id, valid, saved)
         self._problems = problems
         self._dirty = bool(problems)
         self._state.set_draft(identity_id, form if problems else None)
