@@ -31,7 +31,7 @@ class Rig:
         self.player = TimelinePlayer(self.state, self.cache)
         loaded = []
         self.state.load(env.project_id, lambda: loaded.append(True))
-        qtbot.waitUntil(lambda: bool(loaded), timeout=5000)
+        qtbot.waitUntil(lambda: bool(loaded), timeout=20000)  # a loaded CI box is slow
         self.panel = TimelinePanel(self.state, self.cache, self.player)
         qtbot.addWidget(self.panel)
         self.panel.resize(1000, 520)
