@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     window.shutdown()
     window.close()
     library.close()
+    shutil.rmtree(home, ignore_errors=True)
     print(f"saved screenshots in {args.out}")
     return 0
 
