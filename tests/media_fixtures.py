@@ -224,6 +224,34 @@ def hour_long_wav_header(path: Path, *, sr: int = 8000, claimed_s: float = 3600.
     return Path(path)
 
 
+def bogus_size_wav(src: Path, dst: Path, size: int = 0x7FFFFFFF) -> Path:
+    """A copy of the PCM WAV ``src`` whose RIFF and ``data`` sizes hold ``size`` (the
+    placeholder streaming writers leave when they cannot seek back to fill them in).
+
+    With 22050 Hz mono 16-bit audio (espeak-ng's output) 0x7FFFFFFF reads as 13 h 31 min.
+    """
+    data = bytearray(Path(src).read_bytes())
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    data[4:8] = struct.pack("<I", size)
+    pos = 12
+    while pos + 8 <= len(data):
+        kind, length = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if kind == b"data":
+            data[pos + 4 : pos + 8] = struct.pack("<I", size)
+            break
+        pos += 8 + length + (length % 2)
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)
+
+
+def espeak_boundaries(path: Path, level: float = 1e-3) -> tuple[float, float]:
+    """(first, last) time in seconds where a clean synthetic clip's samples exceed ``level``
+    (-60 dBFS): where the speech really is, known by construction."""
+    data, sr = sf.read(str(path), dtype="float64", always_2d=True)
+    idx = np.flatnonzero(np.abs(data).max(axis=1) > level)
+    return idx[0] / sr, (idx[-1] + 1) / sr
+
+
 def hour_long_flac(path: Path, *, sr: int = 8000, seconds: float = 3600.0) -> Path:
     """A real hour of 8 kHz mono FLAC (silence with a short tone every minute); ~1 s to make."""
     minute = np.zeros(sr * 60, dtype=np.int16)

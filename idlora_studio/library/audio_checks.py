@@ -1,54 +1,50 @@
 """Checking and preparing a voice clip for the library (import or recording).
 
-:func:`check_voice_clip` decodes any common audio file, measures its loudness (ITU-R
-BS.1770), finds the voice by an energy-based voice-activity detector, trims the silence
-around it, normalises the loudness, flags clipping and background noise, and suggests the
-best ~5 s window: the length of reference ID-LoRA was trained on. Files that cannot be used
-raise :class:`ImportRejected`; usable files with problems carry warnings as sentences.
+:func:`check_voice_clip` decodes any common audio file, finds the speech with Silero VAD
+(:mod:`engine.voice.vad`, a neural detector shipped in the ``silero-vad`` package), refuses
+clips without enough speech to be a reference, trims the silence around the speech, measures
+and normalises the loudness (ITU-R BS.1770 through ``pyloudnorm``), flags clipping and
+background noise, and suggests the best ~5 s window (:func:`engine.voice.windows.best_window`:
+most speech, fewest pauses, no clipping), the length of reference ID-LoRA was trained on.
+Files that cannot be used raise :class:`ImportRejected` naming the problem; usable files with
+problems carry warnings as sentences.
 
-Pure numpy on top of :mod:`engine.media.audio` (PyAV): no Qt, no torch, safe in a worker.
+Energy measures stay where they are the right tool: the loudest sample (digital silence),
+full-scale runs (clipping) and the level of the non-speech frames (noise floor).
+
+No Qt; torch runs the VAD on the CPU; safe in a worker thread.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from engine.api import MediaError
 from engine.media.audio import decode_audio, encode_wav_bytes, integrated_loudness, probe_audio
+from engine.voice.vad import SpeechActivity, detect_speech
+from engine.voice.windows import WINDOW_S, clipped_frames, window_from_activity
+from engine.voice.windows import best_window as best_window  # the stable public entry
 from idlora_studio.library.media_types import ImportRejected, VoiceImport
 
 MIN_RATE = 16_000
 MAX_RATE = 48_000
 FALLBACK_RATE = 48_000
-HOP_S = 0.010  # analysis hop; frames are two hops (20 ms) long
-MARGIN_S = 0.15  # silence kept before the first and after the last voiced frame
-HANGOVER_S = 0.20  # voice activity held this long after speech (bridges short pauses)
-WINDOW_S = 5.0  # reference length ID-LoRA was trained on
-SHORT_S = 2.0
+HOP_S = 0.010  # energy analysis hop; frames are two hops (20 ms) long
+MARGIN_S = 0.15  # silence kept before the first and after the last speech
+#: Generation refuses references shorter than this (engine.generate), so imports do too.
+MIN_CLIP_S = 2.0
+#: Less speech than this in a clip is too little to carry a voice.
+MIN_SPEECH_S = 1.5
+FEW_SPEECH_S = 3.0  # under this: a warning that more speech gives a better voice
 LONG_S = 15.0
 PEAK_CEILING_DB = -1.0
 CLIP_LEVEL = 0.999
 CLIP_RUN = 3  # consecutive samples at full scale that count as a clip
 N_PEAKS = 400
 SILENT_PEAK_DB = -60.0  # a file whose loudest sample is below this is silent
-STATIONARY_DB = 12.0  # less dynamics than this: no pauses to detect
 MIN_TRUNCATED_S = 1.0  # a truncated file with less than this left is unusable
-
-
-@dataclass(frozen=True)
-class VoiceActivity:
-    """Frame-level analysis of a clip (frames every :data:`HOP_S`)."""
-
-    energy_db: np.ndarray  # per-frame RMS level, dBFS (floored at -120)
-    voiced: np.ndarray  # bool, raw detector output
-    voiced_held: np.ndarray  # bool, with hangover
-    threshold_db: float
-    noise_floor_db: float
-    voice_level_db: float
-    hop: int  # samples per hop
 
 
 def frame_energy_db(mono: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
@@ -64,42 +60,18 @@ def frame_energy_db(mono: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
     return 10.0 * np.log10(power + 1e-12), hop
 
 
-def detect_voice(mono: np.ndarray, sr: int) -> VoiceActivity:
-    """Energy-based voice-activity detection with an adaptive threshold and hangover.
-
-    The noise floor is the 10th percentile of frame levels, the voice level the 95th. A
-    frame is voiced when it rises clearly above the floor (half the dynamic range, at most
-    10 dB) and above -55 dBFS. A signal without a clearly quieter part (under 12 dB between
-    floor and voice) has no pauses to find: it is voiced wherever it is above -50 dBFS.
-    """
+def noise_and_voice_levels(
+    mono: np.ndarray, sr: int, activity: SpeechActivity
+) -> tuple[float, float]:
+    """(noise floor, voice level) in dBFS: the 10th percentile of the frame levels outside
+    speech (of all frames when there is too little outside speech) and the median level of
+    the speech frames."""
     energy, hop = frame_energy_db(mono, sr)
-    floor = float(np.percentile(energy, 10))
-    loud = float(np.percentile(energy, 95))
-    dyn = loud - floor
-    if dyn < STATIONARY_DB:
-        threshold = -50.0
-    else:
-        threshold = max(-55.0, floor + min(10.0, dyn / 2.0))
-    voiced = energy > threshold
-    hang = int(round(HANGOVER_S / HOP_S))
-    held = voiced.copy()
-    if voiced.any() and hang > 0:
-        idx = np.flatnonzero(voiced)
-        # each voiced frame keeps the next ``hang`` frames voiced
-        marks = np.zeros(len(voiced) + 1, dtype=np.int64)
-        marks[idx] += 1
-        np.add.at(marks, np.minimum(idx + hang + 1, len(voiced)), -1)
-        held = np.cumsum(marks[:-1]) > 0
-    voice_level = float(np.median(energy[voiced])) if voiced.any() else floor
-    return VoiceActivity(
-        energy_db=energy,
-        voiced=voiced,
-        voiced_held=held,
-        threshold_db=float(threshold),
-        noise_floor_db=floor,
-        voice_level_db=voice_level,
-        hop=hop,
-    )
+    speech = activity.mask(hop / sr, len(energy))
+    quiet = energy[~speech] if (~speech).sum() >= 20 else energy
+    floor = float(np.percentile(quiet, 10))
+    voice = float(np.median(energy[speech])) if speech.any() else floor
+    return floor, voice
 
 
 def clipped_runs(
@@ -113,28 +85,6 @@ def clipped_runs(
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     return [(int(s), int(e)) for s, e in zip(starts, ends, strict=True) if e - s >= run]
-
-
-def best_window(
-    voiced_held: np.ndarray, clipped_frames: np.ndarray, hop_s: float, window_s: float = WINDOW_S
-) -> tuple[float, float]:
-    """The ``window_s`` stretch with the most voice activity and no clipping, in seconds.
-
-    Among equally good positions the middle one is taken, so the window sits inside a long
-    voiced stretch rather than against its edge.
-    """
-    n = len(voiced_held)
-    total_s = n * hop_s
-    w = int(round(window_s / hop_s))
-    if w >= n:
-        return 0.0, total_s
-    score = voiced_held.astype(np.float64) - 4.0 * clipped_frames.astype(np.float64)
-    csum = np.concatenate([[0.0], np.cumsum(score)])
-    sums = csum[w:] - csum[:-w]
-    best = np.flatnonzero(sums >= sums.max() - 1e-9)
-    # the run of best positions containing the median one
-    start = int(best[len(best) // 2])
-    return start * hop_s, (start + w) * hop_s
 
 
 def waveform_peaks(samples: np.ndarray, n: int = N_PEAKS) -> tuple[float, ...]:
@@ -153,8 +103,25 @@ def _db(x: float) -> float:
     return 20.0 * np.log10(max(x, 1e-12))
 
 
-def _reject(path: Path, exc: MediaError) -> ImportRejected:
-    return ImportRejected(path, exc.problem)
+def _shifted(activity: SpeechActivity, start_s: float, end_s: float) -> SpeechActivity:
+    """The activity of the part ``[start_s, end_s)`` of a clip, in that part's time."""
+    segs = tuple(
+        (max(a, start_s) - start_s, min(b, end_s) - start_s)
+        for a, b in activity.segments
+        if b > start_s and a < end_s
+    )
+    return SpeechActivity(activity.probabilities, segs, end_s - start_s)
+
+
+def _no_speech_problem(mono: np.ndarray, sr: int) -> str:
+    floor, _ = noise_and_voice_levels(mono, sr, SpeechActivity(np.zeros(0), (), len(mono) / sr))
+    energy, _ = frame_energy_db(mono, sr)
+    level = float(np.percentile(energy, 90))
+    if level - floor < 6.0:
+        what = f"steady noise or a hum at about {level:.0f} dBFS"
+    else:
+        what = f"sounds that are not speech (loudest parts about {level:.0f} dBFS)"
+    return f"no speech was found: the clip holds only {what}. Record or choose a clip of someone speaking"
 
 
 def check_voice_clip(
@@ -165,6 +132,8 @@ def check_voice_clip(
     The clip keeps its sample rate when it is between 16 and 48 kHz (otherwise it is
     resampled to 48 kHz) and its channels when there are at most two (more are mixed to
     mono). Sources longer than ``max_source_s`` are refused before they are decoded in full.
+    Refused: silence, no speech, less than :data:`MIN_SPEECH_S` of speech, less than
+    :data:`MIN_CLIP_S` of audio left after trimming (generation could not use it).
     """
     path = Path(path)
     # 1. decode (rejects missing, empty, non-audio, damaged and too-long files)
@@ -175,9 +144,11 @@ def check_voice_clip(
             path, target_sr=target_sr, max_duration_s=max_source_s, allow_truncated=True
         )
     except MediaError as exc:
-        raise _reject(path, exc) from None
+        raise ImportRejected(path, exc.problem) from None
     sr = decoded.sample_rate
     x = decoded.samples.astype(np.float64)
+    if not np.isfinite(x).all():
+        raise ImportRejected(path, "the audio holds invalid (NaN or infinite) sample values")
     if x.shape[0] > 2:
         x = x.mean(axis=0, keepdims=True)
     channels = x.shape[0]
@@ -197,35 +168,51 @@ def check_voice_clip(
             "decoded."
         )
 
-    # 2. silence and voice activity
+    # 2. silence, then speech (Silero VAD)
     peak = float(np.abs(x).max()) if x.size else 0.0
     if _db(peak) < SILENT_PEAK_DB:
         level = "digital silence" if peak == 0 else f"its loudest sample is {_db(peak):.0f} dBFS"
         raise ImportRejected(path, f"the clip is silent ({level}): no voice found")
-    mono = x.mean(axis=0)
-    vad = detect_voice(mono, sr)
-    if not vad.voiced.any():
+    if source_duration < MIN_CLIP_S:
         raise ImportRejected(
-            path, "no voice activity was found: the clip is silent or holds only faint noise"
+            path,
+            f"the clip is only {source_duration:.1f} s long; a reference needs at least "
+            f"{MIN_CLIP_S:.0f} s of speech (about {WINDOW_S:.0f} s is best)",
         )
-    loudness = integrated_loudness(x, sr)
+    mono = x.mean(axis=0)
+    activity = detect_speech(mono, sr)
+    if not activity.segments:
+        raise ImportRejected(path, _no_speech_problem(mono, sr))
+    if activity.speech_s < MIN_SPEECH_S:
+        raise ImportRejected(
+            path,
+            f"too little speech: only {activity.speech_s:.1f} s of the "
+            f"{source_duration:.1f} s is speech; a reference needs at least "
+            f"{MIN_SPEECH_S:.1f} s (about {WINDOW_S:.0f} s of clear speech is best)",
+        )
 
-    # 3. trim leading/trailing silence, keeping margins
-    hop = vad.hop
-    margin = int(round(MARGIN_S * sr))
-    voiced_idx = np.flatnonzero(vad.voiced)
-    start = max(0, int(voiced_idx[0]) * hop - margin)
-    end = min(x.shape[1], (int(voiced_idx[-1]) + 2) * hop + margin)
+    # 3. trim leading/trailing non-speech, keeping margins
+    start = max(0, int(round((activity.segments[0][0] - MARGIN_S) * sr)))
+    end = min(x.shape[1], int(round((activity.segments[-1][1] + MARGIN_S) * sr)))
     kept = x[:, start:end]
+    duration = kept.shape[1] / sr
+    if duration < MIN_CLIP_S:
+        raise ImportRejected(
+            path,
+            f"only {duration:.1f} s is left after trimming the silence around the speech; a "
+            f"reference needs at least {MIN_CLIP_S:.0f} s (about {WINDOW_S:.0f} s is best)",
+        )
+    kept_activity = _shifted(activity, start / sr, end / sr)
 
-    # 4. clipping (in the kept part), noise
+    # 4. clipping (in the kept part), noise floor (energy outside speech)
     runs = clipped_runs(kept)
     clipping = bool(runs)
-    noise_floor = vad.noise_floor_db
-    snr = vad.voice_level_db - noise_floor
+    noise_floor, voice_level = noise_and_voice_levels(mono, sr, activity)
+    snr = voice_level - noise_floor
     noisy = noise_floor > -50.0 and snr < 30.0
 
     # 5. loudness normalisation, never past -1 dBFS peaks
+    loudness = integrated_loudness(x, sr)
     kept_peak = float(np.abs(kept).max())
     gain_db = 0.0
     if np.isfinite(loudness):
@@ -239,24 +226,16 @@ def check_voice_clip(
                 )
             gain_db = ceiling
     processed = np.clip(kept * 10.0 ** (gain_db / 20.0), -1.0, 1.0)
-    duration = processed.shape[1] / sr
 
-    # 6. best window in the processed clip (frame grid of the source, shifted by the trim)
-    f0 = start // hop
-    f1 = max(f0 + 1, -(-end // hop))
-    held = vad.voiced_held[f0:f1]
-    clipped_frames = np.zeros(len(held), dtype=bool)
-    for a, b in runs:
-        clipped_frames[a // hop : b // hop + 1] = True
-    w0, w1 = best_window(held, clipped_frames, hop / sr)
-    w0 = max(0.0, min(w0 - (start - f0 * hop) / sr, duration))
-    w1 = max(w0, min(w1 - (start - f0 * hop) / sr, duration))
+    # 6. best window in the processed clip
+    w0, w1 = window_from_activity(kept_activity, clipped_frames(kept, sr))
 
     # 7. warnings, in the order a user should fix them
-    if duration < SHORT_S:
+    speech_s = kept_activity.speech_s
+    if speech_s < FEW_SPEECH_S:
         warnings.append(
-            f"The clip has only {duration:.1f} s of audio after trimming silence; ID-LoRA works "
-            f"best with about {WINDOW_S:.0f} s of clear speech."
+            f"The clip has only {speech_s:.1f} s of speech; ID-LoRA works best with about "
+            f"{WINDOW_S:.0f} s of clear speech."
         )
     elif duration > LONG_S:
         warnings.append(
@@ -293,4 +272,5 @@ def check_voice_clip(
         noise_floor_db=float(noise_floor),
         peaks=waveform_peaks(processed),
         warnings=tuple(warnings),
+        speech_s=float(speech_s),
     )

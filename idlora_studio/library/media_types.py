@@ -70,3 +70,4 @@ class VoiceImport:
     noise_floor_db: float
     peaks: tuple[float, ...] = ()  # ~400 peak values in [0, 1] for drawing a waveform
     warnings: tuple[str, ...] = field(default=())
+    speech_s: float = 0.0  # seconds of speech Silero VAD found in the kept part

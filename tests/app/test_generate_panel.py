@@ -24,7 +24,7 @@ from tests.app.jobs_fixtures import (  # noqa: F401 - fixtures
     tiny_inputs,
     tiny_models_dir,
 )
-from tests.media_fixtures import face_image, tone_wav
+from tests.media_fixtures import face_image, speech_wav
 
 LONG = 60_000
 
@@ -124,7 +124,7 @@ class FakeQueue(QObject):
 def media(tmp_path: Path) -> dict[str, Path]:
     img = tmp_path / "wide.png"
     Image.fromarray(np.full((1080, 1920, 3), 90, np.uint8)).save(img)
-    wav = tone_wav(tmp_path / "voice.wav", seconds=4.0)
+    wav = speech_wav(tmp_path / "voice.wav", "Hello there, this is a short test of my voice.")
     return {"image": img, "voice": wav}
 
 
@@ -398,7 +398,7 @@ def test_real_queue_take_lands_in_takes(qtbot, paths, settings, repos, make_queu
     created = lib.create_identity_with_media(
         "Astronaut",
         [face_image(tmp_path / "face.png")],
-        [tone_wav(tmp_path / "voice.wav", freq=190.0, seconds=3.0)],
+        [speech_wav(tmp_path / "voice.wav", "Hello there, this is a short test of my voice.")],
     )
     queue = make_queue()
     panel = _panel(qtbot, paths, settings, lib, queue)

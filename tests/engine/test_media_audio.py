@@ -178,10 +178,26 @@ def test_hour_of_audio_rejected_from_header_quickly(tmp_path: Path) -> None:
     assert "1 h" in err.problem and "10 min" in err.problem
 
 
-def test_wav_header_claiming_an_hour(tmp_path: Path) -> None:
+def test_wav_header_claiming_an_hour_is_judged_by_its_content(tmp_path: Path) -> None:
+    # A plausible size larger than the file: the file was cut off after 1 s, not an hour long.
     path = mf.hour_long_wav_header(tmp_path / "liar.wav")
     err = _error(path, max_duration_s=600)
-    assert "too long" in err.problem
+    assert "too long" not in err.problem
+    assert "truncated" in err.problem and "only 1.0 s of the declared 1 h" in err.problem
+    assert probe_audio(path).duration_s == pytest.approx(1.0, abs=0.01)
+    assert decode_audio(path, allow_truncated=True).decoded_duration_s == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("size", [0x7FFFFFFF, 0xFFFFFFFF, 0])
+def test_wav_with_placeholder_sizes_decodes_by_content(tmp_path: Path, size: int) -> None:
+    # Streaming writers leave these when they cannot seek back; at 22050 Hz mono 16-bit
+    # 0x7FFFFFFF reads as "13 h 31 min". The 6 s in the file are what counts.
+    src = mf.tone_wav(tmp_path / "six.wav", seconds=6, sr=22050, lead_silence=0, tail_silence=0)
+    path = mf.bogus_size_wav(src, tmp_path / "streamed.wav", size)
+    assert probe_audio(path).duration_s == pytest.approx(6.0, abs=0.01)
+    res = decode_audio(path, max_duration_s=600)
+    assert not res.truncated and res.declared_duration_s is None
+    assert res.samples.shape[1] == 6 * 22050
 
 
 def test_duration_limit_while_decoding_when_header_understates(tmp_path: Path) -> None:
@@ -232,6 +248,44 @@ def test_bs1770_full_scale_sine(sr: int) -> None:
     assert integrated_loudness(np.sin(2 * np.pi * 100 * t), sr) < -3.5
     if sr > 16000:
         assert integrated_loudness(np.sin(2 * np.pi * 5000 * t), sr) > -2.0
+
+
+def _ebu_stereo(levels_s: list[tuple[float, float]], sr: int = 48000) -> np.ndarray:
+    """EBU Tech 3341 test signal: 1 kHz sine in both channels, (dBFS, seconds) per part."""
+    parts = []
+    for dbfs, seconds in levels_s:
+        t = np.arange(int(round(seconds * sr))) / sr
+        parts.append(10 ** (dbfs / 20) * np.sin(2 * np.pi * 1000 * t))
+    mono = np.concatenate(parts)
+    return np.stack([mono, mono])
+
+
+# EBU Tech 3341 (2016) table 1, cases 1-5, and what a BS.1770-4 meter must read.
+EBU_CASES = [
+    ([(-23.0, 20.0)], -23.0),
+    ([(-33.0, 20.0)], -33.0),
+    ([(-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0)], -23.0),
+    ([(-72.0, 10.0), (-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0), (-72.0, 10.0)], -23.0),
+    ([(-26.0, 20.0), (-20.0, 20.1), (-26.0, 20.0)], -23.0),
+]
+
+
+@pytest.mark.parametrize(("parts", "expected"), EBU_CASES)
+def test_loudness_of_ebu_test_signals_equals_pyloudnorm(
+    parts: list[tuple[float, float]], expected: float
+) -> None:
+    import pyloudnorm
+
+    x = _ebu_stereo(parts)
+    ours = integrated_loudness(x, 48000)
+    assert ours == pytest.approx(expected, abs=0.1)  # the standard's tolerance
+    assert ours == pytest.approx(pyloudnorm.Meter(48000).integrated_loudness(x.T), abs=1e-9)
+
+
+def test_loudness_of_audio_shorter_than_a_block() -> None:
+    sr = 16000
+    x = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(int(0.2 * sr)) / sr)
+    assert integrated_loudness(x, sr) == pytest.approx(-9.03, abs=0.2)
 
 
 def test_bs1770_gating_ignores_silence() -> None:

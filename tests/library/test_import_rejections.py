@@ -98,6 +98,7 @@ def test_real_files_import_with_face_warning_not_rejection(lib, paths, tmp_path,
     s = lib.list_identities()[0]
     assert s.thumbnail_path == d.images[0].thumbnail_path
     # Single adds go through the same checks.
-    added = lib.add_voice_clip(created.identity_id, mf.tone_wav(tmp_path / "tone.wav"))
+    other = mf.speech_wav(tmp_path / "more.wav", "And here is one more sentence in my voice.")
+    added = lib.add_voice_clip(created.identity_id, other)
     assert added.duration_s > 2.0
     assert len(lib.get_identity(created.identity_id).clips) == 3
