@@ -14,7 +14,9 @@ job is reported and the batch goes on.
 
 Reference length: only a window of the voice clip is encoded -- ``--voice-window START:END``
 (or ``full``), by default the best ~5 s window the library suggests on import (the length
-ID-LoRA was trained on). The window used is written into the recipe's request.
+ID-LoRA was trained on). The window used is written into the recipe's request. A batch writes
+``batch_report.csv`` in ``--out-dir`` (one row per job: output, status, seed, length, time,
+and with ``--score`` the take's voice match against its reference clip).
 
 Exit codes: 0 success, 1 an error (one sentence on stderr, no traceback unless ``--debug``),
 2 a usage error, 130 cancelled with Ctrl-C (the first Ctrl-C cancels after the current step,
@@ -136,6 +138,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="batch output folder (default: .); every output_name must stay inside it",
+    )
+    g.add_argument(
+        "--score",
+        action="store_true",
+        help=(
+            "score each take's voice against its reference clip (voice match: cosine "
+            "similarity 0-1 of Resemblyzer GE2E speaker embeddings); with --jobs it is a "
+            "column of the batch report"
+        ),
     )
 
     g = p.add_argument_group("size and length")
@@ -597,6 +608,37 @@ def _lora_info(generator: Any, args: argparse.Namespace) -> dict[str, Any] | Non
     return described
 
 
+REPORT_NAME = "batch_report.csv"
+
+
+def score_take(result: GenerationResult, voice: Path | None) -> float | None:
+    """Voice match of a generated take against its reference clip (None without one)."""
+    if voice is None:
+        return None
+    from engine.voice import similarity
+
+    take = similarity.embed_voice(result.audio, result.sample_rate)
+    return similarity.similarity(take, similarity.embed_file(voice))
+
+
+def write_report(path: Path, rows: list[dict[str, Any]], with_score: bool) -> None:
+    """The batch report: one CSV row per job (written atomically)."""
+    import csv
+    import io
+
+    from engine.fsutil import atomic_write_text
+
+    columns = ["job", "output", "status", "seed", "duration_s", "seconds"]
+    if with_score:
+        columns.append("voice_match")
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in columns})
+    atomic_write_text(path, buf.getvalue())
+
+
 def run_generate(args: argparse.Namespace) -> int:
     """Handler of ``idlora-studio generate``; returns the exit code."""
     try:
@@ -624,8 +666,10 @@ def run_generate(args: argparse.Namespace) -> int:
     batch = args.jobs is not None
     failures: list[str] = []
     jobs: list[Job] = []
+    rows: dict[str, dict[str, Any]] = {}
     for entry in entries:
         if isinstance(entry, Job):
+            rows[entry.name] = {"job": entry.name, "output": str(entry.output), "status": "failed"}
             try:
                 check_inputs(entry.request)
                 entry = with_voice_window(entry)
@@ -636,6 +680,7 @@ def run_generate(args: argparse.Namespace) -> int:
             jobs.append(entry)
         else:
             index, name, problem = entry
+            rows[name] = {"job": name, "status": "failed"}
             print(f"error: {name}: job {index}: {problem}.", file=sys.stderr)
             failures.append(name)
     if not jobs:
@@ -658,7 +703,7 @@ def run_generate(args: argparse.Namespace) -> int:
                 if cancel.cancelled:
                     raise Cancelled("generation cancelled")
                 try:
-                    run_job(
+                    result = run_job(
                         generator,
                         job,
                         lora_info=lora_info,
@@ -670,6 +715,23 @@ def run_generate(args: argparse.Namespace) -> int:
                 except Exception as exc:  # noqa: BLE001 - reported, the batch goes on
                     _report(f"{job.name}: " if batch else "", exc, args.debug)
                     failures.append(job.name)
+                    continue
+                row = rows[job.name]
+                row.update(
+                    status="done",
+                    seed=result.effective.get("seed", job.request.seed),
+                    duration_s=f"{result.duration_s:.3f}",
+                    seconds=f"{result.timings.get('wall', 0.0):.1f}",
+                )
+                if args.score:
+                    try:
+                        score = score_take(result, job.request.voice)
+                    except Exception as exc:  # noqa: BLE001 - the take is written; say why
+                        _report(f"{job.name}: voice match not computed: ", exc, args.debug)
+                        score = None
+                    if score is not None:
+                        row["voice_match"] = f"{score:.4f}"
+                        print(f"  voice match {score:.2f} against {job.request.voice.name}")
     except (Cancelled, KeyboardInterrupt):
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
@@ -679,6 +741,11 @@ def run_generate(args: argparse.Namespace) -> int:
                 generator.close()
 
     if batch:
+        report = (args.out_dir if args.out_dir is not None else Path.cwd()) / REPORT_NAME
+        try:
+            write_report(report, list(rows.values()), args.score)
+        except OSError as exc:
+            _report("batch report: ", exc, args.debug)
         done = len(entries) - len(failures)
         summary = f"{done} of {len(entries)} jobs done"
         if failures:

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "idlora_studio.commands.models_cmd",
     "idlora_studio.commands.selftest_cmd",
     "idlora_studio.commands.bundle_cmd",
+    "idlora_studio.commands.score_cmd",
 )
 
 

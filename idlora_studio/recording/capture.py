@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 import time
@@ -37,6 +38,8 @@ import numpy as np
 
 from engine.fsutil import atomic_path, atomic_write_text
 from idlora_studio.recording.ringbuffer import SILENCE_DB, RingBuffer, block_levels
+
+log = logging.getLogger(__name__)
 
 RAW_SUFFIX = ".raw"
 SIDECAR_SUFFIX = ".json"
@@ -160,8 +163,15 @@ class Recorder:
         self._samplerate = 0
         self._channels = 0
         self._t0 = 0.0
+        self._analyser: Callable[[np.ndarray], None] | None = None
 
     # --- state -------------------------------------------------------------------
+    def set_analyser(self, analyser: Callable[[np.ndarray], None] | None) -> None:
+        """Call ``analyser(block)`` from the writer thread with every captured block
+        ((frames, channels) float32), after it is written. It must not block for long; an
+        exception from it is logged and stops only the analysis, never the recording."""
+        self._analyser = analyser
+
     @property
     def is_recording(self) -> bool:
         return self._stream is not None
@@ -406,6 +416,13 @@ class Recorder:
                         except OSError as err:
                             self._error = err
                     self._add_envelope(data)
+                    analyser = self._analyser
+                    if analyser is not None:
+                        try:
+                            analyser(data)
+                        except Exception:  # noqa: BLE001 - analysis never stops a recording
+                            log.warning("recording analysis failed", exc_info=True)
+                            self._analyser = None
                 now = time.monotonic()
                 if unsynced and (stopping or now - last_sync >= self.flush_interval):
                     try:

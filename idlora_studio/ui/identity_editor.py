@@ -601,8 +601,15 @@ class IdentityEditor(QWidget):
         def save_clip(path: Path) -> Any:  # the dialog calls this on its worker thread
             return state.store_recorded_clip(identity_id, Path(path))
 
+        detail = self._detail
+        clips = [c.path for c in detail.clips] if detail is not None else []
         dialog = module.RecorderDialog(
-            self._paths, self._settings, save_clip, self, identity_id=identity_id
+            self._paths,
+            self._settings,
+            save_clip,
+            self,
+            identity_id=identity_id,
+            reference_clips=clips,
         )
         dialog.clip_saved.connect(lambda _result: state.notify_changed(identity_id))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

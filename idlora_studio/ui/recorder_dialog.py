@@ -10,7 +10,7 @@ here blocks the GUI thread for longer than a poll.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.voice.similarity import EXPLANATION as VOICE_MATCH_EXPLANATION
 from idlora_studio.paths import Paths
 from idlora_studio.recording.capture import Recorder
 from idlora_studio.recording.devices import AudioUnavailable, InputDevice, list_input_devices
+from idlora_studio.recording.live_speech import LiveSpeech, SpeechSnapshot
 from idlora_studio.recording.playback import Player
 from idlora_studio.recording.recovery import (
     UnfinishedRecording,
@@ -50,7 +52,8 @@ POLL_MS = 25  # 40 Hz meter updates
 
 
 def guidance_for(seconds: float) -> str:
-    """What to tell the speaker after ``seconds`` of recording."""
+    """What to tell the speaker after ``seconds`` of recording (used until the speech
+    detector is ready, and where it is not available)."""
     if seconds < 3.0:
         return f"Keep talking. {GUIDANCE}"
     if seconds < 4.5:
@@ -60,6 +63,57 @@ def guidance_for(seconds: float) -> str:
     if seconds < 15.0:
         return "That is enough; the best 5 s will be suggested."
     return "Long take: only about 5 s of it is used."
+
+
+def guidance_for_speech(speech: SpeechSnapshot, elapsed_s: float) -> str:
+    """What to tell the speaker from the speech heard so far (Silero VAD, live)."""
+    got = f"{speech.speech_s:.1f} s of speech"
+    if speech.speech_s < 0.3:
+        if elapsed_s >= 2.0:
+            return "No speech heard yet: check the microphone and start speaking."
+        return f"Start speaking. {GUIDANCE}"
+    if speech.speech_s < 3.0:
+        if not speech.speaking and speech.silence_s >= 2.0:
+            return f"{got} so far; the pause is long, keep talking."
+        return f"{got} so far. Keep talking: about 5 seconds of clear speech works best."
+    if speech.speech_s < 4.5:
+        return f"{got}: almost there, a couple more seconds."
+    if speech.speech_s < 8.0:
+        return f"{got}: good length. You can stop now."
+    if speech.speech_s < 15.0:
+        return f"{got}: that is enough; the best 5 s will be suggested."
+    return f"{got}: a long take; only about 5 s of it is used."
+
+
+#: Voice match at or above this reads as "the same person" (espeak-ng fixtures: same voice
+#: 0.85-0.95, different voices 0.56-0.84 with Resemblyzer GE2E; see the README).
+SAME_PERSON = 0.80
+UNSURE = 0.70
+
+
+def match_sentence(score: float, n_clips: int) -> str:
+    """How the recorder words a new take's voice match against the identity's clips."""
+    of = "its clip" if n_clips == 1 else f"its {n_clips} clips"
+    if score >= SAME_PERSON:
+        return f"This sounds like the same person as {of}: voice match {score:.2f}."
+    if score >= UNSURE:
+        return (
+            f"Voice match {score:.2f} against {of}: similar, but not clearly the same voice. "
+            "A different microphone or room can do this."
+        )
+    return (
+        f"Voice match only {score:.2f} against {of}: this may not be the same person, or the "
+        "wrong microphone was used. Listen back before saving."
+    )
+
+
+def voice_match_against(take: Path, references: list[Path]) -> tuple[float, int]:
+    """Similarity of ``take`` to the mean voice of ``references`` (run it on a worker)."""
+    from engine.voice import similarity
+
+    refs = [similarity.embed_file(p) for p in references]
+    mean = np.mean([r.vector for r in refs], axis=0)
+    return similarity.similarity(similarity.embed_file(take), mean), len(refs)
 
 
 def format_elapsed(seconds: float) -> str:
@@ -134,6 +188,7 @@ class RecorderDialog(QDialog):
     clip_saved = Signal(object)
     take_finished = Signal(Path)
     check_finished = Signal(object)
+    match_finished = Signal(object)  # (score, number of clips) or None
     state_changed = Signal(
         str
     )  # idle | starting | recording | finishing | checking | ready | saving
@@ -147,6 +202,7 @@ class RecorderDialog(QDialog):
         *,
         identity_id: int | None = None,
         check_clip: Callable[[Path], Any] | None = None,
+        reference_clips: Sequence[Path] = (),
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Record a voice clip")
@@ -168,6 +224,10 @@ class RecorderDialog(QDialog):
         self._devices: list[InputDevice] = []
         self._close_pending = False  # close once the step in progress has finished
         self._keep_on_close = False  # "Stop and keep": the take stays for next time
+        self.reference_clips = [Path(p) for p in reference_clips]
+        self.match: tuple[float, int] | None = None
+        self._live: LiveSpeech | None = None  # speech detector of the running take
+        self._prepared: LiveSpeech | None = None  # one built ahead, for the next take
 
         self.device_combo = QComboBox()
         self.meter = LevelMeter()
@@ -180,6 +240,9 @@ class RecorderDialog(QDialog):
         self.warnings_label.setWordWrap(True)
         self.warnings_label.setTextFormat(Qt.TextFormat.PlainText)
         self.window_label = QLabel()
+        self.match_label = QLabel()
+        self.match_label.setWordWrap(True)
+        self.match_label.setToolTip(VOICE_MATCH_EXPLANATION)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
         self.record_button = QPushButton("Record")
@@ -205,6 +268,7 @@ class RecorderDialog(QDialog):
         layout.addWidget(self.waveform, 1)
         layout.addLayout(top)
         layout.addWidget(self.window_label)
+        layout.addWidget(self.match_label)
         layout.addWidget(self.warnings_label)
         layout.addWidget(self.status_label)
         layout.addLayout(buttons)
@@ -223,6 +287,23 @@ class RecorderDialog(QDialog):
 
         self.load_devices()
         self._set_state("idle")
+        self._prepare_speech_detector()
+
+    def _record_rate(self, dev: InputDevice | None = None) -> int:
+        rate = int(self.settings.get("record_sample_rate") or 48000)
+        if rate <= 0 and dev is not None:
+            rate = int(dev.default_samplerate)
+        return rate if rate > 0 else 48000
+
+    def _prepare_speech_detector(self) -> None:
+        """Build the live speech detector off the GUI thread while the user gets ready
+        (loading torch and the model the first time takes a moment)."""
+        rate = self._record_rate(self.selected_device())
+
+        def ready(live: object) -> None:
+            self._prepared = live if isinstance(live, LiveSpeech) else None
+
+        self._tasks.run(lambda: LiveSpeech(rate), ready, lambda _msg: None)
 
     # --- devices ---------------------------------------------------------------------
     def load_devices(self) -> None:
@@ -286,22 +367,32 @@ class RecorderDialog(QDialog):
         if self.take is not None and self.saved_result is None:
             discard(self.take)  # a new take replaces the unsaved one
         self.take, self.checked, self.saved_result = None, None, None
+        self.match = None
         self.waveform.clear()
         self.warnings_label.clear()
         self.window_label.clear()
+        self.match_label.clear()
         self.status_label.setText("Opening the microphone...")
         self.meter.reset()
         self._last_seq = -1
         self._set_state("starting")
-        rate = int(self.settings.get("record_sample_rate") or 48000)
-        rate = rate if rate > 0 else int(dev.default_samplerate)
-        self._tasks.run(
-            lambda: self.recorder.start(
+        rate = self._record_rate(dev)
+        prepared, self._prepared = self._prepared, None
+
+        def start() -> object:
+            live = prepared
+            if live is None or live.samplerate != rate:
+                try:
+                    live = LiveSpeech(rate)
+                except Exception:  # noqa: BLE001 - record without live speech guidance
+                    live = None
+            self._live = live
+            self.recorder.set_analyser(live.feed if live is not None else None)
+            return self.recorder.start(
                 device=dev.index, samplerate=rate, channels=1, identity_id=self.identity_id
-            ),
-            self._started,
-            self._start_failed,
-        )
+            )
+
+        self._tasks.run(start, self._started, self._start_failed)
 
     def _started(self, raw: object) -> None:
         self.status_label.setText("Recording...")
@@ -320,7 +411,11 @@ class RecorderDialog(QDialog):
             self.meter.set_levels(lv.peak_db, lv.rms_db, lv.clipped)
         elapsed = lv.elapsed_s
         self.elapsed_label.setText(format_elapsed(elapsed))
-        self.guidance_label.setText(guidance_for(elapsed))
+        live = self._live
+        if live is not None:
+            self.guidance_label.setText(guidance_for_speech(live.snapshot(), elapsed))
+        else:
+            self.guidance_label.setText(guidance_for(elapsed))
         env = rec.envelope()
         # show at least the target length so the take visibly fills toward ~5 s
         span = max(TARGET_S * 1.5, elapsed)
@@ -345,6 +440,9 @@ class RecorderDialog(QDialog):
     def _stopped(self, wav: object) -> None:
         self.timer.stop()
         self._poll()
+        self._live = None
+        self.recorder.set_analyser(None)
+        self._prepare_speech_detector()
         assert isinstance(wav, Path)
         self.take = wav
         self.take_finished.emit(wav)
@@ -355,6 +453,8 @@ class RecorderDialog(QDialog):
 
     def _stop_failed(self, message: str) -> None:
         self.timer.stop()
+        self._live = None
+        self.recorder.set_analyser(None)
         self._show_error(message)
         self._set_state("idle")
 
@@ -376,6 +476,29 @@ class RecorderDialog(QDialog):
         self.status_label.setText("Ready: play it back or save it to the identity.")
         self.check_finished.emit(result)
         self._set_state("ready")
+        self.score_take()
+
+    def score_take(self) -> None:
+        """Score the take against the identity's existing clips on a worker (catches a wrong
+        microphone or the wrong person before the clip is saved)."""
+        take, refs = self.take, [p for p in self.reference_clips if p.is_file()]
+        if take is None or not refs:
+            return
+        self.match_label.setText("Comparing the voice with the identity's clips...")
+
+        def done(result: object) -> None:
+            if self.take != take:
+                return  # a newer take replaced it
+            assert isinstance(result, tuple)
+            self.match = (float(result[0]), int(result[1]))
+            self.match_label.setText(match_sentence(*self.match))
+            self.match_finished.emit(self.match)
+
+        def failed(message: str) -> None:
+            self.match_label.setText(f"The voice could not be compared: {message}")
+            self.match_finished.emit(None)
+
+        self._tasks.run(lambda: voice_match_against(take, refs), done, failed)
 
     def _check_failed(self, message: str) -> None:
         self.checked = None

@@ -44,6 +44,7 @@ from engine.api import (
     ProgressInfo,
 )
 from engine.fsutil import is_disk_full
+from engine.voice import similarity
 from idlora_studio.library.jobs_repo import (
     JobInfo,
     JobSpec,
@@ -398,7 +399,29 @@ class GenerationWorker(QObject):
                 image_id=job.image_id,
                 clip_id=job.clip_id,
             )
-            return self._takes.add_take(TakeFiles(mp4, wav, jpg), recipe, job_id=job.id, spec=spec)
+            score = voice_match_of(result.audio, result.sample_rate, job.request.voice)
+            return self._takes.add_take(
+                TakeFiles(mp4, wav, jpg),
+                recipe,
+                job_id=job.id,
+                spec=spec,
+                voice_match=score,
+                voice_match_model=similarity.MODEL_ID if score is not None else None,
+            )
+
+
+def voice_match_of(audio: Any, sample_rate: int, reference: Path | None) -> float | None:
+    """The take's speaker similarity to its reference clip, or None when there is no
+    reference or it cannot be scored. Scoring never fails a take: the take is what the user
+    waited for; a missing score is shown as such."""
+    if reference is None:
+        return None
+    try:
+        ref = similarity.embed_file(reference)
+        return similarity.similarity(similarity.embed_voice(audio, sample_rate), ref)
+    except Exception:  # noqa: BLE001 - logged; the take is stored without a score
+        log.warning("voice match of a take against %s failed", reference, exc_info=True)
+        return None
 
 
 def start_worker(worker: GenerationWorker, name: str = "generation") -> QThread:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import sys
@@ -514,10 +515,25 @@ def test_real_batch_reports_a_too_short_voice_and_continues(
     argv = ["generate", "--model", "tiny", "--jobs", str(tmp_path / "jobs.json")]
     argv += ["--out-dir", str(tmp_path / "o"), "--width", "64", "--height", "64"]
     argv += ["--frames", "9", "--steps", "1", "--seed", "10", "--device", "cpu", "--no-progress"]
+    argv += ["--score"]
     assert main(argv) == 1
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert "error: short.mp4: the reference voice is 1.0 s long" in err
     assert "1 of 2 jobs done" in err and "Traceback" not in err
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["ok.json", "ok.mp4"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "batch_report.csv",
+        "ok.json",
+        "ok.mp4",
+    ]
+    # the batch report: one row per job, with the voice match column --score asked for
+    with open(tmp_path / "o" / "batch_report.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["job"], r["status"]) for r in rows] == [("short.mp4", "failed"), ("ok.mp4", "done")]
+    assert rows[0]["voice_match"] == "" and rows[1]["seed"] == "11"
+    score = float(rows[1]["voice_match"])
+    assert 0.0 <= score <= 1.0
+    assert f"voice match {score:.2f} against voice.wav" in captured.out
+    assert float(rows[1]["duration_s"]) == pytest.approx(9 / 25, abs=0.01)
     assert load_recipe(tmp_path / "o" / "ok.json")["request"]["seed"] == 11
     assert probe_media(tmp_path / "o" / "ok.mp4").num_frames == 9

@@ -206,3 +206,26 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
 def tone_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """0.5 s silence, 2.0 s of 440 Hz at amplitude 0.5, 0.5 s silence."""
     return make_tone(tmp_path_factory.mktemp("tone") / "tone440.wav")
+
+
+SPEECH_TEXT = (
+    "Hello, this is a test of the studio microphone. I am reading a few words so the "
+    "recorder hears a real voice."
+)
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """0.5 s silence, espeak-ng speech (~6 s, 22050 Hz), 0.5 s silence."""
+    import soundfile as sf
+
+    from tests.media_fixtures import speech_wav as make_speech
+
+    path = make_speech(
+        tmp_path_factory.mktemp("speech") / "speech.wav",
+        SPEECH_TEXT,
+        lead_silence=0.5,
+        tail_silence=0.5,
+    )
+    assert sf.info(str(path)).duration > 4.0
+    return path

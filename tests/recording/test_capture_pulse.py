@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
@@ -50,8 +49,8 @@ def test_pulse_input_is_listed(virtual_mic: VirtualMic) -> None:
 
 
 def test_records_tone_and_checks_trim_it(virtual_mic: VirtualMic, tone_wav: Path, paths) -> None:
-    from idlora_studio.library import audio_checks
     from idlora_studio.library.audio_checks import check_voice_clip
+    from idlora_studio.library.media_types import ImportRejected
 
     rec = Recorder(paths.recordings_dir)
     rec.start(device="pulse", samplerate=RATE, channels=1, identity_id=3)
@@ -71,24 +70,9 @@ def test_records_tone_and_checks_trim_it(virtual_mic: VirtualMic, tone_wav: Path
     assert active_span(data, rate) == pytest.approx(2.0, abs=0.1)
     assert dominant_frequency(data, rate) == pytest.approx(440.0, abs=5.0)
 
-    checked = check_voice_clip(wav)
-    # The checker keeps a short margin of silence around the voice (and holds voice activity
-    # a little after it): the kept part is the 2.0 s tone plus those documented margins.
-    start, end = checked.trimmed_range
-    expected = 2.0 + 2 * audio_checks.MARGIN_S + audio_checks.HANGOVER_S
-    assert end - start == pytest.approx(expected, abs=0.2)
-    assert checked.duration_s == pytest.approx(end - start, abs=0.05)
-    assert checked.source_duration_s - checked.duration_s > 0.6  # the silence was cut
-    kept, kept_rate = sf.read(io.BytesIO(checked.wav), dtype="float32")
-    assert active_span(kept, kept_rate, threshold=0.1 * np.abs(kept).max()) == pytest.approx(
-        2.0, abs=0.1
-    )
-    assert dominant_frequency(kept, kept_rate) == pytest.approx(440.0, abs=5.0)
-    assert not checked.clipping
-
-    saved = paths.data_dir / "saved.wav"
-    saved.write_bytes(checked.wav)
-    assert sf.info(str(saved)).duration == pytest.approx(expected, abs=0.2)
+    # A tone is not a voice: the clip checks refuse it, saying why.
+    with pytest.raises(ImportRejected, match="no speech was found"):
+        check_voice_clip(wav)
 
     # The finished take stays offered until it is saved or thrown away.
     pending = find_unfinished_recordings(paths)
@@ -97,6 +81,32 @@ def test_records_tone_and_checks_trim_it(virtual_mic: VirtualMic, tone_wav: Path
     discard(pending[0])
     assert find_unfinished_recordings(paths) == []
     assert list(paths.recordings_dir.iterdir()) == []
+
+
+def test_records_speech_and_checks_trim_it(
+    virtual_mic: VirtualMic, speech_wav: Path, paths
+) -> None:
+    from idlora_studio.library import audio_checks
+    from idlora_studio.library.audio_checks import check_voice_clip
+    from tests.media_fixtures import espeak_boundaries
+
+    first, last = espeak_boundaries(speech_wav)
+    rec = Recorder(paths.recordings_dir)
+    rec.start(device="pulse", samplerate=RATE, channels=1, identity_id=3)
+    wait_for_audio(rec)
+    player = virtual_mic.play(speech_wav)
+    assert player.wait(timeout=20) == 0, player.stderr.read() if player.stderr else ""
+    time.sleep(0.4)
+    wav = rec.stop()
+    checked = check_voice_clip(wav)
+    # the kept part is the speech (Silero VAD) plus the documented margins
+    start, end = checked.trimmed_range
+    expected = (last - first) + 2 * audio_checks.MARGIN_S
+    assert end - start == pytest.approx(expected, abs=0.1)
+    assert checked.source_duration_s - checked.duration_s > 0.6  # the silence was cut
+    assert checked.speech_s > 0.7 * (last - first)
+    assert not checked.clipping
+    discard(find_unfinished_recordings(paths)[0])
 
 
 CHILD = textwrap.dedent(

@@ -23,7 +23,8 @@ from idlora_studio.ui.recorder_dialog import (
 )
 from idlora_studio.ui.widgets.level_meter import LevelMeter
 from idlora_studio.ui.widgets.waveform import WaveformView
-from tests.recording.conftest import RATE, VirtualMic, dominant_frequency
+from tests.media_fixtures import espeak_boundaries
+from tests.recording.conftest import RATE, VirtualMic
 
 
 def test_guidance_steers_toward_five_seconds() -> None:
@@ -63,7 +64,7 @@ def test_meter_and_waveform_widgets(qtbot) -> None:
 
 @pytest.mark.audio
 def test_dialog_records_checks_and_saves(
-    qtbot, virtual_mic: VirtualMic, tone_wav: Path, paths
+    qtbot, virtual_mic: VirtualMic, speech_wav: Path, paths
 ) -> None:
     settings = Settings(paths.settings_path)
     saved: list[dict[str, Any]] = []
@@ -74,7 +75,6 @@ def test_dialog_records_checks_and_saves(
             {
                 "path": path,
                 "duration": data.shape[0] / rate,
-                "freq": dominant_frequency(data, rate),
                 "thread": threading.get_ident(),  # not current_thread(): no dummy Thread objects for Qt threads
             }
         )
@@ -89,7 +89,7 @@ def test_dialog_records_checks_and_saves(
     with qtbot.waitSignal(dlg.state_changed, check_params_cb=lambda s: s == "recording"):
         qtbot.mouseClick(dlg.record_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dlg.recorder.levels().seq > 0, timeout=5000)
-    player = virtual_mic.play(tone_wav)
+    player = virtual_mic.play(speech_wav)
 
     # Over one second of capture: meter updates, and the event loop keeps answering.
     meter_updates: list[float] = []  # peak dBFS of each update
@@ -103,12 +103,14 @@ def test_dialog_records_checks_and_saves(
     ticker.stop()
     assert len(meter_updates) >= 20, f"only {len(meter_updates)} meter updates in 1 s"
     assert len(ticks) >= 40 and max(np.diff(ticks)) < 0.2, "GUI event loop stalled"
-    assert max(meter_updates) > -20  # the tone (about -12 dBFS) is on the meter
+    assert max(meter_updates) > -30  # the voice is on the meter
     assert dlg.waveform.peaks().max() > 0.05  # and in the live waveform
 
-    qtbot.waitUntil(lambda: player.poll() is not None, timeout=10000)
+    # the guidance follows the speech the VAD hears, not the clock
+    qtbot.waitUntil(lambda: "speech" in dlg.guidance_label.text(), timeout=10000)
+    qtbot.waitUntil(lambda: player.poll() is not None, timeout=15000)
     qtbot.wait(300)
-    assert dlg.elapsed_label.text().startswith("0:0")
+    assert dlg.elapsed_label.text().startswith("0:")
     with qtbot.waitSignal(dlg.check_finished, timeout=20000) as checked:
         qtbot.mouseClick(dlg.stop_button, Qt.MouseButton.LeftButton)
     result = checked.args[0]
@@ -121,7 +123,8 @@ def test_dialog_records_checks_and_saves(
     start, end = result.best_window
     assert dlg.waveform.highlight() == (start, end)
     assert "Suggested 5 s window" in dlg.window_label.text()
-    assert result.duration_s == pytest.approx(2.35, abs=0.3)  # the tone plus trim margins
+    first, last = espeak_boundaries(speech_wav)
+    assert result.duration_s == pytest.approx(last - first + 0.3, abs=0.15)  # speech + margins
 
     with qtbot.waitSignal(dlg.clip_saved, timeout=10000) as done:
         qtbot.mouseClick(dlg.save_button, Qt.MouseButton.LeftButton)
@@ -129,7 +132,6 @@ def test_dialog_records_checks_and_saves(
     assert len(saved) == 1
     assert saved[0]["path"] == take
     assert saved[0]["duration"] == pytest.approx(recorded_s, abs=0.01)
-    assert saved[0]["freq"] == pytest.approx(440.0, abs=5.0)
     assert saved[0]["thread"] != threading.main_thread().ident  # saving ran off the GUI thread
     assert list(paths.recordings_dir.iterdir()) == []  # the library has it; take removed
     dlg.close()
@@ -198,3 +200,42 @@ def test_offer_recovered_recordings_discard(qtbot, paths) -> None:
     with qtbot.waitSignal(dlg.accepted):
         qtbot.mouseClick(dlg.discard_button, Qt.MouseButton.LeftButton)
     assert list(paths.recordings_dir.iterdir()) == []
+
+
+def test_new_take_is_scored_against_the_identitys_clips(qtbot, paths, tmp_path: Path) -> None:  # noqa: ANN001
+    from idlora_studio.ui.recorder_dialog import SAME_PERSON
+    from tests.media_fixtures import speech_wav
+
+    ref = speech_wav(tmp_path / "ref.wav", "The quick brown fox jumps over the lazy dog.")
+    same = speech_wav(tmp_path / "same.wav", "Please call Stella and ask her to bring these.")
+    other = speech_wav(
+        tmp_path / "other.wav", "Please call Stella and ask her to bring these.", voice="en+f2"
+    )
+    dlg = RecorderDialog(
+        paths, Settings(paths.settings_path), lambda p: p, identity_id=1, reference_clips=[ref]
+    )
+    qtbot.addWidget(dlg)
+    scores = {}
+    for name, take in (("same", same), ("other", other)):
+        dlg.take = take
+        with qtbot.waitSignal(dlg.match_finished, timeout=120_000) as done:
+            dlg.score_take()
+        assert done.args[0] is not None, dlg.match_label.text()
+        scores[name] = done.args[0][0]
+        scores[name + "_text"] = dlg.match_label.text()
+    assert scores["same"] >= SAME_PERSON > scores["other"]
+    assert scores["same_text"].startswith("This sounds like the same person as its clip")
+    assert f"{scores['same']:.2f}" in scores["same_text"]
+    assert "not" in scores["other_text"]
+    assert "Resemblyzer" in dlg.match_label.toolTip()
+    dlg.shutdown()
+
+
+def test_speech_guidance_follows_the_speech_heard() -> None:
+    from idlora_studio.recording.live_speech import SpeechSnapshot
+    from idlora_studio.ui.recorder_dialog import guidance_for_speech
+
+    assert "No speech heard" in guidance_for_speech(SpeechSnapshot(0.0), 3.0)
+    assert "1.2 s of speech so far" in guidance_for_speech(SpeechSnapshot(1.2, True), 2.0)
+    assert "pause is long" in guidance_for_speech(SpeechSnapshot(1.2, False, 2.5), 6.0)
+    assert "You can stop now" in guidance_for_speech(SpeechSnapshot(5.1, True), 7.0)
