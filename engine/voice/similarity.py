@@ -35,8 +35,9 @@ MODEL_LABEL = "Resemblyzer GE2E speaker encoder"
 EXPLANATION = (
     "Voice match: cosine similarity (0 to 1) between speaker embeddings of this audio and the "
     "reference clip, from Resemblyzer's GE2E speaker encoder (shipped with the app, runs "
-    "offline). Higher means more alike. Same-speaker pairs typically score above 0.8, "
-    "different speakers below; it is not the ECAPA similarity the ID-LoRA paper reports."
+    "offline). Higher means more alike; unrelated voices rarely score below 0.5. On espeak-ng "
+    "test voices, same-voice pairs scored 0.87-0.95 and different voices 0.61-0.81 (README). "
+    "It is not the ECAPA similarity the ID-LoRA paper reports."
 )
 SPEECH_PAD_S = 0.05
 NORM_TARGET_DBFS = -30.0

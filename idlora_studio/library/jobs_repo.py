@@ -97,6 +97,8 @@ class JobInfo:
     updated_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    # The voice match of the take this job made (None: no take, or not scored).
+    voice_match: float | None = None
 
     @property
     def prompt_summary(self) -> str:
@@ -198,7 +200,7 @@ class JobsRepository(SessionScopes):
 
     # ------------------------------------------------------------------ reading
     @staticmethod
-    def _info(j: Job) -> JobInfo:
+    def _info(j: Job, voice_match: float | None = None) -> JobInfo:
         return JobInfo(
             id=j.id,
             state=j.state,
@@ -222,6 +224,7 @@ class JobsRepository(SessionScopes):
             updated_at=_aware(j.updated_at),  # type: ignore[arg-type]
             started_at=_aware(j.started_at),
             finished_at=_aware(j.finished_at),
+            voice_match=voice_match,
         )
 
     def get(self, job_id: int) -> JobInfo:
@@ -229,15 +232,20 @@ class JobsRepository(SessionScopes):
             j = s.get(Job, job_id)
             if j is None:
                 raise JobNotFoundError(f"job {job_id} does not exist")
-            return self._info(j)
+            take = s.get(Take, j.take_id) if j.take_id is not None else None
+            return self._info(j, take.voice_match if take is not None else None)
 
     def list_jobs(self, states: Iterable[str] | None = None) -> list[JobInfo]:
         """Jobs in queue order (position, then id); optionally only these states."""
-        q = select(Job).order_by(Job.position, Job.id)
+        q = (
+            select(Job, Take.voice_match)
+            .outerjoin(Take, Take.id == Job.take_id)
+            .order_by(Job.position, Job.id)
+        )
         if states is not None:
             q = q.where(Job.state.in_(list(states)))
         with self._read() as s:
-            return [self._info(j) for j in s.scalars(q)]
+            return [self._info(j, score) for j, score in s.execute(q)]
 
     def queued_ids(self) -> list[int]:
         with self._read() as s:

@@ -343,6 +343,7 @@ class JobQueue(QObject):
         self._set(job_id, state=JobState.FINISHED.value, take_id=take_id)
         self.job_finished.emit(job_id, take_id)
         self._job_ended(job_id)
+        self._refresh(job_id)  # the stored row carries the take's voice match
 
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
         self._set(job_id, state=JobState.FAILED.value, error_kind=kind, error=message)
@@ -362,13 +363,32 @@ def _fmt_eta(seconds: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
+def format_voice_match(score: float | None, *, short: bool = False) -> str:
+    """'voice match 0.81' (``short``: '0.81'); '' when there is no score."""
+    if score is None:
+        return ""
+    return f"{score:.2f}" if short else f"voice match {score:.2f}"
+
+
+def voice_match_tooltip(score: float | None) -> str:
+    """What the voice match number is and which model made it."""
+    from engine.voice.similarity import EXPLANATION
+
+    if score is None:
+        return "No voice match: the take has no reference clip, or it was not scored.\n" + (
+            EXPLANATION
+        )
+    return f"voice match {score:.2f}\n{EXPLANATION}"
+
+
 class JobsTableModel(QAbstractTableModel):
-    """Rows: the queue's jobs in order. Columns: prompt, state, progress %, time left.
+    """Rows: the queue's jobs in order. Columns: prompt, state, progress %, time left, and the
+    voice match of the take a finished job made.
 
     ``Qt.UserRole`` on any cell gives the job id; the progress column's ``UserRole + 1``
     gives the fraction (0..1) for a progress-bar delegate."""
 
-    COLUMNS = ("Prompt", "State", "Progress", "Time left")
+    COLUMNS = ("Prompt", "State", "Progress", "Time left", "Voice match")
     JobIdRole = Qt.ItemDataRole.UserRole
     FractionRole = Qt.ItemDataRole.UserRole + 1
 
@@ -422,7 +442,11 @@ class JobsTableModel(QAbstractTableModel):
         if role == self.FractionRole:
             return job.progress_fraction
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == 4:
+                return voice_match_tooltip(job.voice_match)
             return job.error or job.request.full_prompt
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 4:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if col == 0:
@@ -433,4 +457,6 @@ class JobsTableModel(QAbstractTableModel):
             return f"{int(round(job.progress_fraction * 100))}%"
         if col == 3:
             return _fmt_eta(self._queue.eta(job.id)) if job.state == JobState.RUNNING else ""
+        if col == 4:
+            return format_voice_match(job.voice_match, short=True)
         return None

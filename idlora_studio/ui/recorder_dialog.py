@@ -86,9 +86,9 @@ def guidance_for_speech(speech: SpeechSnapshot, elapsed_s: float) -> str:
 
 
 #: Voice match at or above this reads as "the same person" (espeak-ng fixtures: same voice
-#: 0.85-0.95, different voices 0.56-0.84 with Resemblyzer GE2E; see the README).
-SAME_PERSON = 0.80
-UNSURE = 0.70
+#: 0.87-0.95, different voices 0.61-0.81 with Resemblyzer GE2E; see the README).
+SAME_PERSON = 0.84
+UNSURE = 0.72
 
 
 def match_sentence(score: float, n_clips: int) -> str:

@@ -76,6 +76,7 @@ class QueueView(QGroupBox):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.resizeSection(2, 150)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.ResizeToContents)
         self.jobs_view.setMinimumHeight(150)
         self.jobs_view.selectionModel().selectionChanged.connect(self.update_buttons)
         self.jobs_model.modelReset.connect(self.update_buttons)

@@ -1,4 +1,5 @@
-"""The takes of the chosen identity: thumbnails with seed and length, Re-run and Vary.
+"""The takes of the chosen identity: thumbnails with seed, length and voice match, sorted
+newest first or best voice match first; Re-run and Vary.
 
 Takes are read from the queue's ``takes_repo`` on a
 :class:`~idlora_studio.workers.tasks.TaskRunner`, never on the GUI thread.
@@ -11,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
+    QComboBox,
     QGroupBox,
     QHBoxLayout,
     QListView,
@@ -20,9 +22,20 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from idlora_studio.state.jobs import format_voice_match, voice_match_tooltip
 from idlora_studio.ui.generate.common import ID_ROLE, PATH_ROLE, dim, fmt_seconds
 from idlora_studio.ui.thumbnails import ThumbnailCache
 from idlora_studio.workers.tasks import TaskRunner
+
+SORT_NEWEST = "Newest first"
+SORT_VOICE = "Best voice match first"
+
+
+def sort_takes(takes: list[Any], order: str) -> list[Any]:
+    """Takes in the chosen order; unscored takes go last when sorting by voice match."""
+    if order == SORT_VOICE:
+        return sorted(takes, key=lambda t: (t.voice_match is None, -(t.voice_match or 0.0), -t.id))
+    return list(takes)
 
 
 class TakesStrip(QGroupBox):
@@ -34,12 +47,13 @@ class TakesStrip(QGroupBox):
         self.thumbnails = thumbnails
         self._runner = runner
         self._identity_id: int | None = None
-        self._takes: list[Any] = []
+        self._takes: list[Any] = []  # as shown (sorted)
+        self._loaded: list[Any] = []  # as read: newest first
         tl = QVBoxLayout(self)
         self.takes_list = QListWidget()
         self.takes_list.setViewMode(QListView.ViewMode.IconMode)
         self.takes_list.setIconSize(QSize(96, 96))
-        self.takes_list.setGridSize(QSize(118, 142))
+        self.takes_list.setGridSize(QSize(118, 158))
         self.takes_list.setMovement(QListView.Movement.Static)
         self.takes_list.setResizeMode(QListView.ResizeMode.Adjust)
         self.takes_list.setWordWrap(True)
@@ -51,8 +65,16 @@ class TakesStrip(QGroupBox):
         self.rerun_button.clicked.connect(self._rerun)
         self.vary_button.clicked.connect(self._vary)
         self.takes_hint = dim("No takes yet.")
+        self.sort_combo = QComboBox()
+        self.sort_combo.addItems([SORT_NEWEST, SORT_VOICE])
+        self.sort_combo.setToolTip(
+            "Order of the takes; 'Best voice match' puts the takes whose voice sounds most like "
+            "the reference clip first"
+        )
+        self.sort_combo.currentTextChanged.connect(lambda _t: self._show(self._loaded))
         tb = QHBoxLayout()
         tb.addWidget(self.takes_hint, 1)
+        tb.addWidget(self.sort_combo)
         tb.addWidget(self.rerun_button)
         tb.addWidget(self.vary_button)
         tl.addWidget(self.takes_list, 1)
@@ -78,15 +100,20 @@ class TakesStrip(QGroupBox):
         self._runner.submit(lambda: repo.list_takes(identity_id), done, lambda exc: None)
 
     def _show(self, takes: list[Any]) -> None:
-        self._takes = list(takes)
+        self._loaded = list(takes)
+        self._takes = sort_takes(self._loaded, self.sort_combo.currentText())
         current = self.selected_take()
         self.takes_list.clear()
         for t in self._takes:
-            item = QListWidgetItem(f"seed {t.seed}\n{fmt_seconds(t.duration_s)}")
+            text = f"seed {t.seed}\n{fmt_seconds(t.duration_s)}"
+            if t.voice_match is not None:
+                text += f"\n{format_voice_match(t.voice_match)}"
+            item = QListWidgetItem(text)
             item.setData(ID_ROLE, t.id)
             item.setData(PATH_ROLE, str(t.thumbnail_path or ""))
             item.setToolTip(
                 f"{t.prompt_summary}\n{t.width}×{t.height}, {t.num_frames} frames, seed {t.seed}"
+                f"\n\n{voice_match_tooltip(t.voice_match)}"
             )
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
             pix = self.thumbnails.get(t.thumbnail_path) if t.thumbnail_path else None
