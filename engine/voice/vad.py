@@ -160,9 +160,8 @@ def segments_from_probabilities(
     threshold: float = THRESHOLD,
     min_speech_s: float = MIN_SPEECH_S,
     min_silence_s: float = MIN_SILENCE_S,
-    pad_s: float = 0.0,
 ) -> tuple[tuple[float, float], ...]:
-    """Silero's segmenter over chunk probabilities; segments in seconds."""
+    """Silero's segmenter over chunk probabilities; segments in seconds (unpadded)."""
     from silero_vad import get_speech_timestamps_from_probs
 
     found = get_speech_timestamps_from_probs(
@@ -171,7 +170,7 @@ def segments_from_probabilities(
         threshold=threshold,
         min_speech_duration_ms=int(round(min_speech_s * 1000)),
         min_silence_duration_ms=int(round(min_silence_s * 1000)),
-        speech_pad_ms=int(round(pad_s * 1000)),
+        speech_pad_ms=0,
         return_seconds=False,
         audio_length_samples=int(n_samples_16k),
     )
@@ -183,8 +182,10 @@ EDGE_SEARCH_S = 0.15  # how far an edge may move
 EDGE_BELOW_PEAK_DB = 55.0
 
 
-def _frame_levels(mono: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
-    hop = max(1, int(round(sr * EDGE_HOP_S)))
+def frame_levels_db(mono: np.ndarray, sr: int, hop_s: float) -> tuple[np.ndarray, int]:
+    """RMS level in dBFS (floored near -120) of frames two hops long, every ``hop_s``
+    seconds, and the hop in samples."""
+    hop = max(1, int(round(sr * hop_s)))
     n_frames = max(1, len(mono) // hop)
     csum = np.concatenate([[0.0], np.cumsum(np.asarray(mono, dtype=np.float64) ** 2)])
     starts = np.arange(n_frames) * hop
@@ -207,7 +208,7 @@ def refine_edges(
     """
     if not segments:
         return segments
-    level, hop = _frame_levels(mono, sr)
+    level, hop = frame_levels_db(mono, sr, EDGE_HOP_S)
     hop_s = hop / sr
     floor = float(np.percentile(level, 5))
     out: list[tuple[float, float]] = []

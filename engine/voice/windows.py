@@ -90,19 +90,32 @@ def window_from_activity(
     return start, min(end, activity.duration_s)
 
 
-def clipped_frames(samples: np.ndarray, sr: int, hop_s: float = HOP_S) -> np.ndarray:
-    """Per-``hop_s`` frame flags: any channel at full scale (|x| >= 0.999) for 3+ samples."""
+CLIP_LEVEL = 0.999
+CLIP_RUN = 3  # consecutive samples at full scale that count as a clip
+
+
+def clipped_runs(
+    samples: np.ndarray, level: float = CLIP_LEVEL, run: int = CLIP_RUN
+) -> list[tuple[int, int]]:
+    """(start, end) sample ranges where any channel stays at ``|x| >= level`` for ``run``+
+    samples (``samples``: (channels, n) or (n,))."""
     x = np.asarray(samples)
-    if x.ndim == 1:
-        x = x[None, :]
-    hot = (np.abs(x) >= 0.999).any(axis=0)
-    n = max(1, int(round(x.shape[1] / sr / hop_s)))
-    out = np.zeros(n, dtype=bool)
-    if hot.any():
-        edges = np.diff(np.concatenate([[0], hot.astype(np.int8), [0]]))
-        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-            if b - a >= 3:
-                out[int(a / sr / hop_s) : int(b / sr / hop_s) + 1] = True
+    hot = (np.abs(x if x.ndim == 2 else x[None, :]) >= level).any(axis=0)
+    if not hot.any():
+        return []
+    edges = np.diff(np.concatenate([[0], hot.astype(np.int8), [0]]))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if b - a >= run]
+
+
+def clipped_frames(samples: np.ndarray, sr: int, hop_s: float = HOP_S) -> np.ndarray:
+    """Per-``hop_s`` frame flags of :func:`clipped_runs`."""
+    x = np.asarray(samples)
+    n_samples = x.shape[-1]
+    out = np.zeros(max(1, int(round(n_samples / sr / hop_s))), dtype=bool)
+    for a, b in clipped_runs(x):
+        out[int(a / sr / hop_s) : int(b / sr / hop_s) + 1] = True
     return out
 
 

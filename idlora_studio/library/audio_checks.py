@@ -23,8 +23,8 @@ import numpy as np
 
 from engine.api import MediaError
 from engine.media.audio import decode_audio, encode_wav_bytes, integrated_loudness, probe_audio
-from engine.voice.vad import SpeechActivity, detect_speech
-from engine.voice.windows import WINDOW_S, clipped_frames, window_from_activity
+from engine.voice.vad import SpeechActivity, detect_speech, frame_levels_db
+from engine.voice.windows import WINDOW_S, clipped_frames, clipped_runs, window_from_activity
 from engine.voice.windows import best_window as best_window  # the stable public entry
 from idlora_studio.library.media_types import ImportRejected, VoiceImport
 
@@ -40,8 +40,6 @@ MIN_SPEECH_S = 1.5
 FEW_SPEECH_S = 3.0  # under this: a warning that more speech gives a better voice
 LONG_S = 15.0
 PEAK_CEILING_DB = -1.0
-CLIP_LEVEL = 0.999
-CLIP_RUN = 3  # consecutive samples at full scale that count as a clip
 N_PEAKS = 400
 SILENT_PEAK_DB = -60.0  # a file whose loudest sample is below this is silent
 MIN_TRUNCATED_S = 1.0  # a truncated file with less than this left is unusable
@@ -49,15 +47,7 @@ MIN_TRUNCATED_S = 1.0  # a truncated file with less than this left is unusable
 
 def frame_energy_db(mono: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
     """RMS level in dBFS of 20 ms frames every 10 ms, and the hop in samples."""
-    hop = max(1, int(round(sr * HOP_S)))
-    n = len(mono)
-    n_frames = max(1, n // hop)
-    csum = np.concatenate([[0.0], np.cumsum(mono.astype(np.float64) ** 2)])
-    starts = np.arange(n_frames) * hop
-    ends = np.minimum(starts + 2 * hop, n)
-    lengths = np.maximum(ends - starts, 1)
-    power = (csum[ends] - csum[starts]) / lengths
-    return 10.0 * np.log10(power + 1e-12), hop
+    return frame_levels_db(mono, sr, HOP_S)
 
 
 def noise_and_voice_levels(
@@ -72,19 +62,6 @@ def noise_and_voice_levels(
     floor = float(np.percentile(quiet, 10))
     voice = float(np.median(energy[speech])) if speech.any() else floor
     return floor, voice
-
-
-def clipped_runs(
-    samples: np.ndarray, level: float = CLIP_LEVEL, run: int = CLIP_RUN
-) -> list[tuple[int, int]]:
-    """(start, end) sample ranges where any channel stays at ``|x| >= level`` for ``run``+ samples."""
-    hot = (np.abs(samples) >= level).any(axis=0)
-    if not hot.any():
-        return []
-    edges = np.diff(np.concatenate([[0], hot.astype(np.int8), [0]]))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    return [(int(s), int(e)) for s, e in zip(starts, ends, strict=True) if e - s >= run]
 
 
 def waveform_peaks(samples: np.ndarray, n: int = N_PEAKS) -> tuple[float, ...]:

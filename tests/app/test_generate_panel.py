@@ -451,7 +451,7 @@ def test_real_queue_take_lands_in_takes(qtbot, paths, settings, repos, make_queu
         assert model.data(model.index(row, 4)) == f"{scores[job.take_id]:.2f}"
         tip = model.data(model.index(row, 4), Qt.ItemDataRole.ToolTipRole)
         assert "Resemblyzer" in tip
-    panel.takes.sort_combo.setCurrentText("Best voice match first")
+    panel.takes.sort_combo.setCurrentText("Best voice match")
     shown = panel.takes.take_ids()
     assert [scores[t] for t in shown] == sorted(scores.values(), reverse=True)
     first = panel.takes.takes_list.item(0)

@@ -27,8 +27,8 @@ from idlora_studio.ui.generate.common import ID_ROLE, PATH_ROLE, dim, fmt_second
 from idlora_studio.ui.thumbnails import ThumbnailCache
 from idlora_studio.workers.tasks import TaskRunner
 
-SORT_NEWEST = "Newest first"
-SORT_VOICE = "Best voice match first"
+SORT_NEWEST = "Newest"
+SORT_VOICE = "Best voice match"
 
 
 def sort_takes(takes: list[Any], order: str) -> list[Any]:
@@ -53,7 +53,7 @@ class TakesStrip(QGroupBox):
         self.takes_list = QListWidget()
         self.takes_list.setViewMode(QListView.ViewMode.IconMode)
         self.takes_list.setIconSize(QSize(96, 96))
-        self.takes_list.setGridSize(QSize(118, 158))
+        self.takes_list.setGridSize(QSize(136, 162))
         self.takes_list.setMovement(QListView.Movement.Static)
         self.takes_list.setResizeMode(QListView.ResizeMode.Adjust)
         self.takes_list.setWordWrap(True)
@@ -67,9 +67,10 @@ class TakesStrip(QGroupBox):
         self.takes_hint = dim("No takes yet.")
         self.sort_combo = QComboBox()
         self.sort_combo.addItems([SORT_NEWEST, SORT_VOICE])
+        self.sort_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.sort_combo.setToolTip(
-            "Order of the takes; 'Best voice match' puts the takes whose voice sounds most like "
-            "the reference clip first"
+            "Sort the takes: newest first, or the takes whose voice sounds most like the "
+            "reference clip first"
         )
         self.sort_combo.currentTextChanged.connect(lambda _t: self._show(self._loaded))
         tb = QHBoxLayout()
