@@ -313,11 +313,21 @@ def test_batch_continues_past_bad_job_and_fails_overall(
     assert len(fake.instances) == 1  # models loaded once
     assert [r.seed for r in fake.instances[0].requests] == [5, 7]
     assert sorted(p.name for p in out_dir.iterdir()) == [
+        "batch_report.csv",
         "one.json",
         "one.mp4",
         "three.json",
         "three.mp4",
     ]
+    with open(out_dir / "batch_report.csv", newline="") as fh:
+        report = list(csv.DictReader(fh))
+    assert [(r["job"], r["status"]) for r in report] == [
+        ("one.mp4", "done"),
+        ("two.mp4", "failed"),
+        ("three.mp4", "done"),
+        ("four.mp4", "failed"),
+    ]
+    assert "voice_match" not in report[0]  # only with --score
     for name, seed in (("one", 5), ("three", 7)):
         recipe = load_recipe(out_dir / f"{name}.json")
         assert recipe["request"]["seed"] == seed

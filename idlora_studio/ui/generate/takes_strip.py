@@ -65,9 +65,11 @@ class TakesStrip(QGroupBox):
         self.rerun_button.clicked.connect(self._rerun)
         self.vary_button.clicked.connect(self._vary)
         self.takes_hint = dim("No takes yet.")
+        self.takes_hint.setWordWrap(False)
         self.sort_combo = QComboBox()
         self.sort_combo.addItems([SORT_NEWEST, SORT_VOICE])
         self.sort_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.sort_combo.setMaximumWidth(170)
         self.sort_combo.setToolTip(
             "Sort the takes: newest first, or the takes whose voice sounds most like the "
             "reference clip first"
