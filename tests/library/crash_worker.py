@@ -8,8 +8,10 @@ once the library is open, then repeatedly:
 * creates ``solo-<seed>-<n>`` and adds an image and a clip to it one at a time;
 * every few rounds deletes an identity, removes an image, switches a default.
 
-Every file is new (random pixels, a tone at a random pitch) so every round writes to the
-media store, and everything goes through the real checks and the public Library API.
+Every file is new (random pixels; espeak-ng speech, made once, at a random gain with a
+little random noise: the clip checks refuse anything that is not speech) so every round
+writes to the media store, and everything goes through the real checks and the public
+Library API.
 """
 
 from __future__ import annotations
@@ -33,11 +35,20 @@ def make_image(path: Path, rng: np.random.Generator) -> Path:
     return path
 
 
+_SPEECH: tuple[np.ndarray, int] | None = None
+
+
 def make_clip(path: Path, rng: np.random.Generator) -> Path:
-    sr = 16000
-    t = np.arange(int(1.5 * sr)) / sr
-    x = 0.4 * np.sin(2 * np.pi * rng.uniform(150, 600) * t)
-    x[: sr // 5] = 0
+    global _SPEECH
+    if _SPEECH is None:
+        from tests.media_fixtures import speech_wav
+
+        made = speech_wav(path.with_name("speech-src.wav"), "Hello, this is my voice for the test.")
+        data, sr = sf.read(str(made), dtype="float32")
+        made.unlink()
+        _SPEECH = (data, sr)
+    data, sr = _SPEECH
+    x = data * rng.uniform(0.3, 0.9) + rng.standard_normal(len(data)).astype(np.float32) * 1e-4
     sf.write(str(path), x.astype(np.float32), sr, subtype="PCM_16")
     return path
 
@@ -48,6 +59,11 @@ def main() -> int:
     pick = random.Random(seed)
     work = Path(tempfile.mkdtemp(prefix="crash-worker-"))
     lib = Library.open(Paths.from_env())
+    # Load torch, the speech detector and the loudness meter (scipy) before saying ready, so
+    # the kills land in imports (the test kills within half a second of "ready").
+    from idlora_studio.library.audio_checks import check_voice_clip
+
+    check_voice_clip(make_clip(work / "warm.wav", rng))
     print("ready", flush=True)
     n = 0
     while True:
