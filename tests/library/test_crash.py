@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from engine.fsutil import TMP_PREFIX, sha256_file
 from idlora_studio.library import Library
 from idlora_studio.library.db import integrity_check
@@ -65,6 +67,7 @@ def _check_consistent(paths) -> tuple[int, int]:  # noqa: ANN001
     return n_ident, len(refs)
 
 
+@pytest.mark.timeout(900)  # 30 worker processes, each loading torch for the speech detector
 def test_sigkill_during_imports_never_damages_the_library(paths) -> None:
     Library.open(paths).close()
     env = {**os.environ, "PYTHONPATH": str(REPO), "IDLORA_STUDIO_HOME": str(paths.data_dir.parent)}
