@@ -35,6 +35,7 @@ HOP_S = 0.010  # energy analysis hop; frames are two hops (20 ms) long
 MARGIN_S = 0.15  # silence kept before the first and after the last speech
 #: Generation refuses references shorter than this (engine.generate), so imports do too.
 MIN_CLIP_S = 2.0
+SHORT_S = MIN_CLIP_S  # the name other modules used before the refusal existed
 #: Less speech than this in a clip is too little to carry a voice.
 MIN_SPEECH_S = 1.5
 FEW_SPEECH_S = 3.0  # under this: a warning that more speech gives a better voice

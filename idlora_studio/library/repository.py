@@ -60,7 +60,7 @@ MAX_TAG_LEN = 64
 CLIP_SOURCES = ("imported", "recorded")
 #: Bounds of a chosen reference window (the generator refuses voices under 2 s and warns that
 #: references over 15 s weaken the identity).
-CLIP_WINDOW_MIN_S = audio_checks.SHORT_S
+CLIP_WINDOW_MIN_S = audio_checks.MIN_CLIP_S
 CLIP_WINDOW_MAX_S = audio_checks.LONG_S
 WINDOW_EPS_S = 1e-3
 ALREADY_PRESENT = "this file is already in the identity; it was not added again"
