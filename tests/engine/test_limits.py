@@ -224,13 +224,13 @@ def test_engine_refuses_before_running(
 ) -> None:
     """The real generator refuses out-of-bounds and non-finite requests before any work."""
     from engine.generate import IDLoRAGenerator
-    from tests.media_fixtures import face_image, tone_wav
+    from tests.media_fixtures import face_image, speech_wav
 
     gen = IDLoRAGenerator.load(str(tiny_model_dir), device="cpu")
     calls: list[Any] = []
     monkeypatch.setattr(type(gen.pipe), "__call__", lambda *a, **k: calls.append(1))
     image = face_image(tmp_path / "f.jpg")
-    voice = tone_wav(tmp_path / "v.wav", seconds=2.5, sr=16_000)
+    voice = speech_wav(tmp_path / "v.wav", "Hello there, this is a short test of my voice.")
     base = {"prompt": "[VISUAL]: x", "image": image, "voice": voice, "stg_block": 1}
     try:
         for bad, message in (
@@ -259,7 +259,7 @@ def test_non_finite_final_latents_fail_clearly(
     import engine.pipeline.pipeline_idlora as pipeline_module
     from engine.api import NonFiniteResultError
     from engine.generate import IDLoRAGenerator
-    from tests.media_fixtures import face_image, tone_wav
+    from tests.media_fixtures import face_image, speech_wav
 
     real = pipeline_module.denoise
 
@@ -275,7 +275,7 @@ def test_non_finite_final_latents_fail_clearly(
     req = GenerationRequest(
         prompt="[VISUAL]: x",
         image=face_image(tmp_path / "f.jpg"),
-        voice=tone_wav(tmp_path / "v.wav", seconds=2.5, sr=16_000),
+        voice=speech_wav(tmp_path / "v.wav", "Hello there, this is a short test of my voice."),
         width=64,
         height=64,
         num_frames=9,

@@ -19,7 +19,7 @@ from engine.api import InvalidRequestError
 from engine.models.sources import load_components
 from engine.models.tiny import save_tiny_model
 from idlora_studio.cli import main
-from tests.media_fixtures import face_image, tone_wav
+from tests.media_fixtures import face_image, speech_wav
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,10 @@ def test_cli_names_the_class_and_exits_1(
     folder = _with_index(tiny, tmp_path / "model", "transformer", ["trap_module", "Evil"])
     argv = ["generate", "--model", str(folder), "--device", "cpu", "--no-progress"]
     argv += ["--image", str(face_image(tmp_path / "f.jpg"))]
-    argv += ["--voice", str(tone_wav(tmp_path / "v.wav", seconds=2.5, sr=16_000))]
+    argv += [
+        "--voice",
+        str(speech_wav(tmp_path / "v.wav", "Hello there, this is a short test of my voice.")),
+    ]
     argv += ["--prompt", "[VISUAL]: x", "--out", str(tmp_path / "o.mp4"), "--frames", "9"]
     assert main(argv) == 1
     err = capsys.readouterr().err
