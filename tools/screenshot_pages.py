@@ -8,7 +8,8 @@ portraits, spoken clips, consent records) and a project "Launch teaser" whose bi
 real MP4 takes of Maya (moving gradients with tones, from ``tools/screenshot_timeline.py``),
 three of them on the timeline. For each size it grabs the Library, Generate and Edit pages
 (``<page>-<W>x<H>.png``) and prints, per page, the widgets :mod:`tests.app.clipping` finds
-clipped (none is the goal).
+clipped (none is the goal); then the first-start panel after its machine check
+(``first-run.png``).
 """
 
 from __future__ import annotations
@@ -165,6 +166,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{out} ({shot.width()}x{shot.height()}): {len(bad)} clipped")
                 for line in bad[:20]:
                     print("   ", line)
+        # The first-start panel over the window (the real machine check, on a worker).
+        from idlora_studio.app import offer_first_run
+
+        panel = offer_first_run(window, force=True)
+        wait(lambda: panel.report is not None, 90000)
+        settle(500)
+        out = args.out_dir / "first-run.png"
+        panel.grab().save(str(out))
+        print(out)
+        panel.close()
         window.shutdown()
         window.close()
         library.close()
