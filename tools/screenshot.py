@@ -191,25 +191,27 @@ def fill(library, work: Path) -> None:
         )
 
 
+def rerun_under_xvfb(script: str, argv: list[str] | None, screen: str = "1920x1200") -> int | None:
+    """Without a display, run ``script`` again under ``xvfb-run`` (xcb platform, a
+    ``screen`` sized virtual screen) and return its exit code; None when this process
+    should draw itself."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("IDLORA_SCREENSHOT_CHILD"):
+        env = dict(os.environ, IDLORA_SCREENSHOT_CHILD="1", QT_QPA_PLATFORM="xcb")
+        cmd = ["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", sys.executable, script]
+        return subprocess.call([*cmd, *(argv if argv is not None else sys.argv[1:])], env=env)
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out", type=Path)
     ap.add_argument("--size", default="1440x900")
     args = ap.parse_args(argv)
 
-    if not os.environ.get("DISPLAY") and not os.environ.get("IDLORA_SCREENSHOT_CHILD"):
-        env = dict(os.environ, IDLORA_SCREENSHOT_CHILD="1", QT_QPA_PLATFORM="xcb")
-        cmd = [
-            "xvfb-run",
-            "-a",
-            "-s",
-            "-screen 0 1920x1200x24",
-            sys.executable,
-            __file__,
-            *(argv if argv is not None else sys.argv[1:]),
-        ]
-        return subprocess.call(cmd, env=env)
-    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    code = rerun_under_xvfb(__file__, argv)
+    if code is not None:
+        return code
 
     from PySide6.QtCore import QElapsedTimer
     from PySide6.QtWidgets import QApplication

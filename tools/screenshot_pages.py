@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,64 +25,23 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 
-def add_takes(library, work: Path, identity_id: int) -> tuple[int, list[int]]:  # noqa: ANN001
-    """A project with four takes of ``identity_id`` in its bin, three on the timeline."""
-    from screenshot_timeline import _take
-
-    from engine.api import GenerationRequest, PromptParts
-    from idlora_studio.library.jobs_repo import JobSpec, TakeFiles, TakesRepository
-    from idlora_studio.library.projects_repo import ClipPlacement, ProjectsRepository
-
-    takes = TakesRepository.from_library(library)
-    projects = ProjectsRepository.from_library(library)
-    pid = projects.create("Launch teaser")
-    colours = [(0xD0603A, 70, 220), (0x3A8FD0, 90, 330), (0x6AD05A, 60, 260), (0xB05AD0, 80, 180)]
-    labels = ["Intro – hello there", "Product close-up", "Laugh take", "Sign-off"]
-    ids = []
-    for n, (hue, frames, freq) in enumerate(colours):
-        mp4 = _take(work / f"t{n}.mp4", hue, frames, freq)
-        req = GenerationRequest(parts=PromptParts(speech=labels[n]), seed=100 + n, steps=8)
-        recipe = {
-            "request": req.to_dict(),
-            "effective": {"seed": 100 + n},
-            "output": {
-                "width": 256,
-                "height": 144,
-                "num_frames": frames,
-                "fps": 25.0,
-                "duration_s": frames / 25,
-            },
-        }
-        spec = JobSpec(identity_id=identity_id)
-        ids.append(takes.add_take(TakeFiles(mp4), recipe, spec=spec, label=labels[n]))
-        projects.add_to_bin(pid, ids[-1])
-    projects.set_clips(
-        pid,
-        [
-            ClipPlacement(ids[0], 0, 0, 70),
-            ClipPlacement(ids[1], 70, 10, 90),
-            ClipPlacement(ids[3], 150, 0, 80),
-        ],
-    )
-    return pid, ids
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out-dir", type=Path, default=ROOT / "screenshots" / "pages")
     ap.add_argument("--sizes", default="1366x768,1920x1080")
     args = ap.parse_args(argv)
 
-    if not os.environ.get("DISPLAY") and not os.environ.get("IDLORA_SCREENSHOT_CHILD"):
-        env = dict(os.environ, IDLORA_SCREENSHOT_CHILD="1", QT_QPA_PLATFORM="xcb")
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 3840x2160x24", sys.executable, __file__]
-        return subprocess.call([*cmd, *(argv if argv is not None else sys.argv[1:])], env=env)
-    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    from screenshot import rerun_under_xvfb
+
+    code = rerun_under_xvfb(__file__, argv, "3840x2160")
+    if code is not None:
+        return code
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from PySide6.QtCore import QElapsedTimer, QSize
     from PySide6.QtWidgets import QApplication
     from screenshot import fill
+    from screenshot_timeline import launch_teaser
 
     from idlora_studio.app import apply_style, build_main_window
     from idlora_studio.library import Library
@@ -116,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         library = Library.open(paths)
         fill(library, work)
         maya = next(s.id for s in library.list_identities() if s.name == "Maya Lindqvist")
-        pid, _ = add_takes(library, work, maya)
+        pid, _ = launch_teaser(
+            library, work, maya, clips=((0, 0, 0, 70), (1, 70, 10, 90), (3, 150, 0, 80))
+        )
         settings = Settings.load(paths.settings_path)
         settings.set("first_run_done", True)
         window = build_main_window(paths, settings, library)

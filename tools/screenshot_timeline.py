@@ -39,23 +39,18 @@ def _take(path: Path, hue: int, frames: int, freq: float) -> Path:
     return path
 
 
-def main(out: str) -> int:
-    home = Path(tempfile.mkdtemp(prefix="idlora-shot-"))
-    os.environ["IDLORA_STUDIO_HOME"] = str(home)
-    from PySide6.QtWidgets import QApplication
-
+def launch_teaser(
+    library,  # noqa: ANN001
+    work: Path,
+    identity_id: int | None = None,
+    clips: tuple[tuple[int, int, int, int], ...] = ((0, 0, 0, 70), (1, 70, 10, 90)),
+) -> tuple[int, list[int]]:
+    """Project "Launch teaser" with four real MP4 takes in its bin (of ``identity_id`` when
+    given) and ``clips`` = (take index, position, in, out) on its timeline."""
     from engine.api import GenerationRequest, PromptParts
-    from idlora_studio.app import apply_style, build_main_window
-    from idlora_studio.library import Library
-    from idlora_studio.library.jobs_repo import TakeFiles, TakesRepository
-    from idlora_studio.library.projects_repo import ProjectsRepository
-    from idlora_studio.paths import Paths
-    from idlora_studio.settings import Settings
+    from idlora_studio.library.jobs_repo import JobSpec, TakeFiles, TakesRepository
+    from idlora_studio.library.projects_repo import ClipPlacement, ProjectsRepository
 
-    app = QApplication([])
-    apply_style(app)
-    paths = Paths.from_env().ensure()
-    library = Library.open(paths)
     takes = TakesRepository.from_library(library)
     projects = ProjectsRepository.from_library(library)
     pid = projects.create("Launch teaser")
@@ -63,11 +58,11 @@ def main(out: str) -> int:
     labels = ["Intro – hello there", "Product close-up", "Laugh take", "Sign-off"]
     ids = []
     for n, (hue, frames, freq) in enumerate(colours):
-        mp4 = _take(home / f"t{n}.mp4", hue, frames, freq)
-        req = GenerationRequest(parts=PromptParts(speech=labels[n]), seed=n, steps=2)
+        mp4 = _take(work / f"t{n}.mp4", hue, frames, freq)
+        req = GenerationRequest(parts=PromptParts(speech=labels[n]), seed=100 + n, steps=8)
         recipe = {
             "request": req.to_dict(),
-            "effective": {"seed": n},
+            "effective": {"seed": 100 + n},
             "output": {
                 "width": 256,
                 "height": 144,
@@ -76,18 +71,29 @@ def main(out: str) -> int:
                 "duration_s": frames / 25,
             },
         }
-        ids.append(takes.add_take(TakeFiles(mp4), recipe, label=labels[n]))
+        spec = JobSpec(identity_id=identity_id)
+        ids.append(takes.add_take(TakeFiles(mp4), recipe, spec=spec, label=labels[n]))
         projects.add_to_bin(pid, ids[-1])
-    from idlora_studio.library.projects_repo import ClipPlacement
+    projects.set_clips(pid, [ClipPlacement(ids[i], pos, a, b) for i, pos, a, b in clips])
+    return pid, ids
 
-    projects.set_clips(
-        pid,
-        [
-            ClipPlacement(ids[0], 0, 0, 70),
-            ClipPlacement(ids[1], 70, 10, 90),
-            ClipPlacement(ids[2], 150, 0, 60),
-            ClipPlacement(ids[3], 210, 0, 80),
-        ],
+
+def main(out: str) -> int:
+    home = Path(tempfile.mkdtemp(prefix="idlora-shot-"))
+    os.environ["IDLORA_STUDIO_HOME"] = str(home)
+    from PySide6.QtWidgets import QApplication
+
+    from idlora_studio.app import apply_style, build_main_window
+    from idlora_studio.library import Library
+    from idlora_studio.paths import Paths
+    from idlora_studio.settings import Settings
+
+    app = QApplication([])
+    apply_style(app)
+    paths = Paths.from_env().ensure()
+    library = Library.open(paths)
+    _, ids = launch_teaser(
+        library, home, clips=((0, 0, 0, 70), (1, 70, 10, 90), (2, 150, 0, 60), (3, 210, 0, 80))
     )
     window = build_main_window(paths, Settings.load(paths.settings_path), library)
     window.resize(1440, 960)

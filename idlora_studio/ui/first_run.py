@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
@@ -32,10 +32,6 @@ from idlora_studio.workers.tasks import TaskRunner
 
 MARK_COLOURS = {"✓": "#4cc38a", "⚠": "#e5a84b", "✗": "#e5534b", "…": "#9aa1b2"}
 FIT_MARKS = {"ok": "✓", "warn": "⚠", "no": "✗"}
-
-
-class _Relay(QObject):
-    progress = Signal(object)
 
 
 def _mark_label(mark: str = "…") -> QLabel:
@@ -214,43 +210,22 @@ class FirstRunPanel(QDialog):
 
     # ------------------------------------------------------------------ self-test
     def run_self_test(self) -> None:
-        self.test_button.setEnabled(False)
-        self.test_status.setText("Running the self-test…")
-        relay = _Relay(self)
-        relay.progress.connect(
-            lambda info: self.test_status.setText(
-                f"Running the self-test… {info[0]} ({info[1] + 1}/{info[2]})"
-                if info[0] != "done"
-                else "Finishing…"
-            ),
-            Qt.ConnectionType.QueuedConnection,
-        )
-        fn, paths, models_dir = self._self_test, self.paths, self.models_dir
+        from idlora_studio.ui.self_test_view import start_self_test
 
-        def work() -> Any:
-            if fn is not None:
-                return fn(paths, lambda n, i, c: relay.progress.emit((n, i, c)))
-            from idlora_studio.selftest import run_self_test
-
-            return run_self_test(
-                paths, lambda n, i, c: relay.progress.emit((n, i, c)), models_dir=models_dir
-            )
-
-        def done(report: Any) -> None:
-            relay.deleteLater()
+        def finished(report: Any) -> None:
             self.self_test_report = report
-            self.test_button.setEnabled(True)
-            self.test_status.setText(report.verdict())
-            self.report_view.setPlainText(report.text())
-            self.report_view.show()
             self.self_test_finished.emit(report)
 
-        def failed(exc: BaseException) -> None:
-            relay.deleteLater()
-            self.test_button.setEnabled(True)
-            self.test_status.setText(f"The self-test could not run: {exc}")
-
-        self._runner.submit(work, done, failed)
+        start_self_test(
+            self._runner,
+            self.paths,
+            self.test_button,
+            self.test_status,
+            self.report_view,
+            self_test=self._self_test,
+            models_dir=self.models_dir,
+            on_report=finished,
+        )
 
     # ------------------------------------------------------------------ closing
     def done(self, result: int) -> None:  # Close, Esc, the title bar's X

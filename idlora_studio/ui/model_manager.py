@@ -829,40 +829,17 @@ class ModelManager(QDialog):
     # ------------------------------------------------------------------ self-test
     def run_self_test(self) -> None:
         """Run the self-test on a worker and show its report."""
-        self.check_button.setEnabled(False)
-        self.check_status.setText("Running the self-test…")
-        relay = _Relay(self)
-        relay.progress.connect(
-            lambda info: self.check_status.setText(
-                f"Running the self-test… {info[0]} ({info[1] + 1}/{info[2]})"
-                if info[0] != "done"
-                else "Finishing…"
-            ),
-            Qt.ConnectionType.QueuedConnection,
+        from idlora_studio.ui.self_test_view import start_self_test
+
+        start_self_test(
+            self._runner,
+            self.paths,
+            self.check_button,
+            self.check_status,
+            self.report_view,
+            self_test=self._self_test,
+            on_report=lambda report: setattr(self, "last_report", report),
         )
-        fn = self._self_test
-        paths = self.paths
-
-        def work() -> Any:
-            run = fn
-            if run is None:
-                from idlora_studio.selftest import run_self_test as run
-            return run(paths, lambda n, i, c: relay.progress.emit((n, i, c)))
-
-        def done(report: Any) -> None:
-            relay.deleteLater()
-            self.last_report = report
-            self.check_button.setEnabled(True)
-            self.check_status.setText(report.verdict())
-            self.report_view.setPlainText(report.text())
-            self.report_view.show()
-
-        def failed(exc: BaseException) -> None:
-            relay.deleteLater()
-            self.check_button.setEnabled(True)
-            self.check_status.setText(f"The self-test could not run: {exc}")
-
-        self._runner.submit(work, done, failed)
 
     # ------------------------------------------------------------------ closing
     def shutdown(self, timeout_ms: int = 30000) -> None:
