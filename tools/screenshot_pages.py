@@ -38,10 +38,11 @@ def main(argv: list[str] | None = None) -> int:
         return code
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from PySide6.QtCore import QElapsedTimer, QSize
+    from PySide6.QtCore import QSize
     from PySide6.QtWidgets import QApplication
     from screenshot import fill
     from screenshot_timeline import launch_teaser
+    from shot_helpers import waiters
 
     from idlora_studio.app import apply_style, build_main_window
     from idlora_studio.library import Library
@@ -52,18 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication([sys.argv[0]])
     app.setApplicationName("ID-LoRA Studio")
     apply_style(app)
-    clock = QElapsedTimer()
-    clock.start()
-
-    def wait(cond, ms: int = 20000) -> bool:  # noqa: ANN001
-        end = clock.elapsed() + ms
-        while not cond() and clock.elapsed() < end:
-            app.processEvents()
-        return bool(cond())
-
-    def settle(ms: int = 600) -> None:
-        end = clock.elapsed() + ms
-        wait(lambda: clock.elapsed() > end, ms + 100)
+    wait, settle = waiters(app)
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     problems = 0
@@ -117,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                     canvas.zoom_to_fit()
                     timeline.select(timeline.clips[1].key)
                     timeline.set_playhead(96)
-                settle()
+                settle(600)
                 out = args.out_dir / f"{key}-{w}x{h}.png"
                 shot = window.grab()
                 shot.save(str(out))
