@@ -47,8 +47,10 @@ TINY_MODELS = {"tiny": "ltx2", "tiny-ltx2": "ltx2", "tiny-ltx2.3": "ltx2.3"}
 # ----------------------------------------------------------------------------- size rules
 
 
-def _floor_multiple(x: float, m: int = SIZE_MULTIPLE) -> int:
-    return max(m, int(math.floor(x / m + 1e-9)) * m)
+def _snap_like_the_scripts(x: float, m: int = SIZE_MULTIPLE) -> int:
+    """The public scripts' ``snap_to_divisor(int(round(x)))``: round to a pixel, then to the
+    nearest multiple (Python's round, halves to even), never below one multiple."""
+    return max(int(round(int(round(x)) / m)) * m, m)
 
 
 def _round_multiple(x: float, m: int = SIZE_MULTIPLE) -> int:
@@ -60,9 +62,10 @@ def resolve_size(
 ) -> tuple[int, int, list[str]]:
     """The (width, height) to generate at, and notes on any adjustment.
 
-    Auto (no width/height): the image's aspect is kept, the long side is at most
-    ``request.auto_long_side`` and the area at most 576x1024, both sides floored to multiples
-    of 32. One side given: the other follows the image's aspect. Explicit sizes that are not
+    Auto (no width/height): the image is scaled so its long side is ``request.auto_long_side``
+    and its area at most 576x1024, then each side is rounded to the nearest multiple of 32, as
+    the public scripts' ``compute_resolution_match_aspect`` does (so a side may round up and
+    the area pass the cap by a rounding). One side given: the other follows the image's aspect. Explicit sizes that are not
     multiples of 32 are snapped to the nearest multiple (and reported) or, with
     ``request.snap`` False, rejected.
     """
@@ -74,7 +77,7 @@ def resolve_size(
     if w is None and h is None:
         long_side = max(SIZE_MULTIPLE, request.auto_long_side)
         scale = min(long_side / max(iw, ih), math.sqrt(MAX_AREA / (iw * ih)))
-        w, h = _floor_multiple(iw * scale), _floor_multiple(ih * scale)
+        w, h = _snap_like_the_scripts(iw * scale), _snap_like_the_scripts(ih * scale)
         notes.append(f"auto resolution from the {iw}x{ih} image: {w}x{h}")
         return w, h, notes
     if w is None:

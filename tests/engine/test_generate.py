@@ -29,6 +29,26 @@ def test_resolve_size_auto_and_snap() -> None:
     assert resolve_size(GenerationRequest(width=256), (1920, 1080))[:2] == (256, 160)
 
 
+def _public_auto_size(iw: int, ih: int, long_side: int = 512) -> tuple[int, int]:
+    """compute_resolution_match_aspect of the public scripts, restated: (width, height)."""
+    scale = min(long_side / max(ih, iw), (576 * 1024 / (ih * iw)) ** 0.5)
+
+    def snap(v: int) -> int:
+        return max(int(round(v / 32)) * 32, 32)
+
+    return snap(int(round(iw * scale))), snap(int(round(ih * scale)))
+
+
+def test_auto_size_rounds_like_the_public_scripts() -> None:
+    # 1000x723 at long side 512 is 512x370.2: the scripts round to 384, flooring gave 352
+    assert resolve_size(GenerationRequest(), (1000, 723))[:2] == (512, 384)
+    for iw in range(200, 4000, 97):
+        for ih in range(180, 4000, 131):
+            for long_side in (512, 768):
+                got = resolve_size(GenerationRequest(auto_long_side=long_side), (iw, ih))[:2]
+                assert got == _public_auto_size(iw, ih, long_side), (iw, ih, long_side)
+
+
 def test_resolve_frames() -> None:
     assert resolve_frames(GenerationRequest()) == (121, [])
     assert resolve_frames(GenerationRequest(num_frames=17)) == (17, [])
