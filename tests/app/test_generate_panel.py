@@ -137,7 +137,7 @@ def _panel(qtbot, paths, settings, library, queue) -> Any:  # noqa: ANN001
     db, thumbs = TaskRunner(1), TaskRunner(1)
     state = LibraryState(library, db)
     cache = ThumbnailCache(thumbs, side=96)
-    sets = {k: registry.MODEL_SETS[k] for k in ("ltx2-celebvhq", "tiny")}
+    sets = {k: registry.MODEL_SETS[k] for k in ("ltx2-celebvhq", "tiny", "ltx2.3-celebvhq-3k")}
     panel = GeneratePanel(
         state, queue, cache, paths, settings, gpu_probe=lambda: None, model_sets=sets
     )
@@ -190,7 +190,7 @@ def test_effective_size_and_frames_update_while_typing(flow, qtbot) -> None:  # 
     assert "1920×1080" in panel.form.output.size_label.text()
     panel.form.output.long_side_spin.setValue(
         400
-    )  # 400 * 1080/1920 = 225 -> floored to 224, 400 -> 384
+    )  # 400 * 1080/1920 = 225 -> rounded to 224, 400 -> 384 (12.5 x 32: halves to even)
     assert "384 × 224" in panel.form.output.size_label.text()
 
     panel.form.output.size_mode.setCurrentIndex(panel.form.output.size_mode.findData("custom"))
@@ -207,6 +207,13 @@ def test_effective_size_and_frames_update_while_typing(flow, qtbot) -> None:  # 
     assert "500×300 rounded to multiples of 32" in panel.form.output.size_label.text()
     _type(qtbot, panel.form.output.width_spin, "640")
     assert "640 × 288" in panel.form.output.size_label.text()
+    # What happens to the first frame: LTX-2 one-stage stretches it, LTX-2.3 centre-crops it.
+    label = panel.form.output.size_label.text()
+    assert "First frame stretched from 1920x1080 to 640x288 (aspect 1.78 -> 2.22)" in label
+    panel.select_model_set("ltx2.3-celebvhq-3k")
+    label = panel.form.output.size_label.text()
+    assert "First frame cropped from 1920x1080 to its centre 1920x864" in label
+    panel.select_model_set("tiny")
 
     # Frames: 8k+1.
     panel.form.output.length_mode.setCurrentIndex(panel.form.output.length_mode.findData("frames"))

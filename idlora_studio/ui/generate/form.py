@@ -140,7 +140,7 @@ class GenerateForm(QWidget):
         self.identity.show_problems(self._problems)
         self.prompt.refresh(self._problems)
         self.model.show_problems(self._problems)
-        self.output.refresh(self.identity.selected_image(), self._problems)
+        self.output.refresh(self.identity.selected_image(), self._problems, self.first_frame_fit())
         try:
             size = self.effective_size()
             frames, _ = self.effective_frames()
@@ -153,6 +153,12 @@ class GenerateForm(QWidget):
         self.queue_button.setEnabled(not reason)
         self.queue_button.setToolTip(reason or "Add the takes to the queue")
         self.reason_label.setText(f"Cannot queue yet: {reason}" if reason else "")
+
+    def first_frame_fit(self) -> str:
+        """How the chosen model's pipeline fits the reference image (stretch or centre-crop)."""
+        from engine.media.first_frame import first_frame_fit
+
+        return first_frame_fit(self.model.variant(), "one_stage").value
 
     # ------------------------------------------------------------------ queueing
     def build_requests(self, seed: int | None = None) -> list[GenerationRequest]:

@@ -195,9 +195,13 @@ class OutputSettings(QGroupBox):
         return out
 
     # ------------------------------------------------------------------ showing
-    def refresh(self, image: Any, problems: dict[str, str]) -> None:
-        """Effective size and length, the seeds, and the size/length problems."""
-        self._update_size_labels(image)
+    def refresh(self, image: Any, problems: dict[str, str], fit: str | None = None) -> None:
+        """Effective size and length, the seeds, and the size/length problems.
+
+        ``fit``: how the pipeline fits the image (``engine.media.first_frame``); when given, a
+        crop or a visible stretch is said beside the effective size.
+        """
+        self._update_size_labels(image, fit)
         n = self.takes()
         self.seed_spin.setEnabled(not self.random_seed.isChecked())
         if self.random_seed.isChecked():
@@ -213,7 +217,7 @@ class OutputSettings(QGroupBox):
         show_problem(self.size_problem, problems.get("size", ""))
         show_problem(self.frames_problem, problems.get("frames", ""))
 
-    def _update_size_labels(self, image: Any) -> None:
+    def _update_size_labels(self, image: Any, fit: str | None = None) -> None:
         try:
             size = self.effective_size(image)
         except InvalidRequestError:
@@ -231,6 +235,12 @@ class OutputSettings(QGroupBox):
                 )
             else:
                 extra = f" · from the {image.width}×{image.height} image, multiples of 32"
+            if fit is not None:
+                from engine.media.first_frame import fit_geometry, fit_note
+
+                geometry = fit_geometry((int(image.width), int(image.height)), (w, h), fit)
+                note = fit_note(geometry)
+                extra += f"<br>{note[0].upper()}{note[1:]}" if note else ""
             self.size_label.setText(f"Effective size: <b>{w} × {h}</b>{extra}")
         try:
             n, _notes = self.effective_frames()
