@@ -95,16 +95,14 @@ def _value_passthrough(attn, x: torch.Tensor) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _replace_self_attention(block, how: str, rows: list[int]) -> Iterator[list]:
-    """Replace the self-attention output of ``block`` for batch ``rows`` (``how``: drop/value)."""
+def _self_attention_hooks(block, change=None) -> Iterator[list]:
+    """Hook ``block``'s video and audio self-attention; yields the outputs seen (after
+    ``change(module, x, output)``, which may return a replacement output)."""
     seen: list[torch.Tensor] = []
 
     def hook(module, args, kwargs, output):
-        x = kwargs["hidden_states"]
-        out = output.clone()
-        for r in rows:
-            out[r] = 0.0 if how == "drop" else _value_passthrough(module, x[r : r + 1])[0]
-        seen.append(out)
+        out = output if change is None else change(module, kwargs["hidden_states"], output)
+        seen.append(out.detach().clone())
         return out
 
     handles = [
@@ -117,21 +115,20 @@ def _replace_self_attention(block, how: str, rows: list[int]) -> Iterator[list]:
             h.remove()
 
 
-@contextlib.contextmanager
-def _record_self_attention(block) -> Iterator[list]:
-    seen: list[torch.Tensor] = []
+def _replace_self_attention(block, how: str, rows: list[int]):  # noqa: ANN202
+    """Replace the self-attention output of ``block`` for batch ``rows`` (``how``: drop/value)."""
 
-    def hook(module, args, kwargs, output):
-        seen.append(output.detach().clone())
+    def change(module, x, output):
+        out = output.clone()
+        for r in rows:
+            out[r] = 0.0 if how == "drop" else _value_passthrough(module, x[r : r + 1])[0]
+        return out
 
-    handles = [
-        a.register_forward_hook(hook, with_kwargs=True) for a in (block.attn1, block.audio_attn1)
-    ]
-    try:
-        yield seen
-    finally:
-        for h in handles:
-            h.remove()
+    return _self_attention_hooks(block, change)
+
+
+def _record_self_attention(block):  # noqa: ANN202
+    return _self_attention_hooks(block)
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-5) -> bool:
