@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from idlora_studio.paths import Paths
 
-from . import audio_checks, importer
+from . import importer
 from .db import SessionScopes, make_engine
 from .media_types import FaceBox, ImageImport, ImportRejected, VoiceImport
 from .migrate import MigrationResult, migrate
@@ -58,10 +58,12 @@ log = logging.getLogger(__name__)
 MAX_NAME_LEN = 200
 MAX_TAG_LEN = 64
 CLIP_SOURCES = ("imported", "recorded")
-#: Bounds of a chosen reference window (the generator refuses voices under 2 s and warns that
-#: references over 15 s weaken the identity).
-CLIP_WINDOW_MIN_S = audio_checks.MIN_CLIP_S
-CLIP_WINDOW_MAX_S = audio_checks.LONG_S
+#: Bounds of a chosen reference window: the generator refuses voices under 2 s and references
+#: over 15 s weaken the identity (audio_checks.MIN_CLIP_S / LONG_S; not imported here, it pulls in
+#: PyAV at start-up; a test keeps them equal). ID-LoRA was trained on ~5 s (WINDOW_S).
+CLIP_WINDOW_MIN_S = 2.0
+CLIP_WINDOW_MAX_S = 15.0
+CLIP_WINDOW_TRAINED_S = 5.0
 WINDOW_EPS_S = 1e-3
 ALREADY_PRESENT = "this file is already in the identity; it was not added again"
 
@@ -250,12 +252,12 @@ def check_clip_window(start_s: float, end_s: float, duration_s: float) -> tuple[
             )
         raise InvalidInputError(
             f"the window is {length:.1f} s long; it needs at least {CLIP_WINDOW_MIN_S:.0f} s "
-            f"of voice (about {audio_checks.WINDOW_S:.0f} s works best)"
+            f"of voice (about {CLIP_WINDOW_TRAINED_S:.0f} s works best)"
         )
     if length > CLIP_WINDOW_MAX_S + WINDOW_EPS_S:
         raise InvalidInputError(
             f"the window is {length:.1f} s long; at most {CLIP_WINDOW_MAX_S:.0f} s is allowed "
-            f"(ID-LoRA was trained on about {audio_checks.WINDOW_S:.0f} s references)"
+            f"(ID-LoRA was trained on about {CLIP_WINDOW_TRAINED_S:.0f} s references)"
         )
     return start, end
 

@@ -72,6 +72,14 @@ def test_short_clip_says_the_clip_is_too_short(lib: Library) -> None:
         lib.set_clip_window(cid, 0.0, 1.5)
 
 
+def test_window_bounds_follow_the_voice_checks() -> None:
+    from idlora_studio.library import audio_checks, repository
+
+    assert repository.CLIP_WINDOW_MIN_S == audio_checks.MIN_CLIP_S
+    assert repository.CLIP_WINDOW_MAX_S == audio_checks.LONG_S
+    assert repository.CLIP_WINDOW_TRAINED_S == audio_checks.WINDOW_S
+
+
 def test_unknown_clip(lib: Library) -> None:
     with pytest.raises(NotFoundError, match="no voice clip with id 999"):
         lib.set_clip_window(999, 0.0, 5.0)
