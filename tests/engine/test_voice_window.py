@@ -22,7 +22,7 @@ from engine.generate import voice_window_in  # noqa: E402
 from engine.recipe import load_recipe, request_from_recipe  # noqa: E402
 from idlora_studio.cli import main  # noqa: E402
 from idlora_studio.library.importer import suggested_voice_window  # noqa: E402
-from tests.media_fixtures import face_image, write_wav  # noqa: E402
+from tests.media_fixtures import face_image, speech_wav, write_wav  # noqa: E402
 
 SR = 16_000
 TARGET_TOKENS = 9  # 9 frames at 25 fps -> 9 target audio latents
@@ -34,16 +34,19 @@ def _tokens(seconds: float) -> int:
 
 
 def _speechy(path: Path, seconds: float, quiet: tuple[float, float] | None = None) -> Path:
-    """Syllable-like bursts of a harmonic voice; ``quiet`` = (start, end) of a near-silent gap."""
-    t = np.arange(int(seconds * SR)) / SR
-    f0 = 150 + 20 * np.sin(2 * np.pi * 0.5 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / SR
-    voice = sum(np.sin(k * phase) / k for k in range(1, 6))
-    env = 0.55 + 0.45 * np.sin(2 * np.pi * 4 * t) ** 2
-    x = 0.25 * voice * env
+    """``seconds`` of real (espeak-ng) speech; ``quiet`` = (start, end) of a near-silent gap."""
+    import soundfile as sf
+
+    spoken = speech_wav(
+        path.with_name(path.stem + "-words.wav"),
+        "Hello there, this is a longer test of my voice for the studio. "
+        "We read a few sentences so that the clip runs well past the usual five seconds.",
+    )
+    words, sr = sf.read(str(spoken), dtype="float32")
+    x = np.tile(words, int(np.ceil(seconds * sr / len(words))))[: int(seconds * sr)]
     if quiet is not None:
-        x[int(quiet[0] * SR) : int(quiet[1] * SR)] *= 0.001
-    return write_wav(path, x[None].astype(np.float32), SR)
+        x[int(quiet[0] * sr) : int(quiet[1] * sr)] *= 0.001
+    return write_wav(path, x[None], sr)
 
 
 class TokenCounter:
