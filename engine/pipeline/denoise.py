@@ -123,14 +123,26 @@ def default_stg_mode(transformer: Any) -> STGMode:
     return STGMode.VALUE if model_generation(transformer) == "ltx2.3" else STGMode.DROP
 
 
-def run_pass(
+@dataclass
+class PassInputs:
+    """The transformer inputs of one pass (``kwargs`` for ``transformer(**kwargs)``) and what
+    turns its velocity into x0: the float32 latents and per-token sigmas it was given."""
+
+    kwargs: dict[str, Any]
+    video: torch.Tensor  # (B, Nv, C) float32
+    audio: torch.Tensor  # (B, Na, D) float32, with the reference tokens when the pass has them
+    video_sigma: torch.Tensor  # (B, Nv) float32, 0 on clean tokens
+    audio_sigma: torch.Tensor  # (B, Na) float32, 0 on reference tokens
+
+
+def pass_inputs(
     transformer: Any,
     spec: PassSpec,
     state: DenoiseState,
     sigma: float,
     use_cross_timestep: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run one transformer pass; returns float32 x0 estimates (video, audio).
+) -> PassInputs:
+    """Build one pass's transformer inputs (every executor builds them here).
 
     Audio of a pass without the reference holds the target tokens only.
     """
@@ -158,7 +170,7 @@ def run_pass(
         audio_sigma_tok[:, nr:] = sigma * state.audio_mask
     scalar_t = torch.full((batch,), t, device=device, dtype=torch.float32)
 
-    v_video, v_audio = transformer(
+    kwargs = dict(
         hidden_states=state.video.to(dtype),
         audio_hidden_states=audio_in.to(dtype),
         encoder_hidden_states=text.video,
@@ -178,12 +190,33 @@ def run_pass(
         audio_coords=coords,
         use_cross_timestep=use_cross_timestep,
         return_dict=False,
-        **spec.kwargs,
     )
-    # x0 = x - sigma_token * v, in float32
-    x0_video = state.video - video_sigma_tok.unsqueeze(-1) * v_video.float()
-    x0_audio = audio_in.float() - audio_sigma_tok.unsqueeze(-1) * v_audio.float()
+    return PassInputs(kwargs, state.video, audio_in, video_sigma_tok, audio_sigma_tok)
+
+
+def velocity_to_x0(
+    inputs: PassInputs, v_video: torch.Tensor, v_audio: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """x0 = x - sigma_token * v, in float32."""
+    x0_video = inputs.video - inputs.video_sigma.unsqueeze(-1) * v_video.float()
+    x0_audio = inputs.audio.float() - inputs.audio_sigma.unsqueeze(-1) * v_audio.float()
     return x0_video, x0_audio
+
+
+def run_pass(
+    transformer: Any,
+    spec: PassSpec,
+    state: DenoiseState,
+    sigma: float,
+    use_cross_timestep: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run one transformer pass; returns float32 x0 estimates (video, audio).
+
+    Audio of a pass without the reference holds the target tokens only.
+    """
+    inputs = pass_inputs(transformer, spec, state, sigma, use_cross_timestep)
+    v_video, v_audio = transformer(**inputs.kwargs, **spec.kwargs)
+    return velocity_to_x0(inputs, v_video, v_audio)
 
 
 def run_passes(
@@ -211,19 +244,26 @@ def denoise(
 ) -> DenoiseState:
     """The one-stage Euler loop over ``sigmas`` (``len(sigmas) - 1`` steps); the final state.
 
-    ``pass_runner``: the pass executor (default :func:`run_passes`). ``check_cancel`` is called
-    before each step (it raises to stop); ``on_step`` after each. ``stg_mode``: how the STG
-    pass perturbs self-attention; None follows the model generation (:func:`default_stg_mode`).
+    ``pass_runner``: the pass executor (default ``engine.pipeline.executor.make_executor()``,
+    the fast one; its caches are dropped when the loop ends). ``check_cancel`` is called before
+    each step (it raises to stop); ``on_step`` after each. ``stg_mode``: how the STG pass
+    perturbs self-attention; None follows the model generation (:func:`default_stg_mode`).
     """
+    from engine.pipeline.executor import make_executor
     from engine.pipeline.guided import GuidedDenoiser
     from engine.pipeline.samplers.euler import euler_sample
 
+    runner = pass_runner if pass_runner is not None else make_executor()
     denoiser = GuidedDenoiser(
         transformer,
         scales,
         use_cross_timestep=use_cross_timestep,
-        executor=pass_runner,
+        executor=runner,
         total_steps=len(sigmas) - 1,
         stg_mode=stg_mode,
     )
-    return euler_sample(denoiser, state, sigmas, on_step=on_step, check_cancel=check_cancel)
+    try:
+        return euler_sample(denoiser, state, sigmas, on_step=on_step, check_cancel=check_cancel)
+    finally:
+        if hasattr(runner, "reset"):
+            runner.reset()  # free cached keys/values (also on cancel) before decoding

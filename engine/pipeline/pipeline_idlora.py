@@ -26,6 +26,7 @@ from engine.pipeline.denoise import (
     default_use_cross_timestep,
     denoise,
 )
+from engine.pipeline.executor import make_executor
 from engine.pipeline.guidance import GuidanceScales
 from engine.pipeline.positions import DEFAULT_POSITION_DTYPE, audio_coords, video_coords
 from engine.pipeline.schedule import ltx2_sigmas
@@ -285,7 +286,8 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
             stopwatch: ``engine.api.Stopwatch`` receiving the phases ``encode_prompt``,
                 ``prepare``, ``denoise`` and ``decode``.
             pass_executor: runs one step's transformer passes
-                (``engine.pipeline.guided.PassExecutor``); default one after another.
+                (``engine.pipeline.guided.PassExecutor``): an executor object, or a name,
+                "fast" (the default: batched, exact) or "sequential" (one after another).
         """
         sw = stopwatch or Stopwatch()
         # 1. check inputs
@@ -400,6 +402,7 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
                 progress(rep, pv)
 
         check = cancel.raise_if_cancelled if cancel is not None else None
+        runner = pass_executor if callable(pass_executor) else make_executor(pass_executor)
         with sw.phase("denoise"):
             state = denoise(
                 self.transformer,
@@ -409,7 +412,7 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
                 use_cross_timestep=use_cross_timestep,
                 on_step=on_step,
                 check_cancel=check,
-                pass_runner=pass_executor,
+                pass_runner=runner,
                 stg_mode=stg_mode,
             )
 

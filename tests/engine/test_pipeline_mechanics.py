@@ -14,7 +14,10 @@ from engine.api import Cancelled, CancelToken  # noqa: E402
 
 H = W = 64
 F = 9
-KW = dict(height=H, width=W, num_frames=F, num_inference_steps=2, stg_block=1)
+# the sequential executor calls transformer.forward once per pass, which Capture records
+KW = dict(
+    height=H, width=W, num_frames=F, num_inference_steps=2, stg_block=1, pass_executor="sequential"
+)
 
 
 def _inputs():
