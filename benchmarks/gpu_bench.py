@@ -1,134 +1,560 @@
-"""GPU benchmark of the ID-LoRA denoising loop at full LTX-2 transformer size (not a test).
+"""GPU benchmark of ID-LoRA generation at full LTX-2 size, random weights (not a test).
 
-Builds ``LTX2VideoTransformer3DModel`` with the real LTX-2 (19B) dimensions -- 48 blocks,
-video 32 heads x 128 (4,096 wide), audio 32 heads x 64 (2,048 wide), cross-attention 4,096 /
-2,048, caption channels 3,840, 128 latent channels, split RoPE -- on the ``meta`` device, then
-materialises it directly on the GPU with random bf16 weights (no 19B CPU initialisation). It
-runs the engine's own denoising loop (``engine.pipeline.denoise``: the same pass specs, guidance
-and Euler-on-x0 code as the app) at 512x512x121 (4,096 video tokens) with a 5 s reference voice
-(plus 121 target audio tokens), random text embeddings (1,024 tokens, no Gemma), and prints
-seconds per step, passes per step and peak VRAM.
+Builds the transformer once and times several configurations in it, each from the same
+initial state (512x512x121 = 4,096 video tokens, a 5 s reference voice = 126 reference + 121
+target audio tokens, 1,024 text tokens) for ``--steps`` steps of the real 30-step schedule
+(the first step is the warm-up: compilation, caches), then prints one JSON line per
+configuration:
 
-Usage (needs only torch + diffusers + this repository's ``engine`` package):
+    {"run": "engine", "executor": "fast", "precision": "bf16", "compile": true,
+     "s_per_step": ..., "ratio_to_reference": ..., "peak_vram_gib": ...,
+     "diff_video_max_rel": ..., "diff_audio_max_rel": ..., ...}
 
-    python benchmarks/gpu_bench.py                 # 1 warm-up step + 5 timed steps
-    python benchmarks/gpu_bench.py --steps 10 --no-guidance
-    python benchmarks/gpu_bench.py --tiny          # CPU smoke run at tiny dims
-    python benchmarks/gpu_bench.py --profile fp8_weights --cap-gib 24
-    python benchmarks/gpu_bench.py --profile group_offload --cap-gib 12
+``diff_*`` compare the final latents after ``--steps`` steps with the sequential bf16 executor's
+on the same weights and noise (max |a-b| / max |b|, and the relative L2 norm).
+``--reference`` first times the public ID-LoRA code's structure -- ltx-core's ``LTXModel`` (the
+``ltx-core`` package from PyPI) with the five guidance passes run one after another at batch 1,
+as ``scripts/inference_one_stage.py`` runs them -- at the same dimensions, and frees it.
+``--whole`` times the whole pipeline (Gemma 3 12B prompt encoding, denoising, VAE and audio
+decode) under memory profiles and caps (see ``whole_pipeline.py``).
 
-``--profile`` applies the transformer part of a memory profile (engine.memory): resident bf16,
-fp8 weight storage (diffusers layerwise casting, bf16 compute) or block-level group offload
-(weights in pinned CPU memory, one block at a time on the GPU, prefetched on a side stream).
-``--cap-gib`` caps the process with ``torch.cuda.set_per_process_memory_fraction`` after the
-weights are built, so an allocation past the cap fails exactly as on a smaller card.
+Usage (torch + diffusers + this repository's ``engine``; ``ltx-core`` for ``--reference``):
+
+    python benchmarks/gpu_bench.py --reference --executor sequential fast \\
+        --precision bf16 fp8 --compile off on
+    python benchmarks/gpu_bench.py --tiny --reference      # CPU smoke run at tiny dims
+    python benchmarks/gpu_bench.py --whole --profile fp8_fast --cap-gib 24
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import json
-import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-LTX2_TRANSFORMER_CONFIG = {
-    "in_channels": 128,
-    "out_channels": 128,
-    "patch_size": 1,
-    "patch_size_t": 1,
-    "num_attention_heads": 32,
-    "attention_head_dim": 128,
-    "cross_attention_dim": 4096,
-    "vae_scale_factors": (8, 32, 32),
-    "pos_embed_max_pos": 20,
-    "base_height": 2048,
-    "base_width": 2048,
-    "audio_in_channels": 128,
-    "audio_out_channels": 128,
-    "audio_num_attention_heads": 32,
-    "audio_attention_head_dim": 64,
-    "audio_cross_attention_dim": 2048,
-    "audio_scale_factor": 4,
-    "audio_pos_embed_max_pos": 20,
-    "audio_sampling_rate": 16000,
-    "audio_hop_length": 160,
-    "num_layers": 48,
-    "caption_channels": 3840,
-    "rope_type": "split",
-    "rope_double_precision": True,
-    "norm_elementwise_affine": False,
-    "timestep_scale_multiplier": 1000,
-    "cross_attn_timestep_scale_multiplier": 1000,
-}
+GIB = 2**30
 
 
-def build_transformer(tiny: bool, device: str, dtype, layers: int | None = None):  # noqa: ANN001, ANN201
+def _sync(device: str) -> None:
     import torch
-    from diffusers import LTX2VideoTransformer3DModel
 
-    config = dict(LTX2_TRANSFORMER_CONFIG)
-    if tiny:  # same meta -> GPU path, with the tiny test model's dimensions
-        from engine.models.tiny import _build_transformer
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
 
-        config = {
-            k: v for k, v in _build_transformer("ltx2").config.items() if not k.startswith("_")
+
+def _peak(device: str) -> float | None:
+    import torch
+
+    if not device.startswith("cuda"):
+        return None
+    return round(torch.cuda.max_memory_allocated() / GIB, 2)
+
+
+def _reset_peak(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def emit(line: dict, out: Path | None) -> None:
+    text = json.dumps(line)
+    print(text, flush=True)
+    if out is not None:
+        with out.open("a") as fh:
+            fh.write(text + "\n")
+
+
+def _rel(a: Any, b: Any) -> tuple[float, float]:
+    a, b = a.float(), b.float()
+    d = (a - b).abs()
+    return (
+        round((d.max() / b.abs().max().clamp_min(1e-12)).item(), 6),
+        round((d.norm() / b.norm().clamp_min(1e-12)).item(), 6),
+    )
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@dataclasses.dataclass
+class Shapes:
+    lf: int
+    lh: int
+    lw: int
+    nr: int
+    nt: int
+    text_tokens: int
+
+    @property
+    def nv(self) -> int:
+        return self.lf * self.lh * self.lw
+
+
+def shapes_for(args: argparse.Namespace) -> Shapes:
+    from engine.audio_frontend import audio_latent_frames
+
+    lf, lh, lw = (args.frames - 1) // 8 + 1, args.height // 32, args.width // 32
+    nr = audio_latent_frames(int(args.ref_seconds * 16000)) if args.ref_seconds > 0 else 0
+    nt = round(args.frames / 25.0 * 25.0)
+    return Shapes(lf, lh, lw, nr, nt, args.text_tokens)
+
+
+def make_state(cfg: Any, sh: Shapes, device: str, dtype: Any) -> Any:
+    """A random denoising state (first latent frame clean) and random text embeddings."""
+    import torch
+
+    from engine.pipeline.denoise import DenoiseState, TextEmbeds
+    from engine.pipeline.positions import audio_coords, video_coords
+
+    g = torch.Generator(device="cpu").manual_seed(0)
+
+    def rnd(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g).to(device)
+
+    video = rnd(1, sh.nv, cfg.in_channels)
+    mask = torch.ones(1, sh.nv, device=device)
+    mask[:, : sh.lh * sh.lw] = 0.0
+    text_dim = cfg.caption_channels if cfg.use_prompt_embeddings else None
+
+    def text() -> TextEmbeds:
+        vd = text_dim or cfg.num_attention_heads * cfg.attention_head_dim
+        ad = text_dim or cfg.audio_num_attention_heads * cfg.audio_attention_head_dim
+        return TextEmbeds(
+            rnd(1, sh.text_tokens, vd).to(dtype),
+            rnd(1, sh.text_tokens, ad).to(dtype),
+            torch.ones(1, sh.text_tokens, device=device, dtype=torch.long),
+        )
+
+    return DenoiseState(
+        video=video,
+        video_clean=video * (1 - mask[..., None]),
+        video_mask=mask,
+        audio_ref=rnd(1, sh.nr, cfg.audio_in_channels),
+        audio=rnd(1, sh.nt, cfg.audio_in_channels),
+        video_coords=video_coords(1, sh.lf, sh.lh, sh.lw, 25.0, device=device),
+        audio_coords=audio_coords(1, sh.nr, sh.nt, device=device),
+        positive=text(),
+        negative=text(),
+        latent_frames=sh.lf,
+        latent_height=sh.lh,
+        latent_width=sh.lw,
+        fps=25.0,
+    )
+
+
+def copy_state(st: Any) -> Any:
+    return dataclasses.replace(st, video=st.video.clone(), audio=st.audio.clone())
+
+
+def scales_for(args: argparse.Namespace) -> Any:
+    from engine.pipeline.guidance import GuidanceScales
+
+    if args.no_guidance:
+        return GuidanceScales(video_cfg=1.0, audio_cfg=1.0, identity=0.0, stg=0.0, modality=1.0)
+    return GuidanceScales(stg_block=args.stg_block)
+
+
+def sigmas_for(steps: int) -> list[float]:
+    from engine.pipeline.schedule import ltx2_sigmas
+
+    return ltx2_sigmas(30)[: steps + 1]  # the first steps of the real 30-step schedule
+
+
+# ----------------------------------------------------------------------------- engine runs
+
+
+def time_denoise(
+    model: Any, base: Any, sigmas: list[float], scales: Any, runner: Any, device: str
+) -> tuple[Any, list[float], float | None]:
+    """Run the engine's loop; per-step wall times (synchronised) and peak VRAM."""
+    from engine.pipeline.denoise import denoise
+
+    st = copy_state(base)
+    times: list[float] = []
+    last = [0.0]
+
+    def on_step(rep: Any) -> None:
+        _sync(device)
+        now = time.perf_counter()
+        times.append(now - last[0])
+        last[0] = now
+
+    _reset_peak(device)
+    _sync(device)
+    last[0] = time.perf_counter()
+    denoise(
+        model, st, sigmas, scales, use_cross_timestep=False, on_step=on_step, pass_runner=runner
+    )
+    return st, times, _peak(device)
+
+
+def engine_configs(args: argparse.Namespace) -> list[tuple[str, str, bool]]:
+    """(executor, precision, compile) to run, bf16 before fp8 (quantization is in place);
+    the sequential bf16 baseline first."""
+    out = []
+    for prec, ex, comp in itertools.product(args.precision, args.executor, args.compile):
+        c = comp == "on"
+        if ex == "sequential" and (c or prec != "bf16"):
+            continue  # compile and fp8 are measured on the fast executor
+        out.append((ex, prec, c))
+    # bf16 before fp8; compiled before eager within fp8 (the figure that matters first)
+    out.sort(key=lambda t: (t[1] != "bf16", t[0] != "sequential", t[2] != (t[1] == "bf16")))
+    if ("sequential", "bf16", False) not in out and not args.no_baseline:
+        out.insert(0, ("sequential", "bf16", False))
+    return out
+
+
+def run_engine(
+    args: argparse.Namespace,
+    device: str,
+    dtype: Any,
+    sh: Shapes,
+    reference_s: float | None,
+    out: Path | None,
+) -> list[dict]:
+    import torch
+    from fullsize import build_transformer, param_count
+
+    from engine.fp8 import fp8_compute_supported, quantize_linears
+    from engine.pipeline.executor import FastExecutor, SequentialExecutor
+    from engine.pipeline.guidance import build_pass_specs
+
+    t0 = time.perf_counter()
+    model = build_transformer(args.tiny, device, dtype, args.layers)
+    _sync(device)
+    build_s = time.perf_counter() - t0
+    base = make_state(model.config, sh, device, dtype)
+    scales = scales_for(args)
+    sigmas = sigmas_for(args.steps)
+    passes = len(build_pass_specs(scales, has_reference=sh.nr > 0))
+    baseline = None
+    lines = []
+    quantized = False
+    configs = [(ex, prec, comp, None) for ex, prec, comp in engine_configs(args)]
+    if args.identity_off_variant:  # the last fast configuration again without the identity pass
+        fast = [c for c in configs if c[0] == "fast"]
+        if fast:
+            configs.append((*fast[-1][:3], "identity_off"))
+    for ex_name, prec, comp, variant in configs:
+        if prec == "fp8" and not quantized:
+            t = time.perf_counter()
+            n = quantize_linears(model)
+            _sync(device)
+            quantized = True
+            print(f"fp8: {n} linears quantized in {time.perf_counter() - t:.1f} s", flush=True)
+        runner = SequentialExecutor() if ex_name == "sequential" else FastExecutor(compile=comp)
+        run_scales = scales
+        if variant == "identity_off":
+            run_scales = dataclasses.replace(scales, identity=0.0)
+        line: dict[str, Any] = {
+            "run": "engine",
+            "variant": variant,
+            "device": torch.cuda.get_device_name() if device.startswith("cuda") else device,
+            "executor": ex_name,
+            "precision": prec,
+            "fp8_kernel": (
+                "torch._scaled_mm rowwise" if fp8_compute_supported(device) else "emulated"
+            )
+            if prec == "fp8"
+            else None,
+            "compile": comp,
+            "guidance": "none" if args.no_guidance else "all",
+            "passes_per_step": passes,
+            "steps": args.steps,
+            "video_tokens": sh.nv,
+            "audio_tokens": sh.nr + sh.nt,
+            "reference_tokens": sh.nr,
+            "text_tokens": sh.text_tokens,
+            "params_b": round(param_count(model) / 1e9, 3),
+            "build_s": round(build_s, 1),
         }
-    if layers is not None:
-        config["num_layers"] = layers
-    with torch.device("meta"):
-        model = LTX2VideoTransformer3DModel(**config)
-    model = model.to_empty(device=device).to(dtype)
-    gen = torch.Generator(device=device).manual_seed(0)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.ndim == 1 and ("norm" in name):
-                p.fill_(1.0)
-            elif name.endswith("bias"):
-                p.zero_()
-            else:
-                fan_in = p.shape[-1] if p.ndim > 1 else p.shape[0]
-                p.normal_(0.0, 1.0 / math.sqrt(fan_in), generator=gen)
-    return model.eval()
+        try:
+            st, times, peak = time_denoise(model, base, sigmas, run_scales, runner, device)
+        except Exception as exc:  # report and go on with the next configuration
+            line["error"] = f"{type(exc).__name__}: {exc}"[:500]
+            emit(line, out)
+            lines.append(line)
+            _reset_peak(device)
+            continue
+        timed = times[1:] or times
+        per_step = sum(timed) / len(timed)
+        line.update(
+            first_step_s=round(times[0], 3),
+            step_times_s=[round(t, 4) for t in times],
+            s_per_step=round(per_step, 4),
+            s_per_30_steps=round(per_step * 30, 1),
+            ratio_to_reference=round(reference_s / per_step, 3) if reference_s else None,
+            peak_vram_gib=peak,
+            finite=bool(torch.isfinite(st.video).all() and torch.isfinite(st.audio).all()),
+        )
+        if hasattr(runner, "stats"):
+            line["lane_blocks_per_step"] = runner.stats["lane_blocks"] / max(len(times), 1)
+        if comp:
+            from torch._dynamo.utils import counters
+
+            line["dynamo"] = {
+                k: dict(v) for k, v in counters.items() if k in ("stats", "graph_break")
+            }
+        if (ex_name, prec, comp) == ("sequential", "bf16", False):
+            baseline = st
+        if baseline is not None and variant is None:
+            dv, dv2 = _rel(st.video, baseline.video)
+            da, da2 = _rel(st.audio, baseline.audio)
+            line.update(
+                diff_video_max_rel=dv,
+                diff_audio_max_rel=da,
+                diff_video_rel_l2=dv2,
+                diff_audio_rel_l2=da2,
+            )
+        emit(line, out)
+        lines.append(line)
+    del model
+    _reset_peak(device)
+    return lines
 
 
-def apply_transformer_profile(model, profile: str, device: str):  # noqa: ANN001, ANN201
-    """Apply the transformer side of an engine.memory profile to a model built on ``device``."""
+# ----------------------------------------------------------------------------- reference
+
+
+def run_reference(
+    args: argparse.Namespace, device: str, dtype: Any, sh: Shapes, out: Path | None
+) -> dict:
+    """The public structure: ltx-core's X0Model, five sequential batch-1 passes per step."""
     import torch
+    from fullsize import build_reference, param_count, transformer_config
+    from ltx_core.guidance.perturbations import (
+        BatchedPerturbationConfig,
+        Perturbation,
+        PerturbationConfig,
+        PerturbationType,
+    )
+    from ltx_core.model.transformer.modality import Modality
 
-    if profile == "resident_bf16":
-        return model
-    if profile == "fp8_weights":
-        model.enable_layerwise_casting(
-            storage_dtype=torch.float8_e4m3fn, compute_dtype=torch.bfloat16
-        )
-    elif profile == "group_offload":
-        from diffusers.hooks import apply_group_offloading
+    try:
+        from importlib.metadata import version
 
-        model.to("cpu")
-        apply_group_offloading(
-            model,
-            onload_device=torch.device(device),
-            offload_device=torch.device("cpu"),
-            offload_type="block_level",
-            num_blocks_per_group=1,
-            use_stream=True,
+        ltx_version = version("ltx-core")
+    except Exception:  # noqa: BLE001 - installed without metadata (--target)
+        ltx_version = "unknown"
+    t0 = time.perf_counter()
+    model = build_reference(args.tiny, device, dtype, args.layers)
+    _sync(device)
+    build_s = time.perf_counter() - t0
+    cfg = transformer_config(args.tiny, args.layers)
+
+    class _Cfg:
+        in_channels = cfg["in_channels"]
+        audio_in_channels = cfg["audio_in_channels"]
+        caption_channels = cfg["caption_channels"]
+        use_prompt_embeddings = True
+        num_attention_heads = cfg["num_attention_heads"]
+        attention_head_dim = cfg["attention_head_dim"]
+        audio_num_attention_heads = cfg["audio_num_attention_heads"]
+        audio_attention_head_dim = cfg["audio_attention_head_dim"]
+
+    st = make_state(_Cfg, sh, device, dtype)
+    scales = scales_for(args)
+    sigmas = sigmas_for(args.steps)
+    nr = sh.nr
+    stg = BatchedPerturbationConfig(
+        [
+            PerturbationConfig(
+                [
+                    Perturbation(PerturbationType.SKIP_VIDEO_SELF_ATTN, [args.stg_block]),
+                    Perturbation(PerturbationType.SKIP_AUDIO_SELF_ATTN, [args.stg_block]),
+                ]
+            )
+        ]
+    )
+    bimodal = BatchedPerturbationConfig(
+        [
+            PerturbationConfig(
+                [
+                    Perturbation(PerturbationType.SKIP_A2V_CROSS_ATTN, None),
+                    Perturbation(PerturbationType.SKIP_V2A_CROSS_ATTN, None),
+                ]
+            )
+        ]
+    )
+    none = BatchedPerturbationConfig.empty(1)
+    video, audio = st.video.clone(), torch.cat([st.audio_ref, st.audio], dim=1)
+    a_mask = torch.ones(1, audio.shape[1], device=device)
+    a_mask[:, :nr] = 0
+
+    def modality(x: Any, mask: Any, pos: Any, text: Any, sigma: float) -> Any:
+        s = torch.full((1,), sigma, device=device)
+        return Modality(
+            latent=x.to(dtype),
+            sigma=s,
+            timesteps=(sigma * mask).unsqueeze(-1).to(dtype),
+            positions=pos,
+            context=text,
+            enabled=True,
+            context_mask=None,
         )
-    else:
-        raise SystemExit(f"unknown profile {profile!r}")
-    torch.cuda.empty_cache()
-    return model
+
+    times: list[float] = []
+    _reset_peak(device)
+    passes = 0
+    with torch.no_grad():
+        for i in range(len(sigmas) - 1):
+            _sync(device)
+            t = time.perf_counter()
+            s, s_next = sigmas[i], sigmas[i + 1]
+            pv = modality(video, st.video_mask, st.video_coords, st.positive.video, s)
+            pa = modality(audio, a_mask, st.audio_coords, st.positive.audio, s)
+            dv, da = model(pv, pa, none)
+            passes = 1
+            gv, ga = dv.float().clone(), da.float().clone()
+            if scales.cfg_on:
+                nv_, na_ = model(
+                    modality(video, st.video_mask, st.video_coords, st.negative.video, s),
+                    modality(audio, a_mask, st.audio_coords, st.negative.audio, s),
+                    none,
+                )
+                gv += (scales.video_cfg - 1) * (dv.float() - nv_.float())
+                ga += (scales.audio_cfg - 1) * (da.float() - na_.float())
+                passes += 1
+            if scales.identity_on and nr:
+                _, ra = model(
+                    pv,
+                    modality(
+                        audio[:, nr:],
+                        a_mask[:, nr:],
+                        st.audio_coords[:, :, nr:],
+                        st.positive.audio,
+                        s,
+                    ),
+                    none,
+                )
+                ga[:, nr:] += scales.identity * (da[:, nr:].float() - ra.float())
+                passes += 1
+            if scales.stg_on:
+                sv, sa = model(pv, pa, stg)
+                gv += scales.stg * (dv.float() - sv.float())
+                ga += scales.stg * (da.float() - sa.float())
+                passes += 1
+            if scales.modality_on:
+                bv, ba = model(pv, pa, bimodal)
+                gv += (scales.modality - 1) * (dv.float() - bv.float())
+                ga += (scales.modality - 1) * (da.float() - ba.float())
+                passes += 1
+            keep = st.video_mask[..., None]
+            video = torch.where(keep > 0, video + (video - gv) / s * (s_next - s), video)
+            audio = torch.cat(
+                [audio[:, :nr], (audio + (audio - ga) / s * (s_next - s))[:, nr:]], dim=1
+            )
+            _sync(device)
+            times.append(time.perf_counter() - t)
+    timed = times[1:] or times
+    per_step = sum(timed) / len(timed)
+    line = {
+        "run": "reference",
+        "structure": f"ltx-core {ltx_version} LTXModel, {passes} sequential batch-1 passes",
+        "device": torch.cuda.get_device_name() if device.startswith("cuda") else device,
+        "precision": str(dtype).replace("torch.", ""),
+        "guidance": "none" if args.no_guidance else "all",
+        "passes_per_step": passes,
+        "steps": args.steps,
+        "params_b": round(param_count(model) / 1e9, 3),
+        "build_s": round(build_s, 1),
+        "first_step_s": round(times[0], 3),
+        "step_times_s": [round(t, 4) for t in times],
+        "s_per_step": round(per_step, 4),
+        "s_per_30_steps": round(per_step * 30, 1),
+        "peak_vram_gib": _peak(device),
+        "finite": bool(torch.isfinite(video).all() and torch.isfinite(audio).all()),
+    }
+    emit(line, out)
+    del model
+    _reset_peak(device)
+    return line
+
+
+# ----------------------------------------------------------------------------- SDPA probe
+
+
+def sdpa_probe(device: str, out: Path | None) -> dict:
+    """Time SDPA's backends on the video self-attention shape (4 lanes x 32 heads x 4096 x 128)."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    q, k, v = (torch.randn(4, 32, 4096, 128, device=device, dtype=torch.bfloat16) for _ in range(3))
+    res: dict[str, Any] = {"run": "sdpa_probe", "shape": [4, 32, 4096, 128]}
+    backends = {
+        "default": None,
+        "flash": SDPBackend.FLASH_ATTENTION,
+        "cudnn": SDPBackend.CUDNN_ATTENTION,
+        "efficient": SDPBackend.EFFICIENT_ATTENTION,
+    }
+    for name, be in backends.items():
+        try:
+            ctx = sdpa_kernel([be]) if be is not None else sdpa_kernel(list(SDPBackend))
+            with ctx:
+                for _ in range(3):
+                    torch.nn.functional.scaled_dot_product_attention(q, k, v)
+                _sync(device)
+                t = time.perf_counter()
+                for _ in range(10):
+                    torch.nn.functional.scaled_dot_product_attention(q, k, v)
+                _sync(device)
+            res[f"{name}_ms"] = round((time.perf_counter() - t) / 10 * 1000, 3)
+        except Exception as exc:  # noqa: BLE001 - a backend unavailable here
+            res[f"{name}_ms"] = f"unavailable: {type(exc).__name__}"
+    emit(res, out)
+    return res
+
+
+# ----------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=5, help="timed steps (after --warmup)")
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=4, help="steps per configuration (1st: warm-up)")
+    ap.add_argument(
+        "--executor", nargs="+", default=["sequential", "fast"], choices=("sequential", "fast")
+    )
+    ap.add_argument("--precision", nargs="+", default=["bf16"], choices=("bf16", "fp8"))
+    ap.add_argument(
+        "--compile",
+        nargs="+",
+        default=["off"],
+        choices=("off", "on"),
+        help="regional torch.compile of the block (fast executor)",
+    )
+    ap.add_argument(
+        "--reference",
+        action="store_true",
+        help="first time the public structure (ltx-core, 5 sequential passes)",
+    )
+    ap.add_argument(
+        "--no-baseline", action="store_true", help="do not add the sequential bf16 baseline"
+    )
+    ap.add_argument("--sdpa-probe", action="store_true", help="time SDPA backends")
+    ap.add_argument(
+        "--identity-off-variant",
+        action="store_true",
+        help="also time the last fast configuration without the identity pass",
+    )
+    ap.add_argument("--whole", action="store_true", help="whole pipeline (whole_pipeline.py)")
+    ap.add_argument(
+        "--profile",
+        nargs="+",
+        default=["resident_bf16"],
+        help="--whole: memory profiles, each optionally NAME:CAP_GIB",
+    )
     ap.add_argument("--no-guidance", action="store_true", help="conditional pass only")
-    ap.add_argument("--tiny", action="store_true", help="tiny transformer on CPU (smoke test)")
+    ap.add_argument("--tiny", action="store_true", help="tiny dimensions on the CPU (smoke test)")
     ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--height", type=int, default=512)
     ap.add_argument("--frames", type=int, default=121)
@@ -137,147 +563,40 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stg-block", type=int, default=29)
     ap.add_argument("--layers", type=int, default=None, help="override the block count")
     ap.add_argument("--device", default=None)
-    ap.add_argument("--json", action="store_true", help="print one JSON line at the end")
-    ap.add_argument(
-        "--profile",
-        default="resident_bf16",
-        choices=("resident_bf16", "fp8_weights", "group_offload"),
-        help="memory profile applied to the transformer (GPU only)",
-    )
-    ap.add_argument("--cap-gib", type=float, default=None, help="cap GPU memory to this (GiB)")
+    ap.add_argument("--out", type=Path, default=None, help="append the JSON lines to this file")
     args = ap.parse_args(argv)
 
     import torch
-
-    from engine.audio_frontend import audio_latent_frames
-    from engine.pipeline.denoise import DenoiseState, TextEmbeds, denoise
-    from engine.pipeline.guidance import GuidanceScales, build_pass_specs
-    from engine.pipeline.positions import audio_coords, video_coords
-    from engine.pipeline.schedule import ltx2_sigmas
 
     if args.tiny:
         args.width, args.height, args.frames = 64, 64, 9
         args.ref_seconds, args.text_tokens, args.stg_block = 1.0, 16, 1
     device = args.device or ("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    sh = shapes_for(args)
+    if args.sdpa_probe and device.startswith("cuda"):
+        sdpa_probe(device, args.out)
+    if args.whole:
+        from whole_pipeline import run_whole
 
-    t0 = time.perf_counter()
-    model = build_transformer(args.tiny, device, dtype, args.layers)
-    n_params = sum(p.numel() for p in model.parameters())
-    if device.startswith("cuda"):
-        model = apply_transformer_profile(model, args.profile, device)
-        torch.cuda.synchronize()
-        if args.cap_gib is not None:
-            total_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
-            torch.cuda.set_per_process_memory_fraction(min(1.0, args.cap_gib / total_gib))
-    build_s = time.perf_counter() - t0
-    cfg = model.config
-
-    # shapes: 32x spatial, 8x temporal; audio 25 latents/s
-    lf, lh, lw = (args.frames - 1) // 8 + 1, args.height // 32, args.width // 32
-    nv = lf * lh * lw
-    nr = audio_latent_frames(int(args.ref_seconds * 16000))
-    nt = round(args.frames / 25.0 * 25.0)
-    g = torch.Generator(device="cpu").manual_seed(0)
-
-    def rnd(*shape: int) -> torch.Tensor:
-        return torch.randn(*shape, generator=g).to(device)
-
-    video = rnd(1, nv, cfg.in_channels)
-    mask = torch.ones(1, nv, device=device)
-    mask[:, : lh * lw] = 0.0
-    text_dim = cfg.caption_channels if cfg.use_prompt_embeddings else None
-
-    def text() -> TextEmbeds:
-        vd = text_dim or cfg.num_attention_heads * cfg.attention_head_dim
-        ad = text_dim or cfg.audio_num_attention_heads * cfg.audio_attention_head_dim
-        return TextEmbeds(
-            rnd(1, args.text_tokens, vd).to(dtype),
-            rnd(1, args.text_tokens, ad).to(dtype),
-            torch.ones(1, args.text_tokens, device=device, dtype=torch.long),
+        run_whole(args, device, dtype, args.out)
+        return 0
+    ref_s = None
+    if args.reference:
+        ref_s = run_reference(args, device, dtype, sh, args.out)["s_per_step"]
+    lines = run_engine(args, device, dtype, sh, ref_s, args.out)
+    print("\nexecutor    precision compile  s/step  x_ref  peak_GiB  diff_v    diff_a")
+    for ln in lines:
+        if "error" in ln:
+            print(f"{ln['executor']:<11} {ln['precision']:<9} {ln['compile']!s:<7}  {ln['error']}")
+            continue
+        print(
+            f"{ln['executor']:<11} {ln['precision']:<9} {ln['compile']!s:<7} "
+            f"{ln['s_per_step']:7.4f} {ln.get('ratio_to_reference') or 0:6.2f} "
+            f"{ln['peak_vram_gib'] or 0:8.2f}  {ln.get('diff_video_max_rel', '-')!s:<9} "
+            f"{ln.get('diff_audio_max_rel', '-')}"
         )
-
-    state = DenoiseState(
-        video=video,
-        video_clean=video * (1 - mask[..., None]),
-        video_mask=mask,
-        audio_ref=rnd(1, nr, cfg.audio_in_channels),
-        audio=rnd(1, nt, cfg.audio_in_channels),
-        video_coords=video_coords(1, lf, lh, lw, 25.0, device=device),
-        audio_coords=audio_coords(1, nr, nt, device=device),
-        positive=text(),
-        negative=text(),
-        latent_frames=lf,
-        latent_height=lh,
-        latent_width=lw,
-        fps=25.0,
-    )
-    if args.no_guidance:
-        scales = GuidanceScales(video_cfg=1.0, audio_cfg=1.0, identity=0.0, stg=0.0, modality=1.0)
-    else:
-        scales = GuidanceScales(stg_block=args.stg_block)
-    passes = len(build_pass_specs(scales, has_reference=nr > 0))
-    total = args.warmup + args.steps
-    sigmas = ltx2_sigmas(total)
-
-    step_times: list[float] = []
-    last = [time.perf_counter()]
-
-    def on_step(rep) -> None:  # noqa: ANN001
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        now = time.perf_counter()
-        step_times.append(now - last[0])
-        last[0] = now
-        if rep.index + 1 == args.warmup and device.startswith("cuda"):
-            torch.cuda.reset_peak_memory_stats()
-
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-        torch.cuda.synchronize()
-    last[0] = time.perf_counter()
-    denoise(model, state, sigmas, scales, use_cross_timestep=False, on_step=on_step)
-    timed = step_times[args.warmup :]
-    per_step = sum(timed) / max(len(timed), 1)
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else float("nan")
-    finite = bool(torch.isfinite(state.video).all() and torch.isfinite(state.audio).all())
-
-    result = {
-        "device": torch.cuda.get_device_name() if device.startswith("cuda") else device,
-        "dtype": str(dtype).replace("torch.", ""),
-        "profile": args.profile,
-        "cap_gib": args.cap_gib,
-        "params_b": round(n_params / 1e9, 3),
-        "build_s": round(build_s, 2),
-        "video_tokens": nv,
-        "audio_tokens": nr + nt,
-        "reference_tokens": nr,
-        "text_tokens": args.text_tokens,
-        "passes_per_step": passes,
-        "warmup_steps": args.warmup,
-        "timed_steps": len(timed),
-        "s_per_step": round(per_step, 4),
-        "s_per_pass": round(per_step / passes, 4),
-        "s_per_30_steps": round(per_step * 30, 1),
-        "peak_vram_gib": round(peak, 2),
-        "finite": finite,
-    }
-    print(
-        f"transformer: {result['params_b']} B params, built in {result['build_s']} s on {device}; "
-        f"profile {args.profile}, cap {args.cap_gib} GiB"
-    )
-    print(
-        f"tokens: {nv} video + {nr + nt} audio ({nr} reference) + {args.text_tokens} text; "
-        f"{passes} passes/step"
-    )
-    print(f"step times (s): {[round(t, 4) for t in step_times]}")
-    print(
-        f"{per_step:.4f} s/step ({per_step / passes:.4f} s/pass), "
-        f"~{per_step * 30:.1f} s for 30 steps; peak VRAM {peak:.2f} GiB; finite={finite}"
-    )
-    if args.json:
-        print(json.dumps(result))
-    return 0 if finite else 1
+    return 0 if all(ln.get("finite", False) for ln in lines) else 1
 
 
 if __name__ == "__main__":

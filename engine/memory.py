@@ -3,22 +3,34 @@
 Each profile is one way to place the pipeline's weights, applied once to a loaded diffusers
 pipeline by :func:`apply_profile` (nothing else in the engine branches on memory):
 
-``resident_bf16``   everything on the GPU in its loaded dtype (bf16). Fastest, most memory.
+``resident_bf16``   everything on the GPU in its loaded dtype (bf16). Fastest exact profile,
+                    most memory.
 ``model_offload``   diffusers' ``enable_model_cpu_offload``: whole components move to the GPU
-                    when they run (text encoder, then transformer, then VAEs).
-``fp8_weights``     transformer and text-encoder weights stored as float8_e4m3fn through
-                    diffusers' layerwise casting, upcast per layer to bf16 for compute; on CUDA
-                    combined with model offload so one component is on the GPU at a time.
+                    when they run (text encoder, then transformer, then VAEs); tiled VAE decode.
+``fp8_fast``        opt-in, approximate: the transformer's linear layers hold float8 weights and
+                    multiply in fp8 on the tensor cores (``engine.fp8``: row-wise scaled
+                    ``torch._scaled_mm``; Ada/Hopper GPUs and newer); the transformer stays on the
+                    GPU, the text encoder (fp8 storage), connectors and VAEs stream from CPU
+                    memory when they run; tiled VAE decode. The fastest profile and a 24 GB one.
+``fp8_weights``     approximate: transformer weights stored as float8_e4m3fn through diffusers'
+                    layerwise casting and upcast per layer to bf16 for compute (any CUDA GPU);
+                    placement as ``fp8_fast``.
 ``group_offload``   diffusers' group offloading: transformer blocks (one per group) and the leaf
                     modules of the other components stream from CPU memory, with CUDA streams
-                    overlapping transfer and compute. Slowest, least memory.
+                    overlapping transfer and compute; tiled VAE decode. Slowest, least memory.
 
 Every profile can also *free the text encoder after encoding* (move it to the CPU once the prompt
 embeddings exist): the Gemma 3 12B encoder is ~22 GiB in bf16 and is not needed during denoising.
 
-The VRAM figures are ESTIMATES from parameter counts and one measurement (method.md: the reference
-structure at 512x512x121 in bf16 peaks at 36 GiB on an H100); they are to be replaced by the
-figures of the GPU benchmark. Importing this module does not import torch.
+``auto`` (:func:`choose_profile`) picks the fastest profile that fits the free VRAM among those
+that are not opt-in: ``fp8_fast`` changes the output, so only the user turns it on.
+
+VRAM figures: :data:`MEASURED` holds whole-pipeline peaks (prompt encoding with Gemma 3 12B,
+denoising, VAE and audio decode) at 512x512x121 with a 5 s reference, measured by
+``benchmarks/gpu_bench.py --whole`` on an H200 under ``torch.cuda.set_per_process_memory_fraction``;
+other sizes and LTX-2.3 are that figure plus the difference of the parameter-count model below
+(an estimate). Profiles not measured use the model alone. Importing this module does not import
+torch.
 """
 
 from __future__ import annotations
@@ -46,6 +58,13 @@ _DECODE_GIB_REF = 6.0
 _DECODE_REF_VOXELS = 512 * 512 * 121
 _CONTEXT_GIB = 1.0  # CUDA context, allocator slack, small buffers
 _TE_ACT_GIB = 1.0  # text encoder activations for a ~1k token prompt
+_STREAM_GIB = 1.5  # streamed components: the largest leaf on the GPU + the prefetched one
+_TILED_DECODE_GIB = 2.0  # temporally tiled VAE decode at 512x512: estimate
+
+# Whole-pipeline peaks measured by ``benchmarks/gpu_bench.py --whole`` (see the module docstring):
+# {profile: {"peak_gib": ..., "gpu": ...}} at MEASURED_SIZE (width, height, frames), LTX-2.
+MEASURED_SIZE = (512, 512, 121)
+MEASURED: dict[str, dict[str, Any]] = {}
 
 
 def tokens_for(width: int, height: int, frames: int) -> int:
@@ -69,6 +88,57 @@ class MemoryProfile:
     description: str
     free_text_encoder: bool = True  # default of the "free text encoder after encoding" flag
     needs_cuda: bool = False
+    opt_in: bool = False  # never chosen by ``auto`` (changes the output)
+    exact: bool = True  # computes what resident bf16 computes (up to kernel rounding)
+    needs_fp8_compute: bool = False  # fp8 tensor cores (compute capability >= 8.9)
+
+    def estimate_gib(
+        self,
+        model_variant: str,
+        width: int,
+        height: int,
+        frames: int,
+        *,
+        free_text_encoder: bool | None = None,
+    ) -> float:
+        """Peak GPU memory (GiB) of one generation from parameter counts alone (the model that
+        scales the measured figures; see :func:`expected_vram_gib`)."""
+        if model_variant not in _TRANSFORMER_PARAMS:
+            raise ValueError(f"unknown model variant {model_variant!r}")
+        free_te = self.free_text_encoder if free_text_encoder is None else free_text_encoder
+        t_params = _TRANSFORMER_PARAMS[model_variant]
+        transformer = _gib(t_params, 2)
+        text_encoder = _gib(_TEXT_ENCODER_PARAMS, 2)
+        other = _gib(_OTHER_PARAMS, 2)
+        act = _ACT_GIB_PER_KTOKEN * tokens_for(width, height, frames) / 1000
+        decode = _DECODE_GIB_REF * (width * height * frames) / _DECODE_REF_VOXELS
+        tiled = _TILED_DECODE_GIB * (width * height) / (512 * 512)
+        work = max(act, decode)
+
+        if self.name == "resident_bf16":
+            weights = transformer + other
+            encode_phase = text_encoder + weights + _TE_ACT_GIB
+            denoise_phase = weights + work + (0.0 if free_te else text_encoder)
+        elif self.name in ("fp8_fast", "fp8_weights"):
+            # fp8 transformer on the GPU (fp8_weights: plus one layer upcast at a time); the
+            # other components stream in leaf by leaf while they run; tiled decode.
+            t_fp8 = _gib(t_params, 1)
+            if self.name == "fp8_weights":
+                t_fp8 += 2 * transformer / _TRANSFORMER_BLOCKS
+            encode_phase = t_fp8 + _STREAM_GIB + _TE_ACT_GIB
+            denoise_phase = t_fp8 + _STREAM_GIB + max(act, tiled)
+        elif self.name == "model_offload":
+            # One component at a time (the offload hooks move the previous one out).
+            encode_phase = text_encoder + _TE_ACT_GIB
+            denoise_phase = max(transformer + act, other + tiled)
+        elif self.name == "group_offload":
+            per_block = transformer / _TRANSFORMER_BLOCKS
+            resident = 2 * per_block + 0.02 * transformer  # current + prefetched block, the rest
+            encode_phase = _STREAM_GIB + _TE_ACT_GIB
+            denoise_phase = resident + _STREAM_GIB + max(act, tiled)
+        else:  # pragma: no cover - PROFILES only holds the five above
+            raise ValueError(self.name)
+        return round(max(encode_phase, denoise_phase) + _CONTEXT_GIB, 1)
 
     def expected_vram_gib(
         self,
@@ -79,41 +149,17 @@ class MemoryProfile:
         *,
         free_text_encoder: bool | None = None,
     ) -> float:
-        """Estimated peak GPU memory (GiB) of one generation with this profile. An estimate from
-        parameter counts, to be replaced by measured figures."""
-        if model_variant not in _TRANSFORMER_PARAMS:
-            raise ValueError(f"unknown model variant {model_variant!r}")
-        free_te = self.free_text_encoder if free_text_encoder is None else free_text_encoder
-        t_params = _TRANSFORMER_PARAMS[model_variant]
-        transformer = _gib(t_params, 2)
-        text_encoder = _gib(_TEXT_ENCODER_PARAMS, 2)
-        other = _gib(_OTHER_PARAMS, 2)
-        act = _ACT_GIB_PER_KTOKEN * tokens_for(width, height, frames) / 1000
-        decode = _DECODE_GIB_REF * (width * height * frames) / _DECODE_REF_VOXELS
-        work = max(act, decode)
-
-        if self.name == "resident_bf16":
-            weights = transformer + other
-            encode_phase = text_encoder + weights + _TE_ACT_GIB
-            denoise_phase = weights + work + (0.0 if free_te else text_encoder)
-        elif self.name == "fp8_weights":
-            # fp8 storage for the transformer and the text encoder, one component on the GPU
-            # at a time (model offload), one block's weights upcast at a time.
-            t_fp8 = _gib(t_params, 1) + 2 * transformer / _TRANSFORMER_BLOCKS
-            encode_phase = _gib(_TEXT_ENCODER_PARAMS, 1) + _TE_ACT_GIB
-            denoise_phase = max(t_fp8 + act, other + decode)
-        elif self.name == "model_offload":
-            # One component at a time (the offload hooks move the previous one out).
-            encode_phase = text_encoder + _TE_ACT_GIB
-            denoise_phase = max(transformer + act, other + decode)
-        elif self.name == "group_offload":
-            per_block = transformer / _TRANSFORMER_BLOCKS
-            resident = 2 * per_block + 0.02 * transformer  # current + prefetched block, the rest
-            encode_phase = 2 * text_encoder / 48 + _TE_ACT_GIB
-            denoise_phase = resident + work
-        else:  # pragma: no cover - PROFILES only holds the four above
-            raise ValueError(self.name)
-        return round(max(encode_phase, denoise_phase) + _CONTEXT_GIB, 1)
+        """Peak GPU memory (GiB) of one whole generation with this profile: the measured figure
+        (:data:`MEASURED`, 512x512x121, LTX-2) moved by the estimate's difference to this size
+        and variant; the estimate alone when the profile was not measured."""
+        est = self.estimate_gib(
+            model_variant, width, height, frames, free_text_encoder=free_text_encoder
+        )
+        m = MEASURED.get(self.name)
+        if m is None or free_text_encoder not in (None, self.free_text_encoder):
+            return est
+        anchor = self.estimate_gib("ltx2", *MEASURED_SIZE)
+        return round(m["peak_gib"] + est - anchor, 1)
 
 
 PROFILES: dict[str, MemoryProfile] = {
@@ -122,7 +168,7 @@ PROFILES: dict[str, MemoryProfile] = {
         MemoryProfile(
             "resident_bf16",
             "All on GPU (bf16)",
-            "Every component stays on the GPU. Fastest; needs the most memory.",
+            "Every component stays on the GPU. Fastest exact profile; needs the most memory.",
             free_text_encoder=False,
         ),
         MemoryProfile(
@@ -132,10 +178,23 @@ PROFILES: dict[str, MemoryProfile] = {
             needs_cuda=True,
         ),
         MemoryProfile(
+            "fp8_fast",
+            "Fast fp8 (approximate)",
+            "8-bit float matrix multiplies on the tensor cores (RTX 40xx / Ada, H100 / Hopper and "
+            "newer): the fastest profile, half the transformer memory (fits 24 GB cards). The "
+            "output differs slightly from bf16. Never chosen by Auto.",
+            needs_cuda=True,
+            opt_in=True,
+            exact=False,
+            needs_fp8_compute=True,
+        ),
+        MemoryProfile(
             "fp8_weights",
             "Weights in fp8",
-            "Transformer and text-encoder weights stored in 8-bit float, computed in bf16, one "
-            "component on the GPU at a time. Halves their memory; output differs slightly.",
+            "Transformer and text-encoder weights stored in 8-bit float, computed in bf16; the "
+            "text encoder and VAEs stream from system memory. Halves the transformer's memory "
+            "(fits 24 GB cards); output differs slightly.",
+            exact=False,
         ),
         MemoryProfile(
             "group_offload",
@@ -147,7 +206,13 @@ PROFILES: dict[str, MemoryProfile] = {
 }
 
 # Heaviest (fastest) to lightest; "retry on a lighter profile" walks this order.
-PROFILE_ORDER: tuple[str, ...] = ("resident_bf16", "model_offload", "fp8_weights", "group_offload")
+PROFILE_ORDER: tuple[str, ...] = (
+    "resident_bf16",
+    "model_offload",
+    "fp8_fast",
+    "fp8_weights",
+    "group_offload",
+)
 
 
 def get_profile(name: str) -> MemoryProfile:
@@ -181,25 +246,33 @@ def choose_profile(
     *,
     margin_gib: float = 1.0,
 ) -> str:
-    """The fastest profile whose estimate (+ ``margin_gib``) fits in ``free_vram_bytes``.
+    """The fastest profile whose figure (+ ``margin_gib``) fits in ``free_vram_bytes``.
 
-    ``None`` (no GPU) gives ``resident_bf16``: on the CPU everything is resident anyway. When
-    nothing fits, the lightest profile is returned; the caller may warn that it may still fail.
+    Opt-in profiles (``fp8_fast``) are never chosen. ``None`` (no GPU) gives ``resident_bf16``:
+    on the CPU everything is resident anyway. When nothing fits, the lightest profile is
+    returned; the caller may warn that it may still fail.
     """
     if free_vram_bytes is None:
         return PROFILE_ORDER[0]
     free_gib = free_vram_bytes / GIB
     for name in PROFILE_ORDER:
+        if PROFILES[name].opt_in:
+            continue
         if expected_vram_gib(name, model_variant, width, height, frames) + margin_gib <= free_gib:
             return name
     return PROFILE_ORDER[-1]
 
 
 def lighter_profile(name: str) -> str | None:
-    """The next lighter profile after ``name`` (for "retry on a lighter profile"), or None."""
+    """The next lighter profile after ``name`` (for "retry on a lighter profile"), or None.
+
+    Opt-in profiles are skipped: a retry never switches the output to an approximate mode the
+    user did not choose."""
     get_profile(name)
-    i = PROFILE_ORDER.index(name)
-    return PROFILE_ORDER[i + 1] if i + 1 < len(PROFILE_ORDER) else None
+    for nxt in PROFILE_ORDER[PROFILE_ORDER.index(name) + 1 :]:
+        if not PROFILES[nxt].opt_in:
+            return nxt
+    return None
 
 
 # ----------------------------------------------------------------------------- GPU
@@ -256,7 +329,8 @@ class AppliedProfile:
     def after_text_encoding(self, pipe: Any) -> None:
         """Call once the prompt embeddings exist: frees the text encoder's GPU memory when the
         flag is set (offload profiles manage the encoder themselves)."""
-        if not self.free_text_encoder or self.effective in ("model_offload", "group_offload"):
+        streamed = ("model_offload", "group_offload", "fp8_fast", "fp8_weights")
+        if not self.free_text_encoder or self.effective in streamed:
             return
         te = getattr(pipe, "text_encoder", None)
         if te is None:
@@ -278,6 +352,46 @@ def _modules(pipe: Any) -> dict[str, Any]:
     return {k: v for k, v in pipe.components.items() if isinstance(v, torch.nn.Module)}
 
 
+def _stream(module: Any, dev: Any) -> None:
+    """Leaf-level group offloading: weights live in CPU memory and each leaf module's weights
+    are copied in (prefetched on a side CUDA stream) when it runs."""
+    import torch
+    from diffusers.hooks import apply_group_offloading
+
+    apply_group_offloading(
+        module,
+        onload_device=dev,
+        offload_device=torch.device("cpu"),
+        offload_type="leaf_level",
+        use_stream=dev.type == "cuda",
+    )
+
+
+def _tile_vae(pipe: Any) -> None:
+    """Decode the video in overlapping temporal chunks (diffusers' framewise decoding, 16
+    frames with an 8-frame stride) and spatial tiles above 512 px: bounded decode memory."""
+    vae = getattr(pipe, "vae", None)
+    if vae is None or not hasattr(vae, "enable_tiling"):
+        return
+    vae.enable_tiling()
+    if hasattr(vae, "use_framewise_decoding"):
+        vae.use_framewise_decoding = True
+
+
+def _cast_text_encoder_fp8(pipe: Any, dtype: Any) -> None:
+    import torch
+    from diffusers.hooks import apply_layerwise_casting
+
+    te = getattr(pipe, "text_encoder", None)
+    if te is not None:
+        apply_layerwise_casting(
+            te,
+            storage_dtype=torch.float8_e4m3fn,
+            compute_dtype=dtype,
+            skip_modules_pattern=_TE_SKIP_CASTING,
+        )
+
+
 def apply_profile(
     pipe: Any,
     name: str,
@@ -289,8 +403,9 @@ def apply_profile(
     """Apply memory profile ``name`` to a loaded diffusers LTX-2 pipeline, placing it on ``device``.
 
     Call once, after loading weights and LoRAs, before the first generation. ``compute_dtype``
-    (fp8 profile) defaults to the transformer's current dtype. Offload profiles need a CUDA
-    device: on the CPU they degrade to ``resident_bf16`` and say so in ``notes``.
+    (fp8 profiles) defaults to the transformer's current dtype. Offload profiles need a CUDA
+    device: on the CPU they degrade to ``resident_bf16`` and say so in ``notes``; ``fp8_fast``
+    on a GPU without fp8 tensor cores degrades to ``fp8_weights``.
     """
     import torch
 
@@ -306,48 +421,63 @@ def apply_profile(
         )
         pipe.to(dev)
         return applied
+    if profile.needs_fp8_compute:
+        from engine.fp8 import fp8_compute_supported
+
+        if not fp8_compute_supported(dev):
+            name = "fp8_weights"
+            applied.effective = name
+            applied.notes.append(
+                f"{profile.title} needs fp8 tensor cores (RTX 40xx / Ada, H100 / Hopper or "
+                f"newer); using {PROFILES[name].title} instead."
+            )
 
     if name == "resident_bf16":
         pipe.to(dev)
-    elif name == "fp8_weights":
+    elif name in ("fp8_fast", "fp8_weights"):
         dtype = compute_dtype or pipe.transformer.dtype
-        # Cast on the CPU side first so only fp8 bytes ever cross to the GPU.
-        pipe.transformer.enable_layerwise_casting(
-            storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype
-        )
-        te = getattr(pipe, "text_encoder", None)
-        if te is not None:
-            from diffusers.hooks import apply_layerwise_casting
+        transformer = pipe.transformer
+        if name == "fp8_fast":
+            from engine.fp8 import quantize_linears
 
-            apply_layerwise_casting(
-                te,
-                storage_dtype=torch.float8_e4m3fn,
-                compute_dtype=dtype,
-                skip_modules_pattern=_TE_SKIP_CASTING,
-            )
-        if dev.type == "cuda":
-            pipe.enable_model_cpu_offload(device=dev)
+            # layer by layer on the GPU: only fp8 bytes stay there
+            quantize_linears(transformer, device=dev)
         else:
-            pipe.to(dev)
-            applied.notes.append(
-                "fp8 weights on the CPU save memory but not time; component offload needs a GPU."
+            transformer.enable_layerwise_casting(
+                storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype
             )
+        transformer.to(dev)
+        _cast_text_encoder_fp8(pipe, dtype)
+        for comp_name, module in _modules(pipe).items():
+            if comp_name == "transformer":
+                continue
+            if dev.type == "cuda":
+                _stream(module, dev)
+            else:
+                module.to(dev)
+        if dev.type != "cuda":
+            applied.notes.append(
+                "fp8 weights on the CPU save memory but not time; streaming needs a GPU."
+            )
+        _tile_vae(pipe)
     elif name == "model_offload":
         pipe.enable_model_cpu_offload(device=dev)
+        _tile_vae(pipe)
     elif name == "group_offload":
         from diffusers.hooks import apply_group_offloading
 
         use_stream = dev.type == "cuda"
         for comp_name, module in _modules(pipe).items():
             if comp_name == "transformer":
-                kwargs: dict[str, Any] = {"offload_type": "block_level", "num_blocks_per_group": 1}
+                apply_group_offloading(
+                    module,
+                    onload_device=dev,
+                    offload_device=torch.device("cpu"),
+                    offload_type="block_level",
+                    num_blocks_per_group=1,
+                    use_stream=use_stream,
+                )
             else:
-                kwargs = {"offload_type": "leaf_level"}
-            apply_group_offloading(
-                module,
-                onload_device=dev,
-                offload_device=torch.device("cpu"),
-                use_stream=use_stream,
-                **kwargs,
-            )
+                _stream(module, dev)
+        _tile_vae(pipe)
     return applied

@@ -35,6 +35,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from diffusers.models.transformers.transformer_ltx2 import (
+    apply_interleaved_rotary_emb,
+    apply_split_rotary_emb,
+)
 
 STG_DROP = "drop"  # LTX-2 (ltx-core): the perturbed self-attention adds nothing
 STG_VALUE = "value"  # LTX-2.3: the attention output is replaced by the values
@@ -128,11 +132,6 @@ class LaneState:
 
 
 def _rope(attn: Any, x: torch.Tensor, freqs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    from diffusers.models.transformers.transformer_ltx2 import (
-        apply_interleaved_rotary_emb,
-        apply_split_rotary_emb,
-    )
-
     if attn.rope_type == "interleaved":
         return apply_interleaved_rotary_emb(x, freqs)
     return apply_split_rotary_emb(x, freqs)

@@ -23,10 +23,13 @@ def test_import_does_not_load_torch_and_estimates_are_ordered() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
+    auto_order = [n for n in memory.PROFILE_ORDER if not memory.PROFILES[n].opt_in]
     for variant in ("ltx2", "ltx2.3"):
         for size in ((512, 512, 121), (768, 512, 241), (256, 256, 33)):
-            gib = [memory.expected_vram_gib(n, variant, *size) for n in memory.PROFILE_ORDER]
+            gib = [memory.expected_vram_gib(n, variant, *size) for n in auto_order]
             assert gib == sorted(gib, reverse=True), (variant, size, gib)
+            fast = memory.expected_vram_gib("fp8_fast", variant, *size)
+            assert fast < memory.expected_vram_gib("resident_bf16", variant, *size)
     # All on GPU holds at least the bf16 transformer: method.md measured 36 GiB peak at 512x512x121.
     assert memory.expected_vram_gib("resident_bf16", "ltx2", 512, 512, 121) >= 36
     # Bigger model and bigger videos need more.
@@ -35,35 +38,56 @@ def test_import_does_not_load_torch_and_estimates_are_ordered() -> None:
         assert memory.expected_vram_gib(name, "ltx2", 768, 512, 241) >= memory.expected_vram_gib(
             name, "ltx2", 512, 512, 121
         )
-    # The fp8 profile is the 24 GB-card profile the product promises.
+    # The fp8 profiles are the 24 GB-card profiles the product promises.
     assert memory.expected_vram_gib("fp8_weights", "ltx2") < 24
+    assert memory.expected_vram_gib("fp8_fast", "ltx2") < 24
+    assert memory.expected_vram_gib("group_offload", "ltx2") < 12
 
 
 def test_choose_profile_picks_fastest_that_fits() -> None:
     margin = 1.0
-    for i, name in enumerate(memory.PROFILE_ORDER):
+    auto_order = [n for n in memory.PROFILE_ORDER if not memory.PROFILES[n].opt_in]
+    for i, name in enumerate(auto_order):
         need = memory.expected_vram_gib(name, "ltx2")
         fits = int((need + margin + 0.05) * GIB)
         assert memory.choose_profile(fits, "ltx2", margin_gib=margin) == name
-        if i + 1 < len(memory.PROFILE_ORDER):
+        if i + 1 < len(auto_order):
             short = int((need + margin - 0.05) * GIB)
             assert memory.choose_profile(short, "ltx2", margin_gib=margin) != name
     # Nothing fits: the lightest is the only thing left to try. No GPU: everything resident (CPU).
     assert memory.choose_profile(1 * GIB, "ltx2") == "group_offload"
     assert memory.choose_profile(None, "ltx2") == "resident_bf16"
+    # The approximate opt-in profile is never chosen automatically, whatever fits.
+    for free in (8, 16, 20, 24, 32, 48, 80, 141):
+        assert memory.choose_profile(free * GIB, "ltx2") != "fp8_fast"
 
 
 def test_lighter_profile_chain_and_unknown_names() -> None:
     chain = ["resident_bf16"]
     while (nxt := memory.lighter_profile(chain[-1])) is not None:
         chain.append(nxt)
-    assert tuple(chain) == memory.PROFILE_ORDER
+    assert tuple(chain) == tuple(n for n in memory.PROFILE_ORDER if not memory.PROFILES[n].opt_in)
+    # from the opt-in profile, a retry goes to the next lighter non-opt-in one
+    assert memory.lighter_profile("fp8_fast") == "fp8_weights"
     with pytest.raises(KeyError, match="known"):
         memory.lighter_profile("turbo")
     with pytest.raises(KeyError):
         memory.expected_vram_gib("turbo", "ltx2")
     with pytest.raises(ValueError):
         memory.expected_vram_gib("fp8_weights", "ltx3")
+
+
+def test_measured_figures_anchor_the_estimates(monkeypatch) -> None:
+    """A measured peak replaces the estimate at the measured size; other sizes and LTX-2.3 move
+    from it by the estimate's difference."""
+    est_ref = memory.PROFILES["fp8_fast"].estimate_gib("ltx2", 512, 512, 121)
+    est_big = memory.PROFILES["fp8_fast"].estimate_gib("ltx2", 768, 512, 241)
+    monkeypatch.setitem(memory.MEASURED, "fp8_fast", {"peak_gib": 19.0, "gpu": "test"})
+    assert memory.expected_vram_gib("fp8_fast", "ltx2") == 19.0
+    assert memory.expected_vram_gib("fp8_fast", "ltx2", 768, 512, 241) == pytest.approx(
+        19.0 + est_big - est_ref, abs=0.11
+    )
+    assert memory.expected_vram_gib("fp8_fast", "ltx2.3") > 19.0
 
 
 def test_gpu_info_none_without_cuda() -> None:
@@ -134,6 +158,8 @@ def test_fp8_weights_stores_float8_and_still_runs() -> None:
     assert torch.isfinite(audio).all()
     # Weights are still fp8 after the forward (upcast copies are transient).
     assert block.attn1.to_q.weight.dtype == torch.float8_e4m3fn
+    # The video VAE decodes in temporal chunks (bounded decode memory).
+    assert pipe.vae.use_framewise_decoding and pipe.vae.use_tiling
 
     # The Gemma text encoder is cast too (embeddings/norms kept) and still encodes.
     te = pipe.text_encoder
@@ -184,3 +210,18 @@ def test_model_offload_degrades_clearly_without_cuda() -> None:
     assert next(pipe2.text_encoder.parameters()).device.type == "cpu"
     with pytest.raises(KeyError):
         memory.apply_profile(pipe2, "turbo", "cpu")
+
+
+def test_fp8_fast_degrades_clearly_without_cuda() -> None:
+    """Without fp8 tensor cores (here: no GPU) the fast fp8 profile says so and runs resident."""
+    import torch
+
+    from engine.fp8 import is_quantized
+
+    pipe = _tiny_pipe()
+    ref_video, _ = _forward(pipe.transformer)
+    applied = memory.apply_profile(pipe, "fp8_fast", "cpu")
+    assert (applied.requested, applied.effective) == ("fp8_fast", "resident_bf16")
+    assert applied.notes and "GPU" in applied.notes[0]
+    assert not is_quantized(pipe.transformer)
+    assert torch.equal(_forward(pipe.transformer)[0], ref_video)
