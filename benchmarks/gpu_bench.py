@@ -241,10 +241,11 @@ def run_engine(
     lines = []
     quantized = False
     configs = [(ex, prec, comp, None) for ex, prec, comp in engine_configs(args)]
-    if args.identity_off_variant:  # the last fast configuration again without the identity pass
+    if args.identity_off_variant:  # a fast configuration (bf16 compiled) without the identity pass
         fast = [c for c in configs if c[0] == "fast"]
-        if fast:
-            configs.append((*fast[-1][:3], "identity_off"))
+        pick = [c for c in fast if c[1] == "bf16" and c[2]] or fast[-1:]
+        if pick:
+            configs.append((*pick[0][:3], "identity_off"))
     for ex_name, prec, comp, variant in configs:
         if prec == "fp8" and not quantized:
             t = time.perf_counter()
