@@ -29,6 +29,7 @@ Usage (torch + diffusers + this repository's ``engine``; ``ltx-core`` for ``--re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -244,8 +245,8 @@ def run_engine(
     if args.identity_off_variant:  # a fast configuration (bf16 compiled) without the identity pass
         fast = [c for c in configs if c[0] == "fast"]
         pick = [c for c in fast if c[1] == "bf16" and c[2]] or fast[-1:]
-        if pick:
-            configs.append((*pick[0][:3], "identity_off"))
+        if pick:  # right after it (before fp8 quantizes the model in place)
+            configs.insert(configs.index(pick[0]) + 1, (*pick[0][:3], "identity_off"))
     for ex_name, prec, comp, variant in configs:
         if prec == "fp8" and not quantized:
             t = time.perf_counter()
@@ -498,9 +499,11 @@ def sdpa_probe(device: str, out: Path | None) -> dict:
         "cudnn": SDPBackend.CUDNN_ATTENTION,
         "efficient": SDPBackend.EFFICIENT_ATTENTION,
     }
+    res["priority_order"] = list(torch._C._get_sdp_priority_order())
+    res["default_choice"] = int(torch._fused_sdp_choice(q, k, v))
     for name, be in backends.items():
         try:
-            ctx = sdpa_kernel([be]) if be is not None else sdpa_kernel(list(SDPBackend))
+            ctx = sdpa_kernel([be]) if be is not None else contextlib.nullcontext()
             with ctx:
                 for _ in range(3):
                     torch.nn.functional.scaled_dot_product_attention(q, k, v)

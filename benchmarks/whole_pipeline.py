@@ -1,6 +1,8 @@
 """Whole-pipeline timing under a memory profile and a VRAM cap (``gpu_bench.py --whole``).
 
-For each ``--profile NAME[:CAP_GIB]``: build every component at its real configuration with
+For each ``--profile NAME[:CAP_GIB]`` (an ``engine.memory`` profile, or ``resident_fp8``: the
+``fp8_fast`` transformer with every component resident, the "resident time" of that mode):
+build every component at its real configuration with
 random weights (``fullsize.build_components``: Gemma 3 12B, the 19B transformer, VAEs, vocoder,
 connectors), place them with ``engine.memory.apply_profile`` (the Studio's own code path), cap
 the process with ``torch.cuda.set_per_process_memory_fraction`` and run ``IDLoRAPipeline`` end to
@@ -112,7 +114,16 @@ def run_profile(
         pipe = IDLoRAPipeline(**comps)
         del comps
         pipe.set_progress_bar_config(disable=True)
-        applied = apply_profile(pipe, name, device)
+        if name == "resident_fp8":  # benchmark-only: fp8_fast's transformer, all resident
+            from engine.fp8 import quantize_linears
+            from engine.memory import AppliedProfile
+
+            quantize_linears(pipe.transformer, device=device)
+            pipe.to(device)
+            pipe.executor_options = {}
+            applied = AppliedProfile(name, name, device, False)
+        else:
+            applied = apply_profile(pipe, name, device)
         line["effective_profile"] = applied.effective
         line["notes"] = applied.notes
         if cuda:
@@ -144,8 +155,11 @@ def run_profile(
             last[0] = time.perf_counter()
 
         ex_name = args.executor[-1]
-        opts = {"compile": args.compile[-1] == "on"} if ex_name == "fast" else {}
+        opts = {}
+        if ex_name == "fast":  # the profile's options (as the pipeline would use them)
+            opts = dict(getattr(pipe, "executor_options", {}), compile=args.compile[-1] == "on")
         executor = make_executor(ex_name, **opts)
+        line["executor_options"] = opts
         t_call = time.perf_counter()
         result = pipe(
             "[VISUAL]: a woman speaking to the camera. [SPEECH]: hello there. "

@@ -51,8 +51,9 @@ def quantize_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class Float8Linear(nn.Module):
     """A linear layer with row-scaled fp8 weights (see the module docstring)."""
 
-    def __init__(self, linear: nn.Linear) -> None:
+    def __init__(self, linear: nn.Linear, bias_in_gemm: bool = False) -> None:
         super().__init__()
+        self.bias_in_gemm = bias_in_gemm  # the device's _scaled_mm takes a bias (probed)
         self.in_features = linear.in_features
         self.out_features = linear.out_features
         self.compute_dtype = linear.weight.dtype
@@ -69,21 +70,55 @@ class Float8Linear(nn.Module):
         shape = x.shape
         x2 = x.reshape(-1, self.in_features)
         xq, xs = quantize_rows(x2)
+        bias = self.bias.to(x2.dtype) if self.bias is not None else None
         if x2.is_cuda and x2.dtype in (torch.bfloat16, torch.float16) and _scaled_mm_ok(x2):
+            # fp32 accumulation (use_fast_accum=False); bias in the GEMM epilogue when supported
             out = torch._scaled_mm(
-                xq, self.weight.t(), scale_a=xs, scale_b=self.weight_scale, out_dtype=x2.dtype
+                xq,
+                self.weight.t(),
+                scale_a=xs,
+                scale_b=self.weight_scale,
+                bias=bias if self.bias_in_gemm else None,
+                out_dtype=x2.dtype,
             )
+            if bias is not None and not self.bias_in_gemm:
+                out = out + bias
         else:  # same rounding, product in the activation dtype
             xd = (xq.float() * xs).to(x2.dtype)
             wd = (self.weight.float() * self.weight_scale.t()).to(x2.dtype)
             out = xd @ wd.t()
-        if self.bias is not None:
-            out = out + self.bias.to(out.dtype)
+            if bias is not None:
+                out = out + bias
         return out.reshape(*shape[:-1], self.out_features)
 
 
 def _scaled_mm_ok(x: torch.Tensor) -> bool:
     return torch.cuda.get_device_capability(x.device) >= (8, 9)
+
+
+def scaled_mm_takes_bias(device: torch.device | str) -> bool:
+    """Whether ``torch._scaled_mm`` with row-wise scales accepts a bf16 bias on ``device``
+    (probed once with a 16 x 16 product)."""
+    dev = torch.device(device)
+    key = str(dev)
+    if key not in _BIAS_PROBE:
+        ok = False
+        if fp8_compute_supported(dev):
+            try:
+                a = torch.ones(16, 16, device=dev).to(FP8)
+                s = torch.ones(16, 1, device=dev)
+                b = torch.zeros(16, device=dev, dtype=torch.bfloat16)
+                torch._scaled_mm(
+                    a, a.t(), scale_a=s, scale_b=s.t(), bias=b, out_dtype=torch.bfloat16
+                )
+                ok = True
+            except (RuntimeError, TypeError):
+                ok = False
+        _BIAS_PROBE[key] = ok
+    return _BIAS_PROBE[key]
+
+
+_BIAS_PROBE: dict[str, bool] = {}
 
 
 def _eligible(linear: nn.Linear) -> bool:
@@ -109,7 +144,9 @@ def quantize_linears(
             if type(child) is nn.Linear and _eligible(child):
                 if device is not None:
                     child.to(device)
-                setattr(parent, name, Float8Linear(child))
+                dev = child.weight.device
+                bias_ok = dev.type == "cuda" and scaled_mm_takes_bias(dev)
+                setattr(parent, name, Float8Linear(child, bias_in_gemm=bias_ok))
                 count += 1
     if count and torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -10,8 +10,8 @@ pipeline by :func:`apply_profile` (nothing else in the engine branches on memory
 ``fp8_fast``        opt-in, approximate: the transformer's linear layers hold float8 weights and
                     multiply in fp8 on the tensor cores (``engine.fp8``: row-wise scaled
                     ``torch._scaled_mm``; Ada/Hopper GPUs and newer); the transformer stays on the
-                    GPU, the text encoder (fp8 storage), connectors and VAEs stream from CPU
-                    memory when they run; tiled VAE decode. The fastest profile and a 24 GB one.
+                    GPU, the text encoder (bf16), connectors and VAEs stream from CPU memory when
+                    they run; tiled VAE decode. The fastest profile and a 24 GB one.
 ``fp8_weights``     approximate: transformer weights stored as float8_e4m3fn through diffusers'
                     layerwise casting and upcast per layer to bf16 for compute (any CUDA GPU);
                     placement as ``fp8_fast``.
@@ -325,6 +325,7 @@ class AppliedProfile:
     device: str
     free_text_encoder: bool
     notes: list[str] = field(default_factory=list)
+    executor_options: dict[str, Any] = field(default_factory=dict)
 
     def after_text_encoding(self, pipe: Any) -> None:
         """Call once the prompt embeddings exist: frees the text encoder's GPU memory when the
@@ -420,6 +421,7 @@ def apply_profile(
             f"{profile.title} needs an NVIDIA GPU; running with everything on {dev.type} instead."
         )
         pipe.to(dev)
+        pipe.executor_options = {}
         return applied
     if profile.needs_fp8_compute:
         from engine.fp8 import fp8_compute_supported
@@ -447,7 +449,10 @@ def apply_profile(
                 storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype
             )
         transformer.to(dev)
-        _cast_text_encoder_fp8(pipe, dtype)
+        if dev.type != "cuda":  # resident: fp8 storage halves the encoder's memory
+            _cast_text_encoder_fp8(pipe, dtype)
+        # streamed (CUDA): the encoder stays bf16 (exact prompt embeddings); it is read from
+        # CPU memory once per generation and never occupies VRAM
         for comp_name, module in _modules(pipe).items():
             if comp_name == "transformer":
                 continue
@@ -480,4 +485,9 @@ def apply_profile(
             else:
                 _stream(module, dev)
         _tile_vae(pipe)
+    if name != "resident_bf16":
+        # the text keys/values cached across steps (~2.4 GiB for two prompts at LTX-2 size)
+        # are recomputed per step instead: ~3% slower, fits the 24 GiB profiles
+        applied.executor_options["cache_text_kv"] = False
+    pipe.executor_options = dict(applied.executor_options)
     return applied

@@ -36,6 +36,10 @@ class TextEmbeds:
     audio: torch.Tensor
     mask: torch.Tensor
 
+    def row(self, i: int) -> TextEmbeds:
+        """The embeddings of prompt ``i`` of a batch, as a batch of one."""
+        return TextEmbeds(self.video[i : i + 1], self.audio[i : i + 1], self.mask[i : i + 1])
+
 
 @dataclass
 class DenoiseState:

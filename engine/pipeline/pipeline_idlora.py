@@ -8,6 +8,7 @@ and the sigma schedule, runs the guided denoising loop (``engine.pipeline.denois
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from engine.pipeline.denoise import (
     default_use_cross_timestep,
     denoise,
 )
-from engine.pipeline.executor import make_executor
+from engine.pipeline.executor import EXECUTOR_ENV, make_executor
 from engine.pipeline.guidance import GuidanceScales
 from engine.pipeline.positions import DEFAULT_POSITION_DTYPE, audio_coords, video_coords
 from engine.pipeline.schedule import ltx2_sigmas
@@ -309,12 +310,14 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
             use_cross_timestep = default_use_cross_timestep(self.transformer)
         stg_mode = default_stg_mode(self.transformer) if stg_mode is None else STGMode(stg_mode)
 
-        # 2. encode prompts (negative only when CFG is on)
+        # 2. encode prompts (negative only when CFG is on), as one batch: the text encoder's
+        # weights are read (or streamed from CPU memory) once
         with sw.phase("encode_prompt"):
-            positive = self.encode_text([prompt], max_sequence_length)
-            negative = (
-                self.encode_text([negative_prompt], max_sequence_length) if scales.cfg_on else None
-            )
+            if scales.cfg_on:
+                both = self.encode_text([prompt, negative_prompt], max_sequence_length)
+                positive, negative = both.row(0), both.row(1)
+            else:
+                positive, negative = self.encode_text([prompt], max_sequence_length), None
         if after_text_encoding is not None:
             after_text_encoding()
         prep = sw.phase("prepare")
@@ -402,7 +405,12 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
                 progress(rep, pv)
 
         check = cancel.raise_if_cancelled if cancel is not None else None
-        runner = pass_executor if callable(pass_executor) else make_executor(pass_executor)
+        if callable(pass_executor):
+            runner = pass_executor
+        else:  # options from the memory profile (engine.memory.apply_profile)
+            name = pass_executor or os.environ.get(EXECUTOR_ENV) or "fast"
+            opts = getattr(self, "executor_options", {}) if name == "fast" else {}
+            runner = make_executor(name, **opts)
         with sw.phase("denoise"):
             state = denoise(
                 self.transformer,
