@@ -218,7 +218,17 @@ def build_components(tiny: bool, device: str, dtype: Any, layers: int | None = N
         "scheduler": tiny_mod._build_scheduler(),
         "transformer": build_transformer(False, device, dtype, layers),
         "text_encoder": build_text_encoder(False, device, dtype),
-        "vae": randomize_(_on_device(device, dtype, AutoencoderKLLTX2Video), 3).eval(),
+        # the released config states the compression ratios (the class defaults derive 64/16)
+        "vae": randomize_(
+            _on_device(
+                device,
+                dtype,
+                lambda: AutoencoderKLLTX2Video(
+                    spatial_compression_ratio=32, temporal_compression_ratio=8
+                ),
+            ),
+            3,
+        ).eval(),
         "audio_vae": randomize_(_on_device(device, dtype, AutoencoderKLLTX2Audio), 4).eval(),
         "vocoder": randomize_(_on_device(device, dtype, LTX2Vocoder), 5).eval(),
         "connectors": randomize_(_on_device(device, dtype, LTX2TextConnectors), 6).eval(),
