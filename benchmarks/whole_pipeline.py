@@ -179,7 +179,7 @@ def run_profile(
             progress=progress,
             stopwatch=sw,
             after_text_encoding=after_te,
-            executor=executor,
+            pass_executor=executor,
         )
         total = time.perf_counter() - t_call
         timed = step_t[1:] or step_t

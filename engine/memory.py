@@ -58,13 +58,25 @@ _DECODE_GIB_REF = 6.0
 _DECODE_REF_VOXELS = 512 * 512 * 121
 _CONTEXT_GIB = 1.0  # CUDA context, allocator slack, small buffers
 _TE_ACT_GIB = 1.0  # text encoder activations for a ~1k token prompt
-_STREAM_GIB = 1.5  # streamed components: the largest leaf on the GPU + the prefetched one
+# Streamed components' working set while encoding: the largest leaves on the GPU (Gemma's
+# 1.9 GiB embedding table, the 1.35 GiB connector projection) plus the stacked hidden states
+# of two 1,024-token prompts (~1.5 GiB). Calibrated on the H200 run below, in which the 24 GiB
+# fp8_fast run peaked at 23.3 GiB (+1.4 GiB asked) while the logits were still computed.
+_STREAM_GIB = 3.5
 _TILED_DECODE_GIB = 2.0  # temporally tiled VAE decode at 512x512: estimate
 
-# Whole-pipeline peaks measured by ``benchmarks/gpu_bench.py --whole`` (see the module docstring):
-# {profile: {"peak_gib": ..., "gpu": ...}} at MEASURED_SIZE (width, height, frames), LTX-2.
+# Whole-pipeline peaks measured by ``benchmarks/gpu_bench.py --whole`` on one H200 (2026-12-01,
+# ``benchmarks/results/gpu_bench_h200_call3.jsonl``) at MEASURED_SIZE (width, height, frames),
+# LTX-2, random weights, prompt + negative prompt of 1,024 tokens, 5 s reference. ``peak_gib``
+# is the allocator's peak *reserved* memory (what the card must hold), ``allocated_gib`` the
+# tensors' peak. The fp8 profiles' 24 GiB runs failed there (fp8_fast: out of memory while
+# encoding, before the logits were skipped; fp8_weights: 7.4 GiB lost to fragmentation, before
+# expandable segments): they are not in this table and use the estimate.
 MEASURED_SIZE = (512, 512, 121)
-MEASURED: dict[str, dict[str, Any]] = {}
+MEASURED: dict[str, dict[str, Any]] = {
+    "resident_bf16": {"peak_gib": 71.4, "allocated_gib": 70.3, "cap_gib": None, "gpu": "H200"},
+    "group_offload": {"peak_gib": 11.9, "allocated_gib": 7.2, "cap_gib": 12.0, "gpu": "H200"},
+}
 
 
 def tokens_for(width: int, height: int, frames: int) -> int:
@@ -126,7 +138,7 @@ class MemoryProfile:
             if self.name == "fp8_weights":
                 t_fp8 += 2 * transformer / _TRANSFORMER_BLOCKS
             encode_phase = t_fp8 + _STREAM_GIB + _TE_ACT_GIB
-            denoise_phase = t_fp8 + _STREAM_GIB + max(act, tiled)
+            denoise_phase = t_fp8 + max(act, tiled)
         elif self.name == "model_offload":
             # One component at a time (the offload hooks move the previous one out).
             encode_phase = text_encoder + _TE_ACT_GIB
@@ -135,7 +147,7 @@ class MemoryProfile:
             per_block = transformer / _TRANSFORMER_BLOCKS
             resident = 2 * per_block + 0.02 * transformer  # current + prefetched block, the rest
             encode_phase = _STREAM_GIB + _TE_ACT_GIB
-            denoise_phase = resident + _STREAM_GIB + max(act, tiled)
+            denoise_phase = resident + max(act, tiled)
         else:  # pragma: no cover - PROFILES only holds the five above
             raise ValueError(self.name)
         return round(max(encode_phase, denoise_phase) + _CONTEXT_GIB, 1)

@@ -7,8 +7,9 @@ Every sampler (Euler, res2s; any stage of any preset) obtains its denoised estim
    conditional pass, then one per active guidance, the identity pass only inside its window);
 2. ``executor(transformer, specs, state, sigma, use_cross_timestep)``: runs the passes and
    returns ``{name: (video_x0, audio_x0)}`` in float32 -- by default
-   :func:`engine.pipeline.denoise.run_passes` (one pass after another at batch 1, as the
-   reference); any callable with this signature can replace it (e.g. a batched executor);
+   ``engine.pipeline.executor.make_executor()`` (the fast executor: passes batched as lanes,
+   exact), or :func:`engine.pipeline.denoise.run_passes` (one pass after another at batch 1,
+   as the reference); any callable with this signature can replace it;
 3. ``guidance.combine_x0``: the guided x0, with the reference audio tokens dropped.
 
 Keeping the executor a plain argument is what lets a faster executor plug in without touching
@@ -43,7 +44,8 @@ class GuidedDenoiser:
         transformer: the LTX-2 transformer (LoRA adapters already set for this stage).
         scales: guidance strengths, CFG-star switch and identity window.
         use_cross_timestep: the a<->v cross-attention modulation of the model generation.
-        executor: the pass executor (default: sequential ``run_passes``).
+        executor: the pass executor (default: ``make_executor()``, the fast one; its caches
+            live as long as this denoiser).
         total_steps: the stage's step count, for the identity window (None: whole schedule).
         stg_mode: how the STG pass perturbs self-attention (``engine.pipeline.stg``); None
             follows the model generation (``denoise.default_stg_mode``).
@@ -62,12 +64,13 @@ class GuidedDenoiser:
         total_steps: int | None = None,
         stg_mode: STGMode | str | None = None,
     ) -> None:
-        from engine.pipeline.denoise import default_stg_mode, run_passes
+        from engine.pipeline.denoise import default_stg_mode
+        from engine.pipeline.executor import make_executor
 
         self.transformer = transformer
         self.scales = scales
         self.use_cross_timestep = use_cross_timestep
-        self.executor: PassExecutor = executor or run_passes
+        self.executor: PassExecutor = executor or make_executor()
         self.total_steps = total_steps
         if scales.stg_on:  # the STG block perturbs self-attention as its generation's code does
             mode = default_stg_mode(transformer) if stg_mode is None else STGMode(stg_mode)

