@@ -64,6 +64,8 @@ class JobQueue(QObject):
     error = Signal(str)  # a queue action failed (database), user-facing
     _run = Signal(int)
     _shutdown = Signal()
+    _warm_up = Signal()
+    engine_ready = Signal()  # the worker has imported the engine (after warm_up)
 
     def __init__(
         self,
@@ -87,6 +89,8 @@ class JobQueue(QObject):
         self._thread: QThread = start_worker(worker)
         conn = Qt.ConnectionType.QueuedConnection
         self._run.connect(worker.run_job, conn)
+        self._warm_up.connect(worker.warm_up, conn)
+        worker.warmed_up.connect(self.engine_ready, conn)
         self._shutdown.connect(worker.shutdown, Qt.ConnectionType.BlockingQueuedConnection)
         worker.started.connect(self._on_started, conn)
         worker.skipped.connect(self._on_skipped, conn)
@@ -126,6 +130,13 @@ class JobQueue(QObject):
         return self._eta.get(job_id)
 
     # ------------------------------------------------------------------ actions
+    def warm_up(self) -> None:
+        """Have the worker import the engine (torch, diffusers) now, off the GUI thread and
+        before the first job, so generation itself never pays for it (see
+        ``GenerationWorker.warm_up``). Cheap to call again."""
+        if not self._closed:
+            self._warm_up.emit()
+
     def enqueue(
         self,
         requests: GenerationRequest | Sequence[GenerationRequest],

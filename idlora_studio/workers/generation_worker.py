@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -173,6 +175,7 @@ class GenerationWorker(QObject):
     model_loaded = Signal(str)  # model set id
     model_released = Signal()
     idle = Signal()  # after every job (whatever the outcome)
+    warmed_up = Signal()  # the engine's modules are imported (see warm_up)
 
     def __init__(
         self,
@@ -198,6 +201,7 @@ class GenerationWorker(QObject):
         self._timer: QTimer | None = None
         self._lock = threading.Lock()
         self._tokens: dict[int, CancelToken] = {}
+        self._warm = False
 
     # ------------------------------------------------------------------ any thread
     def cancel(self, job_id: int) -> None:
@@ -225,6 +229,37 @@ class GenerationWorker(QObject):
             with contextlib.suppress(Exception):
                 gen.close()
             self.model_released.emit()
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Import the engine's heavy modules (torch, diffusers, transformers) now, on this
+        thread, rather than inside the first job.
+
+        Importing them holds Python's GIL for up to ~0.8 s at a time (extension modules
+        initialising), which stalls the GUI thread; ``tools/probe_gui_latency.py`` measured
+        these as the worst stalls of a first generation. Done once, when the Generate page is
+        first shown. The worker thread also lowers its own scheduling priority (and so that of
+        the compute threads torch starts from it): on a loaded machine the GUI thread gets the
+        CPU first.
+        """
+        if self._warm:
+            return
+        self._warm = True
+        try:
+            import torch
+
+            import engine.generate  # noqa: F401
+            import engine.pipeline.pipeline_idlora  # noqa: F401
+
+            # after the imports: a low-priority thread holding the GIL through an import only
+            # stalls the GUI longer; torch's compute threads start later and inherit it
+            _yield_cpu_to_the_gui()
+            if not torch.cuda.is_available():
+                # CPU generation: leave one core to the GUI thread (more threads only contend)
+                torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        except Exception:  # noqa: BLE001 - the first job reports a broken install properly
+            log.exception("engine warm-up failed")
+        self.warmed_up.emit()
 
     @Slot()
     def shutdown(self) -> None:
@@ -260,6 +295,7 @@ class GenerationWorker(QObject):
     def run_job(self, job_id: int) -> None:
         """Run one queued job (see the module docstring). Never raises."""
         self._idle_timer().stop()
+        self.warm_up()  # a job queued before the page was shown
         with self._lock:
             token = self._tokens.setdefault(job_id, CancelToken())
         try:
@@ -422,6 +458,16 @@ def voice_match_of(audio: Any, sample_rate: int, reference: Path | None) -> floa
     except Exception:  # noqa: BLE001 - logged; the take is stored without a score
         log.warning("voice match of a take against %s failed", reference, exc_info=True)
         return None
+
+
+def _yield_cpu_to_the_gui() -> None:
+    """Lower the calling thread's scheduling priority (Linux: niceness is per thread and
+    inherited by the threads it starts, e.g. torch's intra-op pool). No-op elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
 
 
 def start_worker(worker: GenerationWorker, name: str = "generation") -> QThread:

@@ -178,3 +178,20 @@ def test_cancel_before_start_skips_the_job(repos, tiny_models_dir, paths, qtbot)
     finally:
         thread.quit()
         thread.wait()
+
+
+def test_warm_up_imports_the_engine_on_the_worker_thread(
+    make_queue,  # noqa: ANN001, F811
+    qtbot,  # noqa: ANN001
+) -> None:
+    """JobQueue.warm_up has the worker import torch/diffusers (the GIL-heavy part of a first
+    generation) off the GUI thread and says so with engine_ready."""
+    import sys
+
+    queue = make_queue()
+    ready: list[bool] = []
+    queue.engine_ready.connect(lambda: ready.append(True))
+    queue.warm_up()
+    qtbot.waitUntil(lambda: bool(ready), timeout=LONG)
+    assert "engine.pipeline.pipeline_idlora" in sys.modules and "torch" in sys.modules
+    assert queue._worker._warm  # noqa: SLF001 - once per worker

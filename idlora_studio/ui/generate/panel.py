@@ -139,3 +139,4 @@ class GeneratePanel(QWidget):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
         self.form.model.probe_gpu()
+        self.queue.warm_up()  # import the engine on the worker before the first take
