@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+from screenshot import rerun_under_xvfb  # noqa: E402
+from studio_harness import studio_window  # noqa: E402
+
 INTERVAL_MS = 5
 
 
@@ -85,48 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = ap.parse_args(argv)
 
-    if not os.environ.get("DISPLAY") and not os.environ.get("IDLORA_PROBE_CHILD"):
-        env = dict(os.environ, IDLORA_PROBE_CHILD="1", QT_QPA_PLATFORM="xcb")
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1920x1200x24", sys.executable, __file__]
-        return subprocess.call([*cmd, *(argv if argv is not None else sys.argv[1:])], env=env)
-    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    code = rerun_under_xvfb(__file__, argv)
+    if code is not None:
+        return code
+    from PySide6.QtCore import Qt, QTimer
 
-    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
-    from screenshot import fill
-
-    from idlora_studio.app import apply_style, build_main_window
-    from idlora_studio.library import Library
-    from idlora_studio.paths import Paths
-    from idlora_studio.settings import Settings
-
-    app = QApplication([sys.argv[0]])
-    apply_style(app)
-    clock = QElapsedTimer()
-    clock.start()
-
-    def wait(cond, ms: int) -> bool:  # noqa: ANN001
-        end = clock.elapsed() + ms
-        while not cond() and clock.elapsed() < end:
-            app.processEvents()
-            time.sleep(0.001)
-        return bool(cond())
-
-    with tempfile.TemporaryDirectory(prefix="idlora-probe-") as home:
-        os.environ["IDLORA_STUDIO_HOME"] = home
-        paths = Paths.from_env().ensure()
-        work = Path(home) / "work"
-        work.mkdir()
-        library = Library.open(paths)
-        fill(library, work)
-        window = build_main_window(paths, Settings.load(paths.settings_path), library)
-        try:
-            report = probe(app, window, args, wait, QTimer, Qt)
-        finally:
-            window.shutdown()
-            window.close()
-            library.close()
+    with studio_window("idlora-probe-") as (app, window, wait):
+        report = probe(app, window, args, wait, QTimer, Qt)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json is not None:

@@ -97,6 +97,9 @@ class FakeQueue(QObject):
         self.job_added.emit(info.id)
         self.queue_changed.emit()
 
+    def warm_up(self) -> None:  # the real queue imports the engine on its worker here
+        self.warmed_up = True
+
     def enqueue(self, requests: Any, spec: JobSpec | None = None, on_done: Any = None) -> None:
         self.enqueued.append((list(requests), spec))
 

@@ -1,0 +1,50 @@
+"""The real Studio window over a temporary, filled home, for tools that drive it (not tests).
+
+``studio_window(prefix)`` builds a ``QApplication``, a temporary ``IDLORA_STUDIO_HOME`` with the
+identities of ``tools/screenshot.py`` and the real main window, and yields
+``(app, window, wait)`` (``wait`` from ``tools/shot_helpers.py``). Run it after
+``screenshot.rerun_under_xvfb``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.contextmanager
+def studio_window(prefix: str, default_ms: int = 60000) -> Iterator[tuple[Any, Any, Callable]]:
+    """The real main window over a temporary library filled like the screenshots'."""
+    from PySide6.QtWidgets import QApplication
+    from screenshot import fill  # tools/screenshot.py: portraits, voices, consent
+    from shot_helpers import waiters
+
+    from idlora_studio.app import apply_style, build_main_window
+    from idlora_studio.library import Library
+    from idlora_studio.paths import Paths
+    from idlora_studio.settings import Settings
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("ID-LoRA Studio")
+    apply_style(app)
+    wait, _settle = waiters(app, default_ms)
+    with tempfile.TemporaryDirectory(prefix=prefix) as home:
+        os.environ["IDLORA_STUDIO_HOME"] = home
+        paths = Paths.from_env().ensure()
+        work = Path(home) / "work"
+        work.mkdir()
+        library = Library.open(paths)
+        fill(library, work)
+        window = build_main_window(paths, Settings.load(paths.settings_path), library)
+        try:
+            yield app, window, wait
+        finally:
+            window.shutdown()
+            window.close()
+            library.close()
