@@ -107,10 +107,14 @@ def test_position_dtype_is_checked() -> None:
 
 def test_pipeline_passes_bfloat16_positions_unless_asked(tiny_pipeline) -> None:
     seen: list[tuple] = []
-    hook = tiny_pipeline.transformer.register_forward_pre_hook(
-        lambda m, a, kw: seen.append((kw["video_coords"].dtype, kw["audio_coords"].dtype)),
-        with_kwargs=True,
-    )
+    tr = tiny_pipeline.transformer
+    # the RoPE modules get the coordinates on every executor's path (the fast executor does not
+    # call transformer.forward)
+    got: dict[str, torch.dtype] = {}
+    hooks = [
+        tr.rope.register_forward_pre_hook(lambda m, a: got.__setitem__("v", a[0].dtype)),
+        tr.audio_rope.register_forward_pre_hook(lambda m, a: seen.append((got["v"], a[0].dtype))),
+    ]
     g = torch.Generator().manual_seed(0)
     img = torch.rand(3, 64, 64, generator=g) * 2 - 1
     ref = 0.1 * torch.randn(1, 32000, generator=g)
@@ -123,4 +127,5 @@ def test_pipeline_passes_bfloat16_positions_unless_asked(tiny_pipeline) -> None:
         tiny_pipeline("p", "n", position_dtype="float32", **kw)
         assert seen and all(s == (torch.float32, torch.float32) for s in seen)
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()

@@ -59,11 +59,13 @@ class TokenCounter:
         from engine.generate import IDLoRAGenerator
 
         gen = IDLoRAGenerator.load(*args, **kwargs)
-        gen.pipe.transformer.register_forward_pre_hook(self._hook, with_kwargs=True)
+        # the audio input projection sees every pass's audio tokens, whichever pass executor
+        # runs them (the fast one batches passes and does not call transformer.forward)
+        gen.pipe.transformer.audio_proj_in.register_forward_pre_hook(self._hook)
         return gen
 
-    def _hook(self, module: Any, args: Any, kwargs: dict) -> None:
-        self.audio_tokens.append(int(kwargs["audio_hidden_states"].shape[1]))
+    def _hook(self, module: Any, args: Any) -> None:
+        self.audio_tokens.append(int(args[0].shape[1]))
 
     @property
     def reference_tokens(self) -> int:
