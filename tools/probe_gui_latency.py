@@ -28,6 +28,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -112,6 +113,18 @@ def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
     timer.setInterval(INTERVAL_MS)
     timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
     sleeper = Sleeper(Path(tempfile.mkdtemp(prefix="idlora-probe-")) / "sleeper.bin")
+    # and a plain thread of this process: it needs the GIL but not the GUI event loop, so a
+    # GUI gap it shares is the GIL (another thread holding it); one it does not share is the
+    # GUI thread's own work
+    py_stamps: list[float] = []
+    py_stop = threading.Event()
+
+    def py_sleeper() -> None:
+        while not py_stop.is_set():
+            py_stamps.append(time.perf_counter())
+            time.sleep(INTERVAL_MS / 1000)
+
+    threading.Thread(target=py_sleeper, daemon=True).start()
 
     window.resize(1366, 768)
     window.show()
@@ -157,14 +170,19 @@ def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
     wait(lambda: time.perf_counter() > t1 + 0.5, 2000)  # the take landing in the bin
     t2 = time.perf_counter()
     timer.stop()
+    py_stop.set()
     base = gaps(sleeper.stop())
+    py_base = gaps(py_stamps)
 
     def phase(t: float) -> str:
         before = [e for e in events if e[0] <= t]
         return before[-1][1] if before else "queueing"
 
+    def shared(a: float, g: float, other: list[tuple[float, float]]) -> bool:
+        return any(b < a + g / 1000 and b + bg / 1000 > a and bg > g / 2 for b, bg in other)
+
     def machine_too(a: float, g: float) -> bool:  # the sleeper process was stalled as well
-        return any(b < a + g / 1000 and b + bg / 1000 > a and bg > g / 2 for b, bg in base)
+        return shared(a, g, base)
 
     def summary(lo: float, hi: float, label) -> dict:  # noqa: ANN001
         gui = [(a, g) for a, g in gaps(stamps) if lo <= a < hi]
@@ -180,7 +198,12 @@ def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
             "over_limit": len(over),
             "over_limit_studio": len(own),
             "worst": [
-                {"ms": round(g, 1), "at": label(a), "machine_stalled_too": machine_too(a, g)}
+                {
+                    "ms": round(g, 1),
+                    "at": label(a),
+                    "machine_stalled_too": machine_too(a, g),
+                    "gil_held_elsewhere": shared(a, g, py_base),
+                }
                 for a, g in over[:8]
             ],
         }

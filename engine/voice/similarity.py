@@ -50,6 +50,13 @@ class VoiceScoreError(ValueError):
     """Audio that cannot be scored (nothing decodable, or no samples)."""
 
 
+def preload() -> None:
+    """Load the shared speaker encoder now (a worker thread's warm-up: loading it holds
+    Python's GIL for up to a second, which stalls a GUI thread)."""
+    with _lock:
+        _get_encoder()
+
+
 def _get_encoder() -> Any:
     global _encoder
     if _encoder is None:

@@ -72,6 +72,13 @@ def _new_model() -> Any:
         torch.set_num_threads(threads)
 
 
+def preload() -> None:
+    """Load the shared VAD model now (a worker thread's warm-up: loading it holds Python's GIL
+    for up to a second, which stalls a GUI thread)."""
+    with _lock:
+        _shared_model()
+
+
 def _shared_model() -> Any:
     global _shared
     if _shared is None:

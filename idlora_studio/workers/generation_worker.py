@@ -235,7 +235,8 @@ class GenerationWorker(QObject):
         """Import the engine's heavy modules (torch, diffusers, transformers) now, on this
         thread, rather than inside the first job.
 
-        Importing them holds Python's GIL for up to ~0.8 s at a time (extension modules
+        Importing them (and loading the VAD and speaker-encoder models a take uses) holds
+        Python's GIL for up to ~1 s at a time (extension modules
         initialising), which stalls the GUI thread; ``tools/probe_gui_latency.py`` measured
         these as the worst stalls of a first generation. Done once, when the Generate page is
         first shown. The worker thread also lowers its own scheduling priority (and so that of
@@ -250,6 +251,10 @@ class GenerationWorker(QObject):
 
             import engine.generate  # noqa: F401
             import engine.pipeline.pipeline_idlora  # noqa: F401
+            from engine.voice import vad
+
+            vad.preload()  # the reference-window choice of a first take needs it
+            similarity.preload()  # and its voice match, after it is generated
 
             # after the imports: a low-priority thread holding the GIL through an import only
             # stalls the GUI longer; torch's compute threads start later and inherit it
