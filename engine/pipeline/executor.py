@@ -268,6 +268,7 @@ class FastExecutor:
         self.texts = _Cache(4)
         self.kv = _Cache(2)  # per prompt: {block index: (video k, v, audio k, v)}
         self.stats = {"forwards": 0, "lane_blocks": 0, "sequential_passes": 0}
+        self._weights: tuple[Any, ...] = ()
 
     def reset(self) -> None:
         """Drop every cache (call when a generation ends to free their memory)."""
@@ -292,6 +293,7 @@ class FastExecutor:
             self.stats["sequential_passes"] += len(specs)
             return run_passes(transformer, specs, state, sigma, use_cross_timestep)
         _onload(transformer)
+        self._weights = weights_key(transformer)
         groups: dict[bool, list[Lane]] = {}
         for spec in specs:
             lane = lane_of(spec)
@@ -373,7 +375,12 @@ class FastExecutor:
         text = state.positive if prompt == "positive" else state.negative
         if text is None:
             raise ValueError(f"prompt {prompt!r} has no embeddings")
-        return (tensor_key(text.video), tensor_key(text.audio), tensor_key(text.mask))
+        return (
+            tensor_key(text.video),
+            tensor_key(text.audio),
+            tensor_key(text.mask),
+            self._weights,
+        )
 
     def _group_inputs(
         self,
@@ -421,6 +428,33 @@ class FastExecutor:
         if index not in per_block:
             per_block[index] = L.block_text_kv(block, text, g)
         return per_block[index]
+
+
+def weights_key(transformer: Any) -> tuple[Any, ...]:
+    """What the cached text projections and keys/values depend on besides the prompt: which
+    transformer, the state of its peft LoRA layers (active adapters, their strengths, merged or
+    disabled) and its weights' in-place edits (the sum of the parameters' version counters:
+    ``fuse_lora``, ``load_state_dict`` and the like bump it). Stages that switch LoRAs or
+    strengths between them can share one executor: the keys change and the caches miss."""
+    try:
+        from peft.tuners.tuners_utils import BaseTunerLayer
+    except ImportError:  # pragma: no cover - peft is a dependency
+        BaseTunerLayer = ()  # noqa: N806
+    adapters = []
+    for m in transformer.modules():
+        if isinstance(m, BaseTunerLayer):
+            active = () if m.disable_adapters else tuple(m.active_adapters)
+            scaling = getattr(m, "scaling", {})
+            adapters.append((bool(m.merged), tuple((a, scaling.get(a)) for a in active)))
+    versions = sum(_version(p) for p in transformer.parameters())
+    return (id(transformer), hash(tuple(adapters)), versions)
+
+
+def _version(t: Any) -> int:
+    try:
+        return int(t._version)
+    except RuntimeError:  # an inference-mode tensor has no version counter (and cannot change)
+        return 0
 
 
 class _null:

@@ -397,6 +397,56 @@ def test_lora_adapted_transformer(transformer) -> None:
             assert rel(a, b) < TOL, name
 
 
+def test_caches_follow_lora_strengths_and_weight_edits(transformer) -> None:
+    """One executor kept across LoRA changes (the stages of the two-stage / HQ presets switch
+    adapters and strengths on the same transformer, with the same prompt tensors): the cached
+    text projections and keys/values miss, and each result equals the sequential executor's."""
+    from peft import LoraConfig
+
+    from engine.models.tiny import build_tiny_components
+
+    tr = build_tiny_components(transformer._variant)["transformer"].float().eval()
+    install_stg_processors(tr, [STG_BLOCK], default_stg_mode(tr))
+    tr.add_adapter(
+        LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]),
+        adapter_name="idlora",
+    )
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in tr.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.3)
+    st = make_state(tr, seed=7)
+    specs = build_pass_specs(GuidanceScales(stg_block=STG_BLOCK))
+    uct = _uct(transformer)
+    ex = FastExecutor(compile=False)
+    seq = SequentialExecutor()
+    results = []
+
+    def check():
+        f, s = ex(tr, specs, st, 0.5, uct), seq(tr, specs, st, 0.5, uct)
+        for name in s:
+            for x, y in zip(f[name], s[name], strict=True):
+                assert rel(x, y) < TOL, name
+        results.append(s["cond"][0])
+
+    check()
+    misses = ex.texts.misses
+    check()  # nothing changed: cached
+    assert ex.texts.misses == misses
+    tr.set_adapters(["idlora"], [0.25])
+    check()
+    tr.disable_adapters()
+    check()
+    tr.enable_adapters()
+    with torch.no_grad():  # weights edited in place (as fuse_lora / load_state_dict do)
+        tr.transformer_blocks[0].attn2.to_k.base_layer.weight.mul_(1.5)
+    check()
+    assert ex.texts.misses == misses + 3 * 2  # both prompts, three changes
+    for a, b in itertools.pairwise(results[1:]):
+        assert rel(a, b) > 1e-4  # every change changed the output
+
+
 def test_unknown_pass_kwargs_and_group_offload_fall_back(transformer) -> None:
     """A pass spec with kwargs the lanes cannot express, and a group-offloaded transformer (its
     hooks sit on the block forwards the lanes do not call), run sequentially: same result."""
