@@ -194,9 +194,10 @@ PROFILES: dict[str, MemoryProfile] = {
             "Fast fp8 (approximate)",
             "8-bit float matrix multiplies on the tensor cores (RTX 40xx / Ada, H100 / Hopper and "
             "newer): the fastest profile and half the transformer's memory (aimed at 24 GB "
-            "cards). Approximate: on an H200 a step took 0.72 s instead of 0.95 s, and after 4 "
-            "steps the latents differed from bf16 by ~0.3% (video) and ~0.7% (audio). Never "
-            "chosen by Auto.",
+            "cards; a whole generation under 24 GB is not yet measured). Approximate: on an "
+            "H200 a step took 0.72 s instead of 0.95 s (both compiled; the first take of a "
+            "session compiles for ~70 s), and after 4 steps the latents differed from bf16 by "
+            "~0.3% (video) and ~0.7% (audio). Never chosen by Auto.",
             needs_cuda=True,
             opt_in=True,
             exact=False,
