@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     from PySide6.QtCore import Qt, QTimer
 
-    with studio_window("idlora-probe-") as (app, window, wait):
+    with studio_window("idlora-probe-") as (app, window, wait, _settle):
         report = probe(app, window, args, wait, QTimer, Qt)
     text = json.dumps(report, indent=2)
     print(text)

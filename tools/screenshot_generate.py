@@ -17,7 +17,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,35 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from PySide6.QtWidgets import QApplication
-    from screenshot import fill  # tools/screenshot.py: portraits, voices, consent
-    from shot_helpers import waiters
-
-    from idlora_studio.app import apply_style, build_main_window
-    from idlora_studio.library import Library
-    from idlora_studio.paths import Paths
-    from idlora_studio.settings import Settings
-
-    app = QApplication([sys.argv[0]])
-    app.setApplicationName("ID-LoRA Studio")
-    apply_style(app)
-    wait, settle = waiters(app, 60000)
+    from studio_harness import studio_window
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="idlora-shot-") as home:
-        os.environ["IDLORA_STUDIO_HOME"] = home
-        paths = Paths.from_env().ensure()
-        work = Path(home) / "work"
-        work.mkdir()
-        library = Library.open(paths)
-        fill(library, work)
-        window = build_main_window(paths, Settings.load(paths.settings_path), library)
-        try:
-            return shoot(window, args, wait, settle)
-        finally:
-            window.shutdown()
-            window.close()
-            library.close()
+    with studio_window("idlora-shot-") as (_app, window, wait, settle):
+        return shoot(window, args, wait, settle)
 
 
 def shoot(window, args, wait, settle) -> int:  # noqa: ANN001

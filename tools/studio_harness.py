@@ -2,8 +2,8 @@
 
 ``studio_window(prefix)`` builds a ``QApplication``, a temporary ``IDLORA_STUDIO_HOME`` with the
 identities of ``tools/screenshot.py`` and the real main window, and yields
-``(app, window, wait)`` (``wait`` from ``tools/shot_helpers.py``). Run it after
-``screenshot.rerun_under_xvfb``.
+``(app, window, wait, settle)`` (``wait`` / ``settle`` from ``tools/shot_helpers.py``). Run it
+after ``screenshot.rerun_under_xvfb`` (or another Xvfb re-exec).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def studio_window(prefix: str, default_ms: int = 60000) -> Iterator[tuple[Any, Any, Callable]]:
+def studio_window(
+    prefix: str, default_ms: int = 60000
+) -> Iterator[tuple[Any, Any, Callable, Callable]]:
     """The real main window over a temporary library filled like the screenshots'."""
     from PySide6.QtWidgets import QApplication
     from screenshot import fill  # tools/screenshot.py: portraits, voices, consent
@@ -33,7 +35,7 @@ def studio_window(prefix: str, default_ms: int = 60000) -> Iterator[tuple[Any, A
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("ID-LoRA Studio")
     apply_style(app)
-    wait, _settle = waiters(app, default_ms)
+    wait, settle = waiters(app, default_ms)
     with tempfile.TemporaryDirectory(prefix=prefix) as home:
         os.environ["IDLORA_STUDIO_HOME"] = home
         paths = Paths.from_env().ensure()
@@ -43,7 +45,7 @@ def studio_window(prefix: str, default_ms: int = 60000) -> Iterator[tuple[Any, A
         fill(library, work)
         window = build_main_window(paths, Settings.load(paths.settings_path), library)
         try:
-            yield app, window, wait
+            yield app, window, wait, settle
         finally:
             window.shutdown()
             window.close()

@@ -367,19 +367,11 @@ def test_masked_text_tokens_use_the_bias(transformer) -> None:
     assert rel(unmasked["cond"][0], s["cond"][0]) > 1e-4
 
 
-def test_lora_adapted_transformer(transformer) -> None:
-    """With a peft LoRA adapter on the block linears, fast still equals sequential (and the
-    adapter changes the output, so it really ran)."""
+def _add_random_lora(tr, std: float) -> None:
+    """A peft LoRA adapter "idlora" on the attention projections, with random B matrices (so it
+    changes the output)."""
     from peft import LoraConfig
 
-    from engine.models.tiny import build_tiny_components
-
-    tr = build_tiny_components(transformer._variant)["transformer"].float().eval()
-    install_stg_processors(tr, [STG_BLOCK], default_stg_mode(tr))
-    st = make_state(tr, seed=7)
-    specs = build_pass_specs(GuidanceScales(stg_block=STG_BLOCK))
-    uct = _uct(transformer)
-    before = SequentialExecutor()(tr, specs, st, 0.5, uct)
     tr.add_adapter(
         LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]),
         adapter_name="idlora",
@@ -388,7 +380,21 @@ def test_lora_adapted_transformer(transformer) -> None:
     with torch.no_grad():
         for name, p in tr.named_parameters():
             if "lora_B" in name:
-                p.normal_(0, 0.1)
+                p.normal_(0, std)
+
+
+def test_lora_adapted_transformer(transformer) -> None:
+    """With a peft LoRA adapter on the block linears, fast still equals sequential (and the
+    adapter changes the output, so it really ran)."""
+    from engine.models.tiny import build_tiny_components
+
+    tr = build_tiny_components(transformer._variant)["transformer"].float().eval()
+    install_stg_processors(tr, [STG_BLOCK], default_stg_mode(tr))
+    st = make_state(tr, seed=7)
+    specs = build_pass_specs(GuidanceScales(stg_block=STG_BLOCK))
+    uct = _uct(transformer)
+    before = SequentialExecutor()(tr, specs, st, 0.5, uct)
+    _add_random_lora(tr, 0.1)
     seq = SequentialExecutor()(tr, specs, st, 0.5, uct)
     fast = FastExecutor(compile=False)(tr, specs, st, 0.5, uct)
     assert rel(seq["cond"][0], before["cond"][0]) > 1e-3
@@ -401,21 +407,11 @@ def test_caches_follow_lora_strengths_and_weight_edits(transformer) -> None:
     """One executor kept across LoRA changes (the stages of the two-stage / HQ presets switch
     adapters and strengths on the same transformer, with the same prompt tensors): the cached
     text projections and keys/values miss, and each result equals the sequential executor's."""
-    from peft import LoraConfig
-
     from engine.models.tiny import build_tiny_components
 
     tr = build_tiny_components(transformer._variant)["transformer"].float().eval()
     install_stg_processors(tr, [STG_BLOCK], default_stg_mode(tr))
-    tr.add_adapter(
-        LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]),
-        adapter_name="idlora",
-    )
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for name, p in tr.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.3)
+    _add_random_lora(tr, 0.3)
     st = make_state(tr, seed=7)
     specs = build_pass_specs(GuidanceScales(stg_block=STG_BLOCK))
     uct = _uct(transformer)
