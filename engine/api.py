@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# Reference defaults (method.md, "Sampling").
+# Reference defaults (method.md, "Sampling"): the one-stage preset's. Other pipelines'
+# defaults are in engine.pipeline.presets (GenerationRequest.resolved applies them).
+DEFAULT_PIPELINE = "one-stage"
 DEFAULT_STEPS = 30
 DEFAULT_FPS = 25.0
 DEFAULT_FRAMES = 121
@@ -137,10 +139,18 @@ class GenerationRequest:
     """Everything one generation needs, as plain values.
 
     Exactly one of ``prompt`` (a full tagged prompt) or ``parts`` should carry text; when both
-    are given ``prompt`` wins. ``width``/``height`` None means auto-resolution from the image.
-    ``num_frames`` wins over ``duration_s``; when neither is given the default 121 is used.
+    are given ``prompt`` wins. ``width``/``height`` None means auto-resolution from the image;
+    for the 2x pipelines (two-stage, hq) they are stage 1's size and the take is twice as
+    large. ``num_frames`` wins over ``duration_s``; when neither is given the default 121 is
+    used.
+
+    ``pipeline``: "one-stage", "two-stage", "hq" or "fast" (``engine.pipeline.presets``).
+    ``steps``, the guidance scales, ``stg_block``, ``cfg_star`` and the distilled-LoRA
+    strengths left at None take that pipeline's public defaults (:meth:`resolved` fills them).
     Every guidance scale can be switched off: CFG/modality at 1.0 (their formula adds (s-1)),
     identity/STG at 0.0 (their formula adds s); an off guidance runs no transformer pass.
+    ``identity_start``/``identity_end``: the fractions of the schedule where identity
+    guidance runs (default the whole schedule).
     """
 
     parts: PromptParts = field(default_factory=PromptParts)
@@ -156,21 +166,45 @@ class GenerationRequest:
     num_frames: int | None = None
     duration_s: float | None = None
     fps: float = DEFAULT_FPS
-    steps: int = DEFAULT_STEPS
+    steps: int | None = None
     seed: int = 0
-    video_cfg: float = DEFAULT_VIDEO_CFG
-    audio_cfg: float = DEFAULT_AUDIO_CFG
-    identity_scale: float = DEFAULT_IDENTITY_SCALE
-    stg_scale: float = DEFAULT_STG_SCALE
-    stg_block: int = DEFAULT_STG_BLOCK
-    modality_scale: float = DEFAULT_MODALITY_SCALE
+    video_cfg: float | None = None
+    audio_cfg: float | None = None
+    identity_scale: float | None = None
+    stg_scale: float | None = None
+    stg_block: int | None = None
+    modality_scale: float | None = None
     lora_strength: float = 1.0
+    pipeline: str = DEFAULT_PIPELINE
+    cfg_star: bool | None = None
+    identity_start: float = 0.0
+    identity_end: float = 1.0
+    distilled_strength_stage1: float | None = None
+    distilled_strength_stage2: float | None = None
     auto_long_side: int = DEFAULT_AUTO_LONG_SIDE
     snap: bool = True  # snap size/frames to the rules (reporting the effective values) or reject
 
     @property
     def full_prompt(self) -> str:
         return self.prompt if self.prompt else self.parts.tagged()
+
+    def resolved(self) -> GenerationRequest:
+        """This request with every field left at None filled from its pipeline's defaults.
+
+        Raises ``InvalidRequestError`` for an unknown pipeline.
+        """
+        from engine.pipeline.presets import get_preset
+
+        try:
+            preset = get_preset(self.pipeline)
+        except ValueError as err:
+            raise InvalidRequestError(str(err)) from None
+        fill = {k: v for k, v in preset.defaults().items() if getattr(self, k) is None}
+        if self.distilled_strength_stage1 is None:
+            fill["distilled_strength_stage1"] = preset.stages[0].distilled
+        if self.distilled_strength_stage2 is None and len(preset.stages) > 1:
+            fill["distilled_strength_stage2"] = preset.stages[1].distilled
+        return replace(self, **fill) if fill else self
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -6,11 +6,14 @@ Single take::
         --visual "..." --speech "..." --sounds "..." --out clip.mp4
 
 writes ``clip.mp4`` (H.264 + AAC, audio exactly as long as the video) and ``clip.json`` (the
-recipe). ``--jobs FILE.json`` runs a batch in the reference scripts' prompts-file format: a JSON
+recipe). ``--pipeline one-stage|two-stage|hq|fast`` picks the sampler preset
+(``engine.pipeline.presets``; the 2x pipelines need ``--upsampler`` and ``--distilled-lora``,
+fast the distilled LoRA or ``--distilled-checkpoint``; the tiny models bring their own).
+``--jobs FILE.json`` runs a batch in the reference scripts' prompts-file format: a JSON
 list of objects with ``prompt`` (full tagged prompt), ``reference_path`` (voice),
 ``first_frame_path`` (image) and ``output_name``, optionally ``voice_window`` (``[start, end]``
-seconds or ``"full"``); job *i* uses seed ``--seed + i``; the models are loaded once; a failing
-job is reported and the batch goes on.
+seconds or ``"full"``) and ``pipeline``; job *i* uses seed ``--seed + i``; the models are loaded
+once; a failing job is reported and the batch goes on.
 
 Reference length: only a window of the voice clip is encoded -- ``--voice-window START:END``
 (or ``full``), by default the best ~5 s window the library suggests on import (the length
@@ -51,6 +54,7 @@ from engine.api import (
     ProgressInfo,
     PromptParts,
 )
+from engine.pipeline.presets import PIPELINES
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -100,10 +104,22 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Generate a clip of a person speaking in their own voice with ID-LoRA.",
     )
     g = p.add_argument_group("model")
-    g.add_argument("--model", required=True, help="'tiny', a diffusers folder or a hub repo id")
+    g.add_argument(
+        "--model",
+        required=True,
+        help="'tiny', a diffusers folder, a hub repo id or a single-file checkpoint",
+    )
+    g.add_argument("--base", help="companion diffusers folder / repo of a single-file checkpoint")
     g.add_argument("--lora", type=Path, help="ID-LoRA checkpoint (.safetensors)")
     g.add_argument(
         "--lora-strength", type=float, default=1.0, metavar="S", help=_limit_help("lora_strength")
+    )
+    g.add_argument("--upsampler", type=Path, help="spatial latent upsampler (2x pipelines)")
+    g.add_argument("--distilled-lora", type=Path, help="distilled LoRA (two-stage, hq, fast)")
+    g.add_argument(
+        "--distilled-checkpoint",
+        action="store_true",
+        help="--model is a distilled checkpoint (fast needs no distilled LoRA)",
     )
     g.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when available")
     profiles = _memory_profiles()
@@ -160,7 +176,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--fps", type=float, default=25.0, help=_limit_help("fps"))
 
     g = p.add_argument_group("sampling")
-    g.add_argument("--steps", type=int, default=None, help=_limit_help("steps"))
+    g.add_argument(
+        "--pipeline",
+        choices=PIPELINES,
+        default=None,
+        help="sampler preset (default one-stage); its public defaults fill unset options",
+    )
+    g.add_argument("--steps", type=int, default=None, help=_limit_help("steps", "stage-1 steps"))
     g.add_argument(
         "--seed", type=int, default=0, help=_limit_help("seed", "job i of --jobs: seed + i")
     )
@@ -170,6 +192,28 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--stg-scale", type=float, help=_limit_help("stg_scale"))
     g.add_argument("--stg-block", type=int, help=_limit_help("stg_block"))
     g.add_argument("--modality-scale", type=float, help=_limit_help("modality_scale"))
+    g.add_argument(
+        "--cfg-star",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="CFG-star rescaled CFG (default: on for hq only)",
+    )
+    g.add_argument("--identity-start", type=float, default=None, metavar="F")
+    g.add_argument(
+        "--identity-end",
+        type=float,
+        default=None,
+        metavar="F",
+        help="identity guidance only on this part of the schedule (fractions, default 0..1)",
+    )
+    g.add_argument("--distilled-strength", type=float, default=None, metavar="S")
+    g.add_argument(
+        "--distilled-strength-2",
+        type=float,
+        default=None,
+        metavar="S",
+        help="distilled LoRA strength in stage 1 / stage 2 (preset default)",
+    )
 
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -199,6 +243,7 @@ def _common_request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if args.negative is not None:
         kwargs["negative_prompt"] = args.negative
     optional = {
+        "pipeline": "pipeline",
         "steps": "steps",
         "video_cfg": "video_cfg",
         "audio_cfg": "audio_cfg",
@@ -206,6 +251,11 @@ def _common_request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "stg_scale": "stg_scale",
         "stg_block": "stg_block",
         "modality_scale": "modality_scale",
+        "cfg_star": "cfg_star",
+        "identity_start": "identity_start",
+        "identity_end": "identity_end",
+        "distilled_strength": "distilled_strength_stage1",
+        "distilled_strength_2": "distilled_strength_stage2",
     }
     for arg, field_name in optional.items():
         value = getattr(args, arg)
@@ -329,6 +379,14 @@ def parse_jobs_file(
         except UsageError as exc:
             jobs.append((index, name, str(exc)))
             continue
+        if entry.get("pipeline") is not None:
+            if entry["pipeline"] not in PIPELINES:
+                choices = ", ".join(PIPELINES)
+                jobs.append(
+                    (index, name, f"unknown pipeline {entry['pipeline']!r} (one of {choices})")
+                )
+                continue
+            kwargs["pipeline"] = entry["pipeline"]
         request = GenerationRequest(
             prompt=entry["prompt"],
             voice=_resolve_input(entry["reference_path"], base),
@@ -430,12 +488,19 @@ def _load_generator(args: argparse.Namespace) -> Any:
         from engine.generate import IDLoRAGenerator
 
         factory = IDLoRAGenerator.load
+    kwargs: dict[str, Any] = {}
+    for name in ("base", "upsampler", "distilled_lora"):
+        if getattr(args, name, None) is not None:
+            kwargs[name] = getattr(args, name)
+    if getattr(args, "distilled_checkpoint", False):
+        kwargs["distilled_checkpoint"] = True
     return factory(
         args.model,
         args.lora,
         lora_strength=args.lora_strength,
         device=args.device,
         memory_profile=args.memory_profile,
+        **kwargs,
     )
 
 
@@ -483,11 +548,21 @@ class _ProgressBar:
             self._bar.close()
 
 
+def _total_steps(request: GenerationRequest) -> int:
+    """Steps over every stage of the request's pipeline (the progress bar's total)."""
+    from engine.pipeline.presets import get_preset
+
+    req = request.resolved()
+    return get_preset(req.pipeline).total_steps(int(req.steps or 0))
+
+
 def _describe(job: Job, result: GenerationResult, seconds: float) -> str:
     frames, h, w, _ = result.frames.shape
     req = job.request
+    pipeline = result.effective.get("pipeline")
     text = (
-        f"{job.output}: {w}x{h}, {frames} frames at {result.fps:g} fps "
+        f"{job.output}: {pipeline + ', ' if pipeline else ''}{w}x{h}, {frames} frames at "
+        f"{result.fps:g} fps "
         f"({result.duration_s:.2f} s), seed {result.effective.get('seed', req.seed)}, "
         f"{seconds:.1f} s"
     )
@@ -528,7 +603,7 @@ def run_job(
     from engine.recipe import build_recipe, recipe_path_for, write_recipe
 
     check_inputs(job.request)
-    bar = _ProgressBar(job.name, job.request.steps, progress)
+    bar = _ProgressBar(job.name, _total_steps(job.request), progress)
     t0 = time.perf_counter()
     try:
         result = generator.generate(job.request, progress=bar, cancel=cancel)

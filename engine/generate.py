@@ -2,11 +2,13 @@
 
 ``IDLoRAGenerator.load`` resolves the model source (``"tiny"`` / ``"tiny-ltx2.3"``, a local
 diffusers folder, a hub repo id or a single-file checkpoint) through
-``engine.models.sources.load_components``, loads an ID-LoRA with ``engine.lora.load_idlora`` and
+``engine.models.sources.load_components``, loads the ID-LoRA (adapter ``idlora``) and, for the
+two-stage / HQ / fast pipelines, the distilled LoRA (adapter ``distilled``) with
+``engine.lora.load_idlora`` and the spatial upsampler with ``engine.models.upsampler``, then
 places the pipeline with ``engine.memory.apply_profile``. ``generate`` validates a
-``GenerationRequest`` (size and frame rules, media, voice length, STG block), runs
-``IDLoRAPipeline`` and returns a ``GenerationResult`` with uint8 frames, float32 audio, the
-effective parameters and per-phase timings.
+``GenerationRequest`` (pipeline and its parts, size and frame rules, media, voice length, STG
+block), runs ``IDLoRAPipeline`` and returns a ``GenerationResult`` with uint8 frames, float32
+audio, the effective parameters (pipeline, stages, LoRAs and strengths) and per-phase timings.
 
 STG block: the reference perturbs block 29 of LTX-2's 48. A request naming a block the model
 does not have is an ``InvalidRequestError`` -- except on the tiny test models (2 blocks), where
@@ -198,6 +200,9 @@ class IDLoRAGenerator:
         source_info: Any = None,
         lora_info: Any = None,
         profile: Any = None,
+        distilled_info: Any = None,
+        upsampler: Path | None = None,
+        distilled_checkpoint: bool = False,
     ) -> None:
         self.pipe = pipe
         self._model = model
@@ -208,6 +213,9 @@ class IDLoRAGenerator:
         self._source_info = source_info
         self._lora_info = lora_info
         self._profile = profile
+        self._distilled_info = distilled_info
+        self._upsampler = upsampler
+        self._distilled_checkpoint = distilled_checkpoint
 
     @classmethod
     def load(
@@ -221,11 +229,19 @@ class IDLoRAGenerator:
         memory_profile: str = "auto",
         cache_dir: Path | None = None,
         base: str | Path | None = None,
+        upsampler: str | Path | None = None,
+        distilled_lora: str | Path | None = None,
+        distilled_checkpoint: bool = False,
     ) -> IDLoRAGenerator:
         """Load ``model`` (+ optional ID-LoRA) onto ``device`` (default CUDA if present).
 
         ``dtype``: "bfloat16"/"float16"/"float32" (default bf16 on CUDA, float32 on CPU).
         ``cache_dir``: where tiny models are built (default :func:`default_cache_dir`).
+        ``base``: companion diffusers folder / repo of a single-file checkpoint.
+        ``upsampler``: spatial latent upsampler (folder or single file) for the 2x pipelines;
+        ``distilled_lora``: the distilled LoRA for two-stage / hq / fast; on the tiny models
+        both default to the tiny stack's own. ``distilled_checkpoint``: ``model`` is a
+        distilled transformer (the fast pipeline then needs no distilled LoRA).
         Raises ModelNotFoundError, InvalidRequestError (bad LoRA), OutOfMemoryError.
         """
         import torch
@@ -242,23 +258,39 @@ class IDLoRAGenerator:
         name = str(model)
         tiny = name in TINY_MODELS
         if tiny:
-            from engine.models.tiny import ensure_tiny_model
+            from engine.models.tiny import ensure_tiny_model, tiny_parts
 
             source: str | Path = ensure_tiny_model(
                 cache_dir or default_cache_dir(), TINY_MODELS[name]
             )
+            parts = tiny_parts(source)
+            upsampler = parts["spatial_upsampler"] if upsampler is None else upsampler
+            if distilled_lora is None and not distilled_checkpoint:
+                distilled_lora = parts["distilled_lora"]
         else:
             source = model
         try:
             comps, info = load_components(source, torch_dtype=torch_dtype, base=base)
             pipe = IDLoRAPipeline(**comps)
-            lora_info = None
-            if lora is not None:
-                from engine.lora import load_idlora
+            pipe.transformer_is_distilled = bool(distilled_checkpoint)
+            lora_info = distilled_info = None
+            from engine.lora import load_idlora
+            from engine.pipeline.presets import DISTILLED, IDLORA
 
+            if lora is not None:
                 if not Path(lora).is_file():
                     raise ModelNotFoundError(f"LoRA file not found: {lora}", (str(lora),))
-                lora_info = load_idlora(pipe, Path(lora), lora_strength)
+                lora_info = load_idlora(pipe, Path(lora), lora_strength, IDLORA)
+            if distilled_lora is not None:
+                if not Path(distilled_lora).is_file():
+                    raise ModelNotFoundError(
+                        f"Distilled LoRA file not found: {distilled_lora}", (str(distilled_lora),)
+                    )
+                distilled_info = load_idlora(pipe, Path(distilled_lora), 0.0, DISTILLED)
+            if upsampler is not None:
+                from engine.models.upsampler import load_upsampler
+
+                pipe.register_modules(latent_upsampler=load_upsampler(upsampler, torch_dtype))
             profile = cls._place(pipe, memory_profile, dev, info.variant)
         except Exception as exc:
             if _is_oom(exc):
@@ -278,6 +310,9 @@ class IDLoRAGenerator:
             source_info=info,
             lora_info=lora_info,
             profile=profile,
+            distilled_info=distilled_info,
+            upsampler=Path(upsampler) if upsampler is not None else None,
+            distilled_checkpoint=distilled_checkpoint,
         )
 
     @staticmethod
@@ -303,6 +338,7 @@ class IDLoRAGenerator:
         """Model id/path, variant, LoRA path + sha256, dtype, device, memory profile."""
         src = self._source_info
         lora = self._lora_info
+        dist = self._distilled_info
         prof = self._profile
         return {
             "model": self._model,
@@ -318,7 +354,33 @@ class IDLoRAGenerator:
             "device": self._device,
             "memory_profile": getattr(prof, "effective", None),
             "num_blocks": self.pipe.num_blocks,
+            "distilled_lora": str(dist.path) if dist is not None else None,
+            "distilled_lora_sha256": dist.sha256 if dist is not None else None,
+            "spatial_upsampler": str(self._upsampler) if self._upsampler else None,
+            "distilled_checkpoint": self._distilled_checkpoint,
         }
+
+    def parts(self) -> set[str]:
+        """What this generator can run beyond one-stage: ``spatial_upsampler``,
+        ``distilled_lora`` (a distilled checkpoint counts for the fast pipeline)."""
+        from engine.pipeline.presets import NEEDS_DISTILLED, NEEDS_UPSAMPLER
+
+        have = set()
+        if self.pipe is not None and self.pipe.latent_upsampler is not None:
+            have.add(NEEDS_UPSAMPLER)
+        if self._distilled_info is not None:
+            have.add(NEEDS_DISTILLED)
+        return have
+
+    def missing_for(self, pipeline: str) -> list[str]:
+        """The parts ``pipeline`` needs that this generator lacks (empty: it can run)."""
+        from engine.pipeline.presets import NEEDS_DISTILLED, get_preset
+
+        preset = get_preset(pipeline)
+        have = self.parts()
+        if self._distilled_checkpoint and preset.name == "fast":
+            have.add(NEEDS_DISTILLED)
+        return [n for n in preset.needs if n not in have]
 
     def close(self) -> None:
         """Drop the pipeline and release GPU memory."""
@@ -343,12 +405,12 @@ class IDLoRAGenerator:
 
         return model_generation(self.pipe.transformer)
 
-    @property
-    def first_frame_fit(self) -> Any:
-        """How this pipeline fits the reference image (one-stage: LTX-2 stretches, 2.3 crops)."""
+    def first_frame_fit(self, pipeline: str = "one-stage") -> Any:
+        """How ``pipeline`` fits the reference image (LTX-2 one-stage stretches, the rest
+        crop the centre), as the public scripts do."""
         from engine.media.first_frame import first_frame_fit
 
-        return first_frame_fit(self.generation, "one_stage")
+        return first_frame_fit(self.generation, pipeline.replace("-", "_"))
 
     def _stg_block(self, request: GenerationRequest, warnings: list[str]) -> int:
         n = self.pipe.num_blocks
@@ -365,18 +427,37 @@ class IDLoRAGenerator:
             f"STG block {block} does not exist: this model has {n} blocks (0..{n - 1})"
         )
 
+    def _first_frames(
+        self, img: Any, width: int, height: int, preset: Any, notes: list[str]
+    ) -> tuple[Any, Any, Any]:
+        """The first frame at (width, height) and, for the 2x pipelines, at twice that size
+        (the image re-fitted at the new size, as the public two-stage scripts do), float
+        (3, H, W) in [-1, 1]; and the fit used."""
+        from engine.media.first_frame import fit_note, prepare_first_frame
+
+        fit = self.first_frame_fit(preset.name)
+        image, geometry = prepare_first_frame(img, width, height, fit)
+        note = fit_note(geometry)
+        if note is not None:
+            notes.append(note)
+        image_2x = None
+        if preset.upscale != 1:
+            up = preset.upscale
+            image_2x, _ = prepare_first_frame(img, up * width, up * height, fit)
+        return image, image_2x, fit
+
     def _load_inputs(
         self,
         request: GenerationRequest,
+        preset: Any,
         warnings: list[str],
         notes: list[str],
         window: list[float],
-    ) -> tuple[Any, Any, int, int]:
+    ) -> tuple[Any, Any, Any, int, int]:
         import numpy as np
         import torch
 
         from engine.media.audio import load_audio
-        from engine.media.first_frame import fit_note, prepare_first_frame
         from engine.media.image import load_image
 
         if request.image is None:
@@ -386,10 +467,11 @@ class IDLoRAGenerator:
         img = load_image(request.image)
         width, height, size_notes = resolve_size(request, img.size)
         notes.extend(size_notes)
-        image, geometry = prepare_first_frame(img, width, height, self.first_frame_fit)
-        note = fit_note(geometry)
-        if note is not None:
-            notes.append(note)
+        image, image_2x, _fit = self._first_frames(img, width, height, preset, notes)
+        if image_2x is not None:
+            notes.append(
+                f"{preset.title}: stage 1 at {width}x{height}, the take at {2 * width}x{2 * height}"
+            )
 
         samples, sr = load_audio(request.voice, target_sr=VOICE_SAMPLE_RATE, max_duration_s=600.0)
         duration = samples.shape[1] / sr
@@ -417,7 +499,40 @@ class IDLoRAGenerator:
             wave = wave.expand(2, -1).contiguous()
         elif wave.shape[0] > 2:
             wave = wave.mean(dim=0, keepdim=True).expand(2, -1).contiguous()
-        return image, wave, width, height
+        return image, image_2x, wave, width, height
+
+    def _check_pipeline(self, request: GenerationRequest) -> Any:
+        """The request's preset, after checking the model can run it."""
+        from engine.pipeline.presets import NEEDS_UPSAMPLER, get_preset
+
+        try:
+            preset = get_preset(request.pipeline)
+        except ValueError as err:
+            raise InvalidRequestError(str(err)) from None
+        if self._variant not in preset.variants:
+            raise InvalidRequestError(
+                f"the {preset.title} pipeline needs an LTX-2.3 model; {self._model} is "
+                f"{self._variant.upper()}"
+            )
+        missing = self.missing_for(preset.name)
+        if missing:
+            what = {
+                NEEDS_UPSAMPLER: "the spatial latent upsampler",
+            }
+            names = [what.get(m, "the distilled LoRA (or a distilled checkpoint)") for m in missing]
+            raise ModelNotFoundError(
+                f"The {preset.title} pipeline needs {' and '.join(names)}, which "
+                "this model set does not have; download it in the model manager or point the "
+                "Studio at the file.",
+                tuple(missing),
+            )
+        fixed = preset.stages[0].fixed_steps
+        if fixed is not None and request.steps not in (None, fixed):
+            raise InvalidRequestError(
+                f"the {preset.title} pipeline runs a fixed {fixed}-step schedule; "
+                f"{request.steps} steps were asked for"
+            )
+        return preset
 
     def generate(
         self,
@@ -425,7 +540,8 @@ class IDLoRAGenerator:
         progress: Callable[[ProgressInfo], None] | None = None,
         cancel: CancelToken | None = None,
     ) -> GenerationResult:
-        """Run one request. Raises InvalidRequestError, MediaError, Cancelled, OutOfMemoryError."""
+        """Run one request. Raises InvalidRequestError, MediaError, Cancelled, OutOfMemoryError,
+        ModelNotFoundError (a part the pipeline needs is not loaded)."""
         import numpy as np
         import torch
 
@@ -441,25 +557,36 @@ class IDLoRAGenerator:
         if not prompt.strip():
             raise InvalidRequestError("the prompt is empty")
         check_request(request)
-
-        # 1. inputs: size, frames, image, voice, STG block
-        with sw.phase("load_inputs"):
-            num_frames, frame_notes = resolve_frames(request)
-            window: list[float] = []
-            image, wave, width, height = self._load_inputs(request, warnings, notes, window)
-            notes.extend(frame_notes)
-            stg_block = self._stg_block(request, warnings)
-            check_memory(width, height, num_frames)
-
-        if self._lora_info is not None and request.lora_strength != self._lora_info.strength:
-            from engine.lora import set_lora_strength
-
-            set_lora_strength(self.pipe, request.lora_strength)
-            self._lora_info = dataclasses.replace(
-                self._lora_info, strength=float(request.lora_strength)
+        preset = self._check_pipeline(request)
+        req = request.resolved()
+        if req.steps is None or req.steps < 1:
+            raise InvalidRequestError(f"steps must be >= 1, got {req.steps}")
+        if not 0.0 <= req.identity_start < req.identity_end <= 1.0:
+            raise InvalidRequestError(
+                "the identity-guidance window must satisfy 0 <= start < end <= 1; got "
+                f"{req.identity_start}..{req.identity_end}"
             )
 
-        # 2. progress adapter (1-based step, ETA from the mean step time)
+        # 1. inputs: size, frames, image(s), voice, STG block
+        with sw.phase("load_inputs"):
+            num_frames, frame_notes = resolve_frames(req)
+            window: list[float] = []
+            image, image_2x, wave, width, height = self._load_inputs(
+                req, preset, warnings, notes, window
+            )
+            notes.extend(frame_notes)
+            stg_block = self._stg_block(req, warnings)
+            check_memory(width * preset.upscale, height * preset.upscale, num_frames)
+
+        # 2. LoRA strengths per stage (the pipeline switches adapters between stages)
+        distilled = (req.distilled_strength_stage1, req.distilled_strength_stage2)
+        strengths = self.pipe.stage_lora_strengths(preset, float(req.lora_strength), distilled)
+        if self._lora_info is not None and req.lora_strength != self._lora_info.strength:
+            self._lora_info = dataclasses.replace(
+                self._lora_info, strength=float(req.lora_strength)
+            )
+
+        # 3. progress adapter (1-based step over all stages, ETA from the mean step time)
         def on_step(rep: Any, preview: Any) -> None:
             if progress is None:
                 return
@@ -474,27 +601,32 @@ class IDLoRAGenerator:
             def after_te() -> None:
                 prof.after_text_encoding(self.pipe)
 
-        # 3. run the pipeline
-        generator = torch.Generator(device="cpu").manual_seed(int(request.seed))
+        # 4. run the pipeline
+        generator = torch.Generator(device="cpu").manual_seed(int(req.seed))
         t0 = time.perf_counter()
         try:
             out = self.pipe(
                 prompt=prompt,
-                negative_prompt=request.negative_prompt,
+                negative_prompt=req.negative_prompt,
                 image=image,
+                image_2x=image_2x,
                 reference_audio=wave,
                 reference_sample_rate=VOICE_SAMPLE_RATE,
                 height=height,
                 width=width,
                 num_frames=num_frames,
-                frame_rate=float(request.fps),
-                num_inference_steps=int(request.steps),
-                video_guidance_scale=request.video_cfg,
-                audio_guidance_scale=request.audio_cfg,
-                identity_guidance_scale=request.identity_scale,
-                stg_scale=request.stg_scale,
+                frame_rate=float(req.fps),
+                num_inference_steps=int(req.steps),
+                video_guidance_scale=req.video_cfg,
+                audio_guidance_scale=req.audio_cfg,
+                identity_guidance_scale=req.identity_scale,
+                stg_scale=req.stg_scale,
                 stg_block=stg_block,
-                modality_scale=request.modality_scale,
+                modality_scale=req.modality_scale,
+                cfg_star=req.cfg_star,
+                identity_window=(req.identity_start, req.identity_end),
+                pipeline=preset.name,
+                lora_strengths=strengths,
                 generator=generator,
                 output_type="np",
                 progress=on_step,
@@ -514,42 +646,81 @@ class IDLoRAGenerator:
             raise
         sw.timings["total"] = time.perf_counter() - t0
 
-        # 4. result arrays
+        # 5. result arrays and what was actually run
         frames = (np.clip(out.frames[0], 0.0, 1.0) * 255.0).round().astype(np.uint8)
         audio = np.ascontiguousarray(out.audio[0], dtype=np.float32)
+        info = self.model_info()
+        stages = []
+        for spec, res in zip(preset.stages, out.stages, strict=False):
+            _, _, _, lh, lw = res.video.shape
+            stages.append(
+                {
+                    "name": spec.name,
+                    "sampler": spec.sampler,
+                    "steps": len(res.sigmas) - 1,
+                    "sigmas": [round(float(x), 6) for x in res.sigmas],
+                    "width": lw * self.pipe.vae_spatial,
+                    "height": lh * self.pipe.vae_spatial,
+                    "guidance": spec.guided,
+                    "loras": dict(res.lora_strengths),
+                }
+            )
         effective = {
-            "width": width,
-            "height": height,
+            "pipeline": preset.name,
+            "width": int(frames.shape[2]),
+            "height": int(frames.shape[1]),
+            "stage1_width": width,
+            "stage1_height": height,
             "num_frames": num_frames,
-            "fps": float(request.fps),
-            "steps": int(request.steps),
-            "seed": int(request.seed),
-            "video_cfg": request.video_cfg,
-            "audio_cfg": request.audio_cfg,
-            "identity_scale": request.identity_scale,
-            "stg_scale": request.stg_scale,
+            "fps": float(req.fps),
+            "steps": int(req.steps),
+            "seed": int(req.seed),
+            "video_cfg": req.video_cfg,
+            "audio_cfg": req.audio_cfg,
+            "identity_scale": req.identity_scale,
+            "identity_window": [req.identity_start, req.identity_end],
+            "stg_scale": req.stg_scale,
             "stg_block": stg_block,
-            "modality_scale": request.modality_scale,
+            "modality_scale": req.modality_scale,
+            "cfg_star": bool(req.cfg_star),
+            "stages": stages,
+            "loras": self._lora_list(),
             "prompt": prompt,
-            "negative_prompt": request.negative_prompt,
+            "negative_prompt": req.negative_prompt,
             "use_cross_timestep": self.pipe.is_ltx23,
             "stg_mode": default_stg_mode(self.pipe.transformer).value,
-            "first_frame_fit": self.first_frame_fit.value,
+            "first_frame_fit": self.first_frame_fit(preset.name).value,
             "voice_window": window or None,
             "voice_seconds": float(wave.shape[-1]) / VOICE_SAMPLE_RATE,
             "position_dtype": DEFAULT_POSITION_DTYPE,
             "sample_rate": int(out.sample_rate),
-            "model": self.model_info(),
-            "lora": self.model_info()["lora"],
-            "lora_sha256": self.model_info()["lora_sha256"],
+            "model": info,
+            "lora": info["lora"],
+            "lora_sha256": info["lora_sha256"],
             "notes": notes,
         }
         return GenerationResult(
             frames=frames,
             audio=audio,
             sample_rate=int(out.sample_rate),
-            fps=float(request.fps),
+            fps=float(req.fps),
             effective=effective,
             timings=dict(sw.timings),
             warnings=tuple(warnings),
         )
+
+    def _lora_list(self) -> list[dict[str, Any]]:
+        """The LoRA files loaded (adapter, path, sha256, rank); per-stage strengths are in
+        ``effective["stages"]``."""
+        out = []
+        for info in (self._lora_info, self._distilled_info):
+            if info is not None:
+                out.append(
+                    {
+                        "adapter": info.adapter_name,
+                        "path": str(info.path),
+                        "sha256": info.sha256,
+                        "rank": info.rank,
+                    }
+                )
+        return out

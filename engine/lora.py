@@ -15,11 +15,17 @@ some common variants, and peft only *warns* about keys that match no module. Thi
    the keys, never a warning; no key kind is known to be safely ignorable, so none is skipped;
 4. loads it as a named peft adapter (``pipe.load_lora_weights`` for pipelines so offload hooks
    are handled, ``transformer.load_lora_adapter`` for a bare transformer) and sets its strength.
+
+Several adapters can be loaded at once (the ID-LoRA as ``idlora``, the distilled LoRA as
+``distilled``). :func:`set_adapter_strengths` switches the whole set in one call -- the
+two-stage presets use it between stages instead of reloading the transformer -- and
+:func:`adapter_strengths` reads back what peft's layers actually hold.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -345,12 +351,19 @@ def load_idlora(
 
     if adapter_name in _adapter_names(pipe_or_transformer):
         unload_idlora(pipe_or_transformer, adapter_name)
-    if _is_pipeline(pipe_or_transformer):
-        pipe_or_transformer.load_lora_weights(converted, adapter_name=adapter_name)
-    else:
-        transformer = _transformer_of(pipe_or_transformer)
-        transformer.load_lora_adapter(converted, prefix="transformer", adapter_name=adapter_name)
-    set_lora_strength(pipe_or_transformer, strength, adapter_name)
+    others = adapter_strengths(pipe_or_transformer) if _adapter_names(pipe_or_transformer) else {}
+    with warnings.catch_warnings():
+        # peft warns whenever a second adapter joins the first: several are what we want
+        warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+        if _is_pipeline(pipe_or_transformer):
+            pipe_or_transformer.load_lora_weights(converted, adapter_name=adapter_name)
+        else:
+            transformer = _transformer_of(pipe_or_transformer)
+            transformer.load_lora_adapter(
+                converted, prefix="transformer", adapter_name=adapter_name
+            )
+    # the adapters loaded before keep their strengths; the new one gets ``strength``
+    set_adapter_strengths(pipe_or_transformer, {**others, adapter_name: float(strength)})
 
     targets = sorted({_BLOCK_INDEX.sub(".", m.partition(".")[2]) for m in matched})
     return LoRAInfo(
@@ -369,13 +382,68 @@ def load_idlora(
 def set_lora_strength(
     pipe_or_transformer: Any, strength: float, adapter_name: str = DEFAULT_ADAPTER
 ) -> None:
-    """Set the loaded adapter's strength (0 = base model exactly, 1 = as trained)."""
+    """Set one loaded adapter's strength (0 = off, 1 = as trained); the others keep theirs."""
     if adapter_name not in _adapter_names(pipe_or_transformer):
         raise InvalidRequestError(f"no LoRA adapter named {adapter_name!r} is loaded")
-    if _is_pipeline(pipe_or_transformer):
-        pipe_or_transformer.set_adapters([adapter_name], [float(strength)])
-    else:
-        _transformer_of(pipe_or_transformer).set_adapters([adapter_name], [float(strength)])
+    strengths = adapter_strengths(pipe_or_transformer)
+    strengths[adapter_name] = float(strength)
+    set_adapter_strengths(pipe_or_transformer, strengths)
+
+
+def set_adapter_strengths(pipe_or_transformer: Any, strengths: dict[str, float]) -> None:
+    """Make exactly the adapters in ``strengths`` with a non-zero strength active, at those
+    strengths; every other loaded adapter is switched off (it stays loaded).
+
+    A strength of 0 deactivates the adapter, so the layers run the base weights exactly and
+    peft skips the adapter's matmuls. Naming an adapter that is not loaded with a non-zero
+    strength is an :class:`InvalidRequestError`.
+    """
+    loaded = _adapter_names(pipe_or_transformer)
+    missing = sorted(n for n, w in strengths.items() if w != 0.0 and n not in loaded)
+    if missing:
+        raise InvalidRequestError(
+            f"no LoRA adapter named {', '.join(map(repr, missing))} is loaded"
+        )
+    active = {n: float(w) for n, w in strengths.items() if n in loaded and w != 0.0}
+    owner = (
+        pipe_or_transformer
+        if _is_pipeline(pipe_or_transformer)
+        else _transformer_of(pipe_or_transformer)
+    )
+    if not loaded:
+        return
+    if not active:
+        owner.disable_lora()
+        return
+    owner.enable_lora()
+    owner.set_adapters(list(active), list(active.values()))
+
+
+def adapter_strengths(pipe_or_transformer: Any) -> dict[str, float]:
+    """``{adapter: strength}`` of every loaded adapter as peft's layers hold it (0 = inactive).
+
+    Read from the first LoRA layer carrying each adapter: its scaling divided by
+    ``lora_alpha / r`` (1 for the checkpoints this module loads, alpha being folded).
+    """
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    out = dict.fromkeys(_adapter_names(pipe_or_transformer), 0.0)
+    pending = set(out)
+    for module in _transformer_of(pipe_or_transformer).modules():
+        if not pending:
+            break
+        if not isinstance(module, BaseTunerLayer):
+            continue
+        scaling = getattr(module, "scaling", {})
+        for name in list(pending):
+            if name not in scaling:
+                continue
+            pending.discard(name)
+            if module.disable_adapters or name not in module.active_adapters:
+                continue
+            base = module.lora_alpha[name] / module.r[name]
+            out[name] = float(scaling[name]) / base
+    return out
 
 
 def unload_idlora(pipe_or_transformer: Any, adapter_name: str = DEFAULT_ADAPTER) -> bool:

@@ -1,7 +1,9 @@
 """The JSON recipe sidecar: everything needed to know how a take was made and to make it again.
 
 A recipe sits next to its clip (``clip.mp4`` -> ``clip.json``). It records the request as
-given and the parameters actually used (snapped size, frames, seed, scales), the inputs with
+given and the parameters actually used (snapped size, frames, seed, scales), the pipeline
+that ran (its stages with sampler, steps, size, guidance and each LoRA's strength, and the
+LoRA files with their SHA-256), the inputs with
 their SHA-256 (so a changed reference file is noticed), the model and LoRA identities, the
 software versions and device, timings and the creation time.
 
@@ -157,6 +159,7 @@ def build_recipe(
             "voice": describe_file(request.voice),
         },
         "request": request.to_dict(),
+        "pipeline": _pipeline_section(effective),
         "effective": effective,
         "model": dict(model_info),
         "lora": dict(lora_info) if lora_info is not None else None,
@@ -166,6 +169,18 @@ def build_recipe(
         "warnings": list(result.warnings),
     }
     return _json_safe(recipe)
+
+
+def _pipeline_section(effective: dict[str, Any]) -> dict[str, Any] | None:
+    """What ran, at a glance: the pipeline, its stages (sampler, steps, size, guidance, LoRA
+    strengths) and the LoRA files; None for results that do not say (older engines)."""
+    if "pipeline" not in effective:
+        return None
+    return {
+        "name": effective["pipeline"],
+        "stages": effective.get("stages", []),
+        "loras": effective.get("loras", []),
+    }
 
 
 def recipe_path_for(output: Path | str) -> Path:

@@ -21,6 +21,14 @@ Tiny dimensions (both variants):
 * vocoder: 24 kHz (``ltx2``) or a bandwidth-extension vocoder to 48 kHz (``ltx2.3``).
 * text encoder: Gemma 3 (text + tiny SigLIP vision tower), 2 layers, hidden 32.
 * tokenizer: Gemma BPE with byte fallback over a small vocabulary, ``model_max_length`` 64.
+* spatial latent upsampler (``latent_upsampler/``, diffusers' ``LTX2LatentUpsamplerModel``):
+  128 channels, 32 in the middle, one residual block per stage, 2x; LTX-2's pixel-shuffle
+  upsampler for ``ltx2``, the rational resampler for ``ltx2.3`` (both code paths get used).
+* two LoRAs in the original key naming, rank 4, beside the components: a *distilled* LoRA
+  (``TINY_DISTILLED_LORA``: video and audio self/cross-attention and feed-forwards, like the
+  real distilled LoRA) and an *ID-LoRA* (``TINY_IDLORA``: audio self-attention, a<->v
+  cross-attention and the audio feed-forward, the modules ID-LoRA trains). Random, so the
+  "distilled" model is not faster to sample: the tiny stack checks mechanics only.
 
 LTX-2.3 differences mirrored from diffusers 0.42.1's options: gated attention (transformer and
 connectors), prompt cross-attention AdaLN modulation (``cross_attn_mod``), per-modality text
@@ -38,7 +46,11 @@ from pathlib import Path
 from typing import Any
 
 VARIANTS = ("ltx2", "ltx2.3")
-TINY_VERSION = 1
+TINY_VERSION = 2
+TINY_UPSAMPLER = "latent_upsampler"
+TINY_DISTILLED_LORA = "tiny-distilled-lora.safetensors"
+TINY_IDLORA = "tiny-idlora.safetensors"
+TINY_LORA_RANK = 4
 TINY_STG_BLOCK = 1  # last block of the 2-block tiny transformer
 TINY_MAX_SEQUENCE_LENGTH = 64
 TINY_SEED = 1234
@@ -288,6 +300,79 @@ def _build_scheduler() -> Any:
     )
 
 
+def build_tiny_upsampler(variant: str = "ltx2", seed: int = TINY_SEED) -> Any:
+    """The tiny spatial latent upsampler (seeded)."""
+    import torch
+    from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
+
+    _check_variant(variant)
+    torch.manual_seed(seed + 100)
+    return LTX2LatentUpsamplerModel(
+        in_channels=_VIDEO_LATENT_CHANNELS,
+        mid_channels=32,
+        num_blocks_per_stage=1,
+        dims=3,
+        spatial_upsample=True,
+        temporal_upsample=False,
+        rational_spatial_scale=2.0,
+        use_rational_resampler=variant == "ltx2.3",
+    ).eval()
+
+
+_IDLORA_MODULES = (
+    *(
+        f"{a}.{p}"
+        for a in ("audio_attn1", "audio_to_video_attn", "video_to_audio_attn")
+        for p in ("to_q", "to_k", "to_v", "to_out.0")
+    ),
+    "audio_ff.net.0.proj",
+    "audio_ff.net.2",
+)
+_DISTILLED_MODULES = (
+    *(
+        f"{a}.{p}"
+        for a in (
+            "attn1",
+            "attn2",
+            "audio_attn1",
+            "audio_attn2",
+            "audio_to_video_attn",
+            "video_to_audio_attn",
+        )
+        for p in ("to_q", "to_k", "to_v", "to_out.0")
+    ),
+    "ff.net.0.proj",
+    "ff.net.2",
+    "audio_ff.net.0.proj",
+    "audio_ff.net.2",
+)
+
+
+def build_tiny_lora(
+    transformer: Any, kind: str, seed: int = TINY_SEED, scale: float = 0.3
+) -> dict[str, Any]:
+    """A random rank-4 LoRA state dict for ``transformer`` in the original LTX-2 key naming
+    (``diffusion_model.transformer_blocks.N.<module>.lora_A/B.weight``).
+
+    ``kind``: ``"distilled"`` or ``"idlora"`` (which modules it adapts, see the module doc).
+    """
+    import torch
+
+    modules = {"distilled": _DISTILLED_MODULES, "idlora": _IDLORA_MODULES}[kind]
+    g = torch.Generator().manual_seed(seed + (200 if kind == "distilled" else 300))
+    named = dict(transformer.named_modules())
+    sd: dict[str, Any] = {}
+    for i in range(len(transformer.transformer_blocks)):
+        for m in modules:
+            lin = named[f"transformer_blocks.{i}.{m}"]
+            base = f"diffusion_model.transformer_blocks.{i}.{m}"
+            a = torch.randn(TINY_LORA_RANK, lin.in_features, generator=g) * scale
+            b = torch.randn(lin.out_features, TINY_LORA_RANK, generator=g) * scale
+            sd[f"{base}.lora_A.weight"] = a.contiguous()
+            sd[f"{base}.lora_B.weight"] = b.contiguous()
+    return sd
+
+
 def build_tiny_components(variant: str = "ltx2", seed: int = TINY_SEED) -> dict[str, Any]:
     """Build the tiny component dict (keys as in diffusers' LTX-2 pipelines), seeded.
 
@@ -326,6 +411,12 @@ def save_tiny_model(path: Path | str, variant: str = "ltx2", seed: int = TINY_SE
     comps = build_tiny_components(variant, seed)
     pipe = LTX2Pipeline(**comps)
     pipe.save_pretrained(path, safe_serialization=True)
+    # the two-stage / fast parts: upsampler and LoRAs, beside the components
+    from safetensors.torch import save_file
+
+    build_tiny_upsampler(variant, seed).save_pretrained(path / TINY_UPSAMPLER)
+    for kind, name in (("distilled", TINY_DISTILLED_LORA), ("idlora", TINY_IDLORA)):
+        save_file(build_tiny_lora(comps["transformer"], kind, seed), str(path / name))
     # record what this folder is, for model_info() and for humans
     info = {
         "tiny": True,
@@ -337,6 +428,17 @@ def save_tiny_model(path: Path | str, variant: str = "ltx2", seed: int = TINY_SE
     }
     (path / "idlora_tiny.json").write_text(json.dumps(info, indent=2))
     return path
+
+
+def tiny_parts(path: Path | str) -> dict[str, Path]:
+    """Paths of the tiny folder's extra parts: ``spatial_upsampler``, ``distilled_lora``,
+    ``id_lora`` (the keys are the registry's file roles)."""
+    path = Path(path)
+    return {
+        "spatial_upsampler": path / TINY_UPSAMPLER,
+        "distilled_lora": path / TINY_DISTILLED_LORA,
+        "id_lora": path / TINY_IDLORA,
+    }
 
 
 def read_tiny_info(path: Path | str) -> dict[str, Any] | None:

@@ -55,17 +55,18 @@ class FakeGenerator:
         cancel: CancelToken | None = None,
     ) -> GenerationResult:
         self.requests.append(request)
+        steps = request.resolved().steps  # None: the pipeline's default
         w = max(32, (request.width or 64) // 32 * 32)
         h = max(32, (request.height or 64) // 32 * 32)
         frames = request.num_frames or round((request.duration_s or 4.84) * request.fps)
         frames = (frames - 1) // 8 * 8 + 1
-        for step in range(1, request.steps + 1):
+        for step in range(1, steps + 1):
             if self.cancel_at == step and cancel is not None:
                 cancel.cancel()
             if cancel is not None:
                 cancel.raise_if_cancelled()
             if progress is not None:
-                progress(ProgressInfo(step, request.steps, 0.01 * step, 0.0))
+                progress(ProgressInfo(step, steps, 0.01 * step, 0.0))
         video = np.zeros((frames, h, w, 3), np.uint8)
         video[..., 0] = (request.seed * 37) % 256
         rate = 24_000
@@ -551,3 +552,71 @@ def test_real_batch_reports_a_too_short_voice_and_continues(
     assert float(rows[1]["duration_s"]) == pytest.approx(9 / 25, abs=0.01)
     assert load_recipe(tmp_path / "o" / "ok.json")["request"]["seed"] == 11
     assert probe_media(tmp_path / "o" / "ok.mp4").num_frames == 9
+
+
+def test_pipeline_options_reach_request_generator_and_recipe(
+    fake: type[FakeGenerator], media: dict[str, Path], tmp_path: Path, capsys: Any
+) -> None:
+    up, dist = tmp_path / "up.safetensors", tmp_path / "dist.safetensors"
+    out = tmp_path / "two.mp4"
+    argv = _single(media, out, "--pipeline", "two-stage", "--frames", "9", "--no-progress")
+    argv += ["--upsampler", str(up), "--distilled-lora", str(dist), "--cfg-star"]
+    argv += ["--identity-start", "0.25", "--identity-end", "0.75", "--distilled-strength-2", "0.6"]
+    assert main(argv) == 0, capsys.readouterr().err
+    gen = fake.instances[0]
+    assert gen.kwargs["upsampler"] == up and gen.kwargs["distilled_lora"] == dist
+    req = gen.requests[0]
+    assert (req.pipeline, req.cfg_star, req.identity_start, req.identity_end) == (
+        "two-stage",
+        True,
+        0.25,
+        0.75,
+    )
+    assert req.distilled_strength_stage2 == 0.6 and req.distilled_strength_stage1 is None
+    assert request_from_recipe(load_recipe(out.with_suffix(".json"))) == req
+    # an unknown pipeline is a usage error
+    with pytest.raises(SystemExit) as exc:
+        main(_single(media, tmp_path / "x.mp4", "--pipeline", "turbo"))
+    assert exc.value.code == 2
+
+
+def test_jobs_file_pipeline_per_job(
+    fake: type[FakeGenerator], media: dict[str, Path], tmp_path: Path, capsys: Any
+) -> None:
+    entry = {
+        "prompt": "[VISUAL]: a man speaking [SPEECH]: One.",
+        "reference_path": str(media["voice"]),
+        "first_frame_path": str(media["image"]),
+    }
+    jobs = [
+        {**entry, "output_name": "a", "pipeline": "fast"},
+        {**entry, "output_name": "b", "pipeline": "turbo"},
+        {**entry, "output_name": "c"},
+    ]
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps(jobs))
+    argv = ["generate", "--model", "tiny", "--jobs", str(path), "--out-dir", str(tmp_path)]
+    argv += ["--pipeline", "two-stage", "--frames", "9", "--no-progress"]
+    assert main(argv) == 1
+    assert [r.pipeline for r in fake.instances[0].requests] == ["fast", "two-stage"]
+    err = capsys.readouterr().err
+    assert "b: job 1: unknown pipeline 'turbo'" in err and "2 of 3 jobs done" in err
+
+
+def test_two_stage_end_to_end_on_the_real_tiny_model(
+    tiny_home: Path, media: dict[str, Path], tmp_path: Path, capsys: Any
+) -> None:
+    out = tmp_path / "two" / "clip.mp4"
+    argv = _single(media, out, "--width", "64", "--height", "32", "--frames", "9")
+    argv += ["--steps", "1", "--pipeline", "two-stage", "--device", "cpu"]
+    assert main(argv) == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "two-stage, 128x64, 9 frames" in captured.out
+    assert "4/4" in captured.err  # 1 stage-1 step + 3 stage-2 steps
+    info = probe_media(out)
+    assert (info.width, info.height, info.num_frames) == (128, 64, 9)
+    assert abs(info.audio_duration_s - 9 / 25) <= 0.04
+    recipe = load_recipe(out.with_suffix(".json"))
+    assert recipe["pipeline"]["name"] == "two-stage"
+    assert [s["width"] for s in recipe["pipeline"]["stages"]] == [64, 128]
+    assert recipe["effective"]["stages"][1]["loras"] == {"distilled": 0.8}  # no ID-LoRA given

@@ -158,3 +158,119 @@ def test_generate_errors(generator, tmp_path: Path) -> None:
         )
     with pytest.raises(ModelNotFoundError):
         IDLoRAGenerator.load(tmp_path / "no-such-model", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def generator_with_idlora(tiny_model_dir: Path):
+    from engine.generate import IDLoRAGenerator
+    from engine.models.tiny import tiny_parts
+
+    gen = IDLoRAGenerator.load(
+        "tiny",
+        tiny_parts(tiny_model_dir)["id_lora"],
+        cache_dir=tiny_model_dir.parent,
+        device="cpu",
+    )
+    yield gen
+    gen.close()
+
+
+def test_two_stage_take_doubles_the_size_and_the_mp4_agrees(
+    generator_with_idlora, tmp_path: Path
+) -> None:
+    from engine.media.video import probe_media, write_mp4
+    from engine.recipe import build_recipe, request_from_recipe
+
+    img, wav = _media(tmp_path)
+    seen = []
+    req = GenerationRequest(
+        prompt="p",
+        image=img,
+        voice=wav,
+        width=64,
+        height=32,
+        num_frames=9,
+        steps=2,
+        pipeline="two-stage",
+        seed=1,
+    )
+    res = generator_with_idlora.generate(req, progress=seen.append)
+    assert res.frames.shape == (9, 64, 128, 3)
+    eff = res.effective
+    assert eff["pipeline"] == "two-stage"
+    assert (eff["width"], eff["height"], eff["stage1_width"], eff["stage1_height"]) == (
+        128,
+        64,
+        64,
+        32,
+    )
+    s1, s2 = eff["stages"]
+    assert (s1["sampler"], s1["steps"], s1["width"], s1["guidance"]) == ("euler", 2, 64, True)
+    assert (s2["sampler"], s2["steps"], s2["width"], s2["height"]) == ("euler", 3, 128, 64)
+    assert s2["sigmas"] == [0.909375, 0.725, 0.421875, 0.0] and s2["guidance"] is False
+    assert s1["loras"] == {"idlora": 1.0, "distilled": 0.0}
+    assert s2["loras"] == {"idlora": 0.0, "distilled": 0.8}
+    assert {lo["adapter"] for lo in eff["loras"]} == {"idlora", "distilled"}
+    assert all(len(lo["sha256"]) == 64 for lo in eff["loras"])
+    # progress counts both stages
+    assert [p.step for p in seen] == [1, 2, 3, 4, 5] and {p.total for p in seen} == {5}
+
+    out = tmp_path / "take.mp4"
+    write_mp4(out, res.frames, res.fps, res.audio, res.sample_rate)
+    media = probe_media(out)
+    assert (media.width, media.height, media.num_frames) == (128, 64, 9)
+    assert media.audio_codec is not None
+    assert abs(media.audio_duration_s - 9 / 25) <= 0.05
+    recipe = build_recipe(
+        req, res, model_info=generator_with_idlora.model_info(), lora_info=None, output=out
+    )
+    assert recipe["pipeline"]["name"] == "two-stage"
+    assert [s["loras"]["distilled"] for s in recipe["pipeline"]["stages"]] == [0.0, 0.8]
+    assert request_from_recipe(recipe) == req
+
+
+def test_fast_and_pipeline_errors(generator_with_idlora, tmp_path: Path) -> None:
+    img, wav = _media(tmp_path)
+    base = dict(prompt="p", image=img, voice=wav, width=64, height=64, num_frames=9)
+    res = generator_with_idlora.generate(GenerationRequest(pipeline="fast", **base))
+    assert res.frames.shape == (9, 64, 64, 3)
+    eff = res.effective
+    assert eff["steps"] == 8 and eff["video_cfg"] == 1.0 and eff["stg_scale"] == 0.0
+    assert eff["identity_scale"] == 3.0
+    assert eff["stages"][0]["loras"] == {"idlora": 1.0, "distilled": 1.0}
+    with pytest.raises(InvalidRequestError, match="fixed 8-step"):
+        generator_with_idlora.generate(GenerationRequest(pipeline="fast", steps=4, **base))
+    with pytest.raises(InvalidRequestError, match="LTX-2.3 model"):
+        generator_with_idlora.generate(GenerationRequest(pipeline="hq", steps=1, **base))
+    with pytest.raises(InvalidRequestError, match="unknown pipeline"):
+        generator_with_idlora.generate(GenerationRequest(pipeline="turbo", **base))
+    with pytest.raises(InvalidRequestError, match="identity-guidance window"):
+        generator_with_idlora.generate(
+            GenerationRequest(identity_start=0.8, identity_end=0.2, steps=1, **base)
+        )
+
+
+def test_pipeline_needs_its_parts(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from engine.generate import IDLoRAGenerator
+
+    # a plain diffusers folder without upsampler or distilled LoRA: one-stage only
+    gen = IDLoRAGenerator.load(str(tiny_model_dir), device="cpu")
+    try:
+        assert gen.missing_for("one-stage") == []
+        assert gen.missing_for("two-stage") == ["spatial_upsampler", "distilled_lora"]
+        img, wav = _media(tmp_path)
+        with pytest.raises(ModelNotFoundError, match="spatial latent upsampler"):
+            gen.generate(
+                GenerationRequest(
+                    prompt="p",
+                    image=img,
+                    voice=wav,
+                    pipeline="two-stage",
+                    steps=1,
+                    width=64,
+                    height=64,
+                    num_frames=9,
+                )
+            )
+    finally:
+        gen.close()

@@ -304,3 +304,64 @@ def test_pipeline_path(transformer, inputs, tmp_path) -> None:
     assert not torch.equal(half, base_audio)
     assert unload_idlora(pipe)
     assert torch.equal(_run(pipe.transformer, inputs)[1], base_audio)
+
+
+def test_two_adapters_switched_without_reload(transformer, inputs, tmp_path) -> None:
+    """ID-LoRA and distilled LoRA loaded at once; per-stage strengths are switched in place."""
+    from engine.lora import adapter_strengths, set_adapter_strengths
+    from engine.models.tiny import build_tiny_lora
+
+    _, base_audio = _run(transformer, inputs)
+    base_video, _ = _run(transformer, inputs)
+    id_lora = _random_lora(transformer, seed=1)
+    id_path = _save_original(tmp_path / "id.safetensors", id_lora)
+    dist_sd = build_tiny_lora(transformer, "distilled")
+    dist_path = tmp_path / "distilled.safetensors"
+    save_file(dist_sd, str(dist_path))
+    dist = {
+        k.removeprefix("diffusion_model.").removesuffix(".lora_A.weight"): (
+            v,
+            dist_sd[k.replace("lora_A", "lora_B")],
+        )
+        for k, v in dist_sd.items()
+        if k.endswith("lora_A.weight")
+    }
+    load_idlora(transformer, id_path, 1.0, "idlora")
+    load_idlora(transformer, dist_path, 0.25, "distilled")
+    weights_before = {n: p.clone() for n, p in transformer.named_parameters() if "lora" not in n}
+    # loading the second adapter keeps the first one's strength
+    assert adapter_strengths(transformer) == {"idlora": 1.0, "distilled": 0.25}
+
+    transformer_base = _tiny_transformer()  # the same seeded weights as ``transformer``
+
+    def expected(f_id: float, f_dist: float):
+        merged = _merged(transformer_base, id_lora, f_id)
+        modules = dict(merged.named_modules())
+        with torch.no_grad():
+            for name, (a, b) in dist.items():
+                modules[name].weight += f_dist * (b @ a)
+        return _run(merged, inputs)
+
+    v, a = _run(transformer, inputs)
+    ev, ea = expected(1.0, 0.25)
+    assert torch.allclose(v, ev, atol=1e-5) and torch.allclose(a, ea, atol=1e-5)
+    # stage 2 of two-stage: ID-LoRA off, distilled 0.8
+    set_adapter_strengths(transformer, {"idlora": 0.0, "distilled": 0.8})
+    assert adapter_strengths(transformer) == pytest.approx({"idlora": 0.0, "distilled": 0.8})
+    v, a = _run(transformer, inputs)
+    ev, ea = expected(0.0, 0.8)
+    assert torch.allclose(v, ev, atol=1e-5) and torch.allclose(a, ea, atol=1e-5)
+    # both off: the base model exactly; switching never touched the base weights
+    set_adapter_strengths(transformer, {"idlora": 0.0, "distilled": 0.0})
+    v, a = _run(transformer, inputs)
+    assert torch.equal(v, base_video) and torch.equal(a, base_audio)
+    for n, p in transformer.named_parameters():
+        if n in weights_before:
+            assert torch.equal(p, weights_before[n])
+    # back on: same as before, no reload
+    set_adapter_strengths(transformer, {"idlora": 1.0, "distilled": 0.25})
+    v2, _ = _run(transformer, inputs)
+    ev, _ = expected(1.0, 0.25)
+    assert torch.allclose(v2, ev, atol=1e-5)
+    with pytest.raises(InvalidRequestError, match="no LoRA adapter named 'other'"):
+        set_adapter_strengths(transformer, {"other": 1.0})

@@ -146,22 +146,16 @@ def test_stg_pass_changes_output(tiny_pipeline) -> None:
         outs.update(res)
         return res
 
-    import engine.pipeline.pipeline_idlora as mod
-
-    orig = mod.denoise
-    mod.denoise = lambda *a, **k: orig(*a, **{**k, "pass_runner": runner})
-    try:
-        pipe(
-            "p",
-            "n",
-            image=img,
-            reference_audio=ref,
-            output_type="latent",
-            generator=torch.Generator().manual_seed(0),
-            **KW,
-        )
-    finally:
-        mod.denoise = orig
+    pipe(
+        "p",
+        "n",
+        image=img,
+        reference_audio=ref,
+        output_type="latent",
+        generator=torch.Generator().manual_seed(0),
+        pass_executor=runner,
+        **KW,
+    )
     assert not torch.allclose(outs["stg"][0], outs["cond"][0])
     assert not torch.allclose(outs["modality"][1], outs["cond"][1])
 
