@@ -156,6 +156,7 @@ def build_generate(
         models_dir=models_dir,
         temp_dir=paths.cache_dir / "tmp",
         idle_release_s=float(settings.get("model_idle_release_s")),
+        config_dir=paths.config_dir,
     )
     queue = JobQueue(jobs, takes, TaskRunner(max_threads=1), worker, parent=window)
     panel = GeneratePanel(state, queue, thumbnails, paths, settings)

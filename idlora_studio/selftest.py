@@ -5,6 +5,9 @@ Qt-free. :func:`run_self_test` runs every check in order and returns a :class:`S
 no download) under the models folder, generates 64x64, 9 frames, 2 steps from a generated image
 and a generated tone, writes an MP4 (H.264 + AAC) to a temporary folder and probes it back, so
 a pass proves that torch, diffusers, the pipeline, the audio front end and the encoder all work.
+The pipelines check then runs the other presets on the tiny stacks with their tiny ID-LoRA,
+distilled LoRA and spatial upsampler: two-stage and fast on LTX-2, HQ (res2s) on LTX-2.3, and
+checks each take's size (the 2x pipelines double it).
 
 A check *fails* only when something would stop the Studio from working (an import error, a broken
 generation, almost no free disk). A check passes *with a warning* when the Studio works but not
@@ -292,6 +295,72 @@ def _check_generation(models_dir: Path, device: str | None) -> CheckResult:
     return CheckResult("Tiny generation", True, detail, total, data)
 
 
+#: (pipeline, tiny model, stage-1 steps or None for the preset's fixed schedule)
+PIPELINE_RUNS = (("two-stage", "tiny", 1), ("fast", "tiny", None), ("hq", "tiny-ltx2.3", 1))
+
+
+def _check_pipelines(models_dir: Path, device: str | None) -> CheckResult:
+    from engine.api import GenerationRequest
+    from engine.generate import TINY_MODELS, IDLoRAGenerator
+    from engine.models.tiny import ensure_tiny_model, tiny_parts
+    from engine.pipeline.presets import get_preset
+
+    data: dict[str, Any] = {}
+    problems: list[str] = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="idlora-selftest-") as tmp:
+        image, voice = _test_inputs(Path(tmp))
+        generators: dict[str, Any] = {}
+        try:
+            for pipeline, model, steps in PIPELINE_RUNS:
+                if model not in generators:
+                    idlora = tiny_parts(ensure_tiny_model(models_dir, TINY_MODELS[model]))
+                    generators[model] = IDLoRAGenerator.load(
+                        model, idlora["id_lora"], device=device, cache_dir=models_dir
+                    )
+                t = time.perf_counter()
+                result = generators[model].generate(
+                    GenerationRequest(
+                        prompt="[VISUAL]: A person looks into the camera. [SPEECH]: Test.",
+                        image=image,
+                        voice=voice,
+                        width=TEST_SIZE,
+                        height=TEST_SIZE,
+                        num_frames=TEST_FRAMES,
+                        steps=steps,
+                        pipeline=pipeline,
+                        seed=1234,
+                    )
+                )
+                side = TEST_SIZE * get_preset(pipeline).upscale
+                got = tuple(result.frames.shape[:3])
+                data[pipeline] = {
+                    "seconds": round(time.perf_counter() - t, 3),
+                    "frames": list(got),
+                    "stages": [
+                        {k: st[k] for k in ("sampler", "steps", "width", "loras")}
+                        for st in result.effective["stages"]
+                    ],
+                }
+                if got != (TEST_FRAMES, side, side):
+                    problems.append(f"{pipeline} made {got}, expected {(TEST_FRAMES, side, side)}")
+        finally:
+            for gen in generators.values():
+                gen.close()
+    total = time.perf_counter() - t0
+    if problems:
+        return CheckResult("Pipelines", False, "; ".join(problems), total, data)
+    detail = ", ".join(f"{name} {data[name]['seconds']:.1f} s" for name, _, _ in PIPELINE_RUNS)
+    return CheckResult(
+        "Pipelines",
+        True,
+        f"{detail} on the tiny stacks (two-stage and HQ at 2x: "
+        f"{2 * TEST_SIZE}x{2 * TEST_SIZE}); ID-LoRA, distilled LoRA and upsampler load",
+        total,
+        data,
+    )
+
+
 # ----------------------------------------------------------------------------- runner
 
 
@@ -323,6 +392,7 @@ def run_self_test(
     steps.append(("Memory profile", lambda: _check_profile(gpu_holder[0])))
     if generation:
         steps.append(("Tiny generation", lambda: _check_generation(models_dir, device)))
+        steps.append(("Pipelines", lambda: _check_pipelines(models_dir, device)))
 
     results: list[CheckResult] = []
     t_all = time.perf_counter()

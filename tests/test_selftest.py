@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.timeout(600)  # builds both tiny stacks and runs every pipeline on the CPU
 def test_cli_self_test_json_passes_with_the_tiny_generation(tmp_path: Path) -> None:
     env = dict(os.environ, IDLORA_STUDIO_HOME=str(tmp_path / "home"), HF_HUB_OFFLINE="1")
     out = subprocess.run(
@@ -22,13 +23,29 @@ def test_cli_self_test_json_passes_with_the_tiny_generation(tmp_path: Path) -> N
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=400,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)  # stdout is JSON and nothing else
     assert report["passed"] is True
     checks = {c["name"]: c for c in report["checks"]}
-    assert set(checks) == {"Software", "GPU", "Disk", "Memory profile", "Tiny generation"}
+    assert set(checks) == {
+        "Software",
+        "GPU",
+        "Disk",
+        "Memory profile",
+        "Tiny generation",
+        "Pipelines",
+    }
+    # every other pipeline ran on the tiny stacks, the 2x ones at twice the size
+    pipes = checks["Pipelines"]
+    assert pipes["ok"], pipes["detail"]
+    assert pipes["data"]["two-stage"]["frames"] == [9, 128, 128]
+    assert pipes["data"]["hq"]["frames"] == [9, 128, 128]
+    assert pipes["data"]["fast"]["frames"] == [9, 64, 64]
+    assert [s["sampler"] for s in pipes["data"]["hq"]["stages"]] == ["res2s", "res2s"]
+    assert pipes["data"]["hq"]["stages"][0]["loras"] == {"idlora": 1.0, "distilled": 0.25}
+    assert pipes["data"]["fast"]["stages"][0]["steps"] == 8
     assert checks["Software"]["data"]["torch"] and checks["Software"]["data"]["diffusers"]
     gen = checks["Tiny generation"]
     assert gen["ok"] and gen["data"]["width"] == 64 and gen["data"]["height"] == 64
@@ -46,6 +63,7 @@ def test_cli_self_test_json_passes_with_the_tiny_generation(tmp_path: Path) -> N
     assert list((tmp_path / "home" / "cache" / "models").glob("tiny-ltx2-*/model_index.json"))
 
 
+@pytest.mark.timeout(600)
 def test_cli_text_report_and_exit_code_one_on_a_failed_check(
     paths, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

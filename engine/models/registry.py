@@ -1,8 +1,14 @@
 """Known model sets, as data: which files to fetch from where, how big, how to check them.
 
-A *model set* is everything one preset needs: the LTX-2 / LTX-2.3 base (transformer, VAEs,
+A *model set* is everything the presets need: the LTX-2 / LTX-2.3 base (transformer, VAEs,
 vocoder, text connectors), the Gemma 3 12B text encoder, the ID-LoRA checkpoint and, for the
-two-stage preset, the spatial upsampler and distilled LoRA. The registry only *describes* them;
+two-stage / HQ / fast pipelines, the spatial upsampler and the distilled LoRA (optional files:
+one-stage runs without them; :func:`available_pipelines` says what a set on disk can run).
+
+Two layouts: ``diffusers`` (LTX-2: a diffusers folder, loaded as is) and ``single-file``
+(LTX-2.3, published as single ``.safetensors`` checkpoints: the ``checkpoint`` file carries the
+transformer and both VAEs; the rest -- text encoder, tokenizer, connectors, vocoder, scheduler
+and the component configs -- comes from the repo's diffusers sub-folders, the *base*). The registry only *describes* them;
 :mod:`engine.models.download` fetches them and :func:`status` inspects what is on disk without
 touching the network or hashing gigabytes.
 
@@ -26,10 +32,16 @@ What is and is not verified here (no hub access from the machines this was writt
   the ``text_encoder``/``tokenizer`` sub-folders of ``Lightricks/LTX-2``.
 * Exact shard names inside those sub-folders are not known offline, so sub-folders are given as
   patterns (``transformer/*``) and resolved against the hub's file listing at download time.
-* ``Lightricks/LTX-2.3`` is assumed to carry the same diffusers sub-folders (its model card loads
-  it with ``DiffusionPipeline.from_pretrained``): NOT verified offline. Its distilled-LoRA name
-  follows the public LTX-2.3 model list; the LTX-2 distilled LoRA name is from memory of the
-  public repo and NOT verified. ID-LoRA file names are unknown: ``*.safetensors`` patterns.
+* Single-file names are the public ID-LoRA repository's download scripts'
+  (``scripts/download_models.sh``, ``ID-LoRA-2.3/scripts/download_models.sh``):
+  ``ltx-2-19b-distilled-lora-384.safetensors``, ``ltx-2.3-22b-dev.safetensors``,
+  ``ltx-2.3-spatial-upscaler-x2-1.1.safetensors``,
+  ``ltx-2.3-22b-distilled-lora-384.safetensors`` and every ID-LoRA repo's
+  ``lora_weights.safetensors``.
+* ``Lightricks/LTX-2.3`` is assumed to carry diffusers sub-folders for the companion parts
+  (text encoder, tokenizer, connectors, vocoder, scheduler, configs) like LTX-2's: NOT verified
+  offline; the hub listing fails clearly if one is absent, and "Use files on disk…" can point
+  the set at any companion folder.
 * Sizes are approximate (method.md's figures split over the parts); they drive the disk check and
   progress only until the hub reports exact sizes.
 * No sha256 is pinned (``None`` everywhere): none could be verified offline and inventing one would
@@ -53,6 +65,7 @@ DOWNLOADS_DIR = ".downloads"
 GB = 1_000_000_000
 
 TINY_SET_ID = "tiny"
+TINY23_SET_ID = "tiny-ltx2.3"
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,12 @@ class ModelSet:
     license_note: str
     builtin: bool = False
     vram_needs: dict[str, float] = field(default_factory=dict)
+    layout: str = "diffusers"  # or "single-file" (see the module docstring)
+
+    def part(self, role: str) -> ModelFile | None:
+        """The set's file with ``role`` (``checkpoint``, ``spatial_upsampler``,
+        ``distilled_lora``, ``id_lora``, ...), or None."""
+        return next((f for f in self.files if f.role == role), None)
 
     @property
     def total_bytes(self) -> int:
@@ -178,9 +197,9 @@ def _ltx2_base() -> tuple[ModelFile, ...]:
         ModelFile(_LTX2, "audio_vae/*", 200_000_000, "audio_vae"),
         ModelFile(_LTX2, "vocoder/*", 300_000_000, "vocoder"),
         *_gemma_files(),
-        # Two-stage preset only.
+        # two-stage / fast only. The upsampler as diffusers loads it
+        # (LTX2LatentUpsamplerModel.from_pretrained(..., subfolder="latent_upsampler")).
         ModelFile(_LTX2, "latent_upsampler/*", 1_000_000_000, "spatial_upsampler", required=False),
-        # File name NOT verified offline (from memory of the public repo); 7.7 GB per method.md.
         ModelFile(
             _LTX2,
             "ltx-2-19b-distilled-lora-384.safetensors",
@@ -192,27 +211,32 @@ def _ltx2_base() -> tuple[ModelFile, ...]:
 
 
 def _ltx23_base() -> tuple[ModelFile, ...]:
-    # Diffusers layout of Lightricks/LTX-2.3, like LTX-2's: the model card loads it with
-    # DiffusionPipeline.from_pretrained("Lightricks/LTX-2.3"), so the component sub-folders are
-    # assumed to match LTX-2's (NOT verified offline; the listing fails clearly if one is
-    # absent). The repo's 40+ GB single-file checkpoints (ltx-2.3-22b-dev.safetensors, ...) are
-    # not fetched; engine.models.sources loads a diffusers folder directly. 22B params in bf16
-    # ~44 GB: estimate.
+    # LTX-2.3 is published as single files; the dev checkpoint holds the transformer and both
+    # VAEs (22B params in bf16 ~44 GB + VAEs: estimate). The companion parts come from the
+    # repo's diffusers sub-folders (assumed, see the module docstring): configs only for the
+    # parts the checkpoint carries.
     return (
+        ModelFile(_LTX23, "ltx-2.3-22b-dev.safetensors", 46_000_000_000, "checkpoint"),
         ModelFile(_LTX23, "model_index.json", 1_000, "pipeline_index"),
         ModelFile(_LTX23, "scheduler/*", 1_000, "scheduler"),
-        ModelFile(_LTX23, "transformer/*", 44_500_000_000, "transformer"),
+        ModelFile(_LTX23, "transformer/config.json", 5_000, "transformer_config"),
+        ModelFile(_LTX23, "vae/config.json", 5_000, "vae_config"),
+        ModelFile(_LTX23, "audio_vae/config.json", 5_000, "audio_vae_config"),
         ModelFile(_LTX23, "connectors/*", 2_000_000_000, "connectors"),
-        ModelFile(_LTX23, "vae/*", 2_000_000_000, "vae"),
-        ModelFile(_LTX23, "audio_vae/*", 200_000_000, "audio_vae"),
         ModelFile(_LTX23, "vocoder/*", 400_000_000, "vocoder"),
         ModelFile(_LTX23, "text_encoder/*", 24 * GB, "text_encoder", gated=True),
         ModelFile(_LTX23, "tokenizer/*", 40_000_000, "tokenizer", gated=True),
-        ModelFile(_LTX23, "latent_upsampler/*", 1 * GB, "spatial_upsampler", required=False),
-        # Name from the public LTX-2.3 model list.
+        # two-stage / HQ / fast only
         ModelFile(
             _LTX23,
-            "ltx-2.3-22b-distilled-lora-384-1.1.safetensors",
+            "ltx-2.3-spatial-upscaler-x2-1.1.safetensors",
+            1_000_000_000,
+            "spatial_upsampler",
+            required=False,
+        ),
+        ModelFile(
+            _LTX23,
+            "ltx-2.3-22b-distilled-lora-384.safetensors",
             7_600_000_000,
             "distilled_lora",
             required=False,
@@ -221,8 +245,8 @@ def _ltx23_base() -> tuple[ModelFile, ...]:
 
 
 def _lora(repo_id: str, size: int) -> ModelFile:
-    # The ID-LoRA repos' file names are not known offline: take every safetensors at the root.
-    return ModelFile(repo_id, "*.safetensors", size, "id_lora")
+    # every public ID-LoRA repo names its checkpoint so (public download scripts)
+    return ModelFile(repo_id, "lora_weights.safetensors", size, "id_lora")
 
 
 _LICENSE_LTX = (
@@ -244,6 +268,7 @@ def _make_set(
         lora=lora,
         license_note=_LICENSE_LTX,
         vram_needs=memory.vram_table(variant),
+        layout="single-file" if any(f.role == "checkpoint" for f in base) else "diffusers",
     )
 
 
@@ -286,8 +311,20 @@ def _build_sets() -> dict[str, ModelSet]:
             id=TINY_SET_ID,
             title="Built-in test model",
             description="A tiny random LTX-2 stack built on this machine (no download) for the "
-            "self-test; its output is noise.",
+            "self-test, with its own upsampler and distilled LoRA; its output is noise.",
             variant="ltx2",
+            files=(),
+            lora=None,
+            license_note="Built locally; no licence terms.",
+            builtin=True,
+            vram_needs={},
+        ),
+        ModelSet(
+            id=TINY23_SET_ID,
+            title="Built-in test model (LTX-2.3)",
+            description="The tiny random stack in its LTX-2.3 form (runs every pipeline, HQ "
+            "included); its output is noise.",
+            variant="ltx2.3",
             files=(),
             lora=None,
             license_note="Built locally; no licence terms.",
@@ -437,3 +474,48 @@ def status(model_set: ModelSet, models_dir: Path) -> SetStatus:
     verified and the bytes present. Cheap (stat calls only): "verified" means the downloader
     checked the hash and the file's size and mtime have not changed since."""
     return SetStatus(model_set, tuple(file_status(f, models_dir) for f in model_set.files))
+
+
+# ----------------------------------------------------------------------------- pipelines
+
+
+def part_paths(model_set: ModelSet, models_dir: Path) -> dict[str, Path | None]:
+    """Where each role's file(s) are on disk (None: not there). Patterns give their folder.
+
+    For the roles the pipelines care about: ``checkpoint``, ``spatial_upsampler``,
+    ``distilled_lora``, ``id_lora``.
+    """
+    out: dict[str, Path | None] = {}
+    for role in ("checkpoint", "spatial_upsampler", "distilled_lora", "id_lora"):
+        mf = model_set.part(role)
+        if mf is None:
+            out[role] = None
+            continue
+        st = file_status(mf, models_dir)
+        if st.state not in (FileState.PRESENT, FileState.VERIFIED) or not st.paths:
+            out[role] = None
+        elif mf.is_pattern and "/" in mf.filename:
+            out[role] = repo_folder(models_dir, mf.repo_id) / mf.listing_root
+        else:
+            out[role] = st.paths[0]
+    return out
+
+
+def available_pipelines(
+    variant: str, has_upsampler: bool, has_distilled: bool
+) -> dict[str, list[str]]:
+    """``{pipeline: [what is missing]}`` for a model of ``variant`` with these parts (an empty
+    list: it can run). Plain data for the Generate page and the model manager."""
+    from engine.pipeline.presets import NEEDS_DISTILLED, NEEDS_UPSAMPLER, PRESETS
+
+    what = {
+        NEEDS_UPSAMPLER: "the spatial upsampler",
+        NEEDS_DISTILLED: "the distilled LoRA",
+    }
+    have = {NEEDS_UPSAMPLER: has_upsampler, NEEDS_DISTILLED: has_distilled}
+    out: dict[str, list[str]] = {}
+    for name, preset in PRESETS.items():
+        missing = [] if variant in preset.variants else ["an LTX-2.3 model"]
+        missing += [what[n] for n in preset.needs if not have[n]]
+        out[name] = missing
+    return out

@@ -10,9 +10,12 @@ file; clicking Download again resumes it. The downloader checks the free disk be
 byte and its :class:`~engine.api.DiskFullError` sentence is shown on the card.
 
 "Use files on disk…" points a set at a diffusers folder, or a single-file checkpoint plus its base
-folder, and an ID-LoRA file. The choice is checked on a worker thread by structure only (the
+folder, and an ID-LoRA file; optionally the spatial upsampler and the distilled LoRA (the
+two-stage / HQ / fast pipelines). The choice is checked on a worker thread by structure only (the
 folder's ``model_index.json`` and component sub-folders, the safetensors header of a file; no
-weights are loaded) and remembered in ``<config_dir>/model_sources.json`` (:class:`LocalSources`).
+weights are loaded) and remembered in ``<config_dir>/model_sources.json``
+(:class:`engine.models.local_sources.LocalSources`). Each card says which pipelines the set can
+run and what the others lack.
 
 "Check this machine" runs :func:`idlora_studio.selftest.run_self_test` on a worker and shows the
 report. Nothing here blocks the GUI thread.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +54,16 @@ from PySide6.QtWidgets import (
 from engine.api import Cancelled, CancelToken, EngineError
 from engine.memory import PROFILE_ORDER, PROFILES
 from engine.models import registry
+from engine.models.local_sources import (
+    SOURCES_FILE,
+    LocalSource,
+    LocalSources,
+    describe_pipelines,
+    set_pipelines,
+)
 from idlora_studio.workers.tasks import TaskRunner
 
-SOURCES_FILE = "model_sources.json"
+__all__ = ["SOURCES_FILE", "LocalSource", "LocalSourceError", "LocalSources", "ModelManager"]
 _HEADER_MAX = 100 << 20
 
 _BADGE = {
@@ -80,82 +90,6 @@ def _fmt_eta(seconds: float | None) -> str:
 
 
 # ============================================================================ files on disk
-
-
-@dataclass(frozen=True)
-class LocalSource:
-    """A model set's weights at a place the user chose.
-
-    ``kind``: ``"diffusers-folder"`` (``model`` is the folder) or ``"single-file"`` (``model`` is
-    the checkpoint, ``base`` the diffusers folder with the parts a single file lacks).
-    """
-
-    set_id: str
-    kind: str
-    model: Path
-    base: Path | None = None
-    lora: Path | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "model": str(self.model),
-            "base": str(self.base) if self.base else None,
-            "lora": str(self.lora) if self.lora else None,
-        }
-
-
-class LocalSources:
-    """The per-set mapping of files on disk, kept in ``<config_dir>/model_sources.json``.
-
-    Qt-free; read and written whole (a few lines), atomically.
-    """
-
-    def __init__(self, path: Path, entries: dict[str, LocalSource] | None = None) -> None:
-        self.path = Path(path)
-        self._entries = dict(entries or {})
-
-    @classmethod
-    def load(cls, config_dir: Path) -> LocalSources:
-        path = Path(config_dir) / SOURCES_FILE
-        entries: dict[str, LocalSource] = {}
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raw = {}
-        if isinstance(raw, dict):
-            for set_id, e in raw.items():
-                if not isinstance(e, dict) or not e.get("model"):
-                    continue
-                entries[set_id] = LocalSource(
-                    set_id,
-                    str(e.get("kind") or "diffusers-folder"),
-                    Path(e["model"]),
-                    Path(e["base"]) if e.get("base") else None,
-                    Path(e["lora"]) if e.get("lora") else None,
-                )
-        return cls(path, entries)
-
-    def get(self, set_id: str) -> LocalSource | None:
-        return self._entries.get(set_id)
-
-    def all(self) -> dict[str, LocalSource]:
-        return dict(self._entries)
-
-    def set(self, source: LocalSource) -> None:
-        self._entries[source.set_id] = source
-        self.save()
-
-    def remove(self, set_id: str) -> None:
-        if self._entries.pop(set_id, None) is not None:
-            self.save()
-
-    def save(self) -> None:
-        from engine.fsutil import atomic_write_text
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {k: v.to_dict() for k, v in sorted(self._entries.items())}
-        atomic_write_text(self.path, json.dumps(data, indent=2))
 
 
 class LocalSourceError(ValueError):
@@ -189,6 +123,8 @@ def validate_local_source(
     model: Path,
     base: Path | None = None,
     lora: Path | None = None,
+    upsampler: Path | None = None,
+    distilled_lora: Path | None = None,
 ) -> LocalSource:
     """Check files by structure (cheap, no torch); :class:`LocalSourceError` says what is wrong."""
     from engine.models.sources import COMPONENTS, SINGLE_FILE_PREFIXES, missing_parts
@@ -235,7 +171,26 @@ def validate_local_source(
         keys = safetensors_keys(lora)
         if not any("lora" in k.lower() for k in keys):
             raise LocalSourceError(f"{lora.name} holds no LoRA weights (no lora_A/lora_B).")
-    return LocalSource(set_id, kind, model, Path(base) if base else None, lora)
+    if distilled_lora is not None:
+        distilled_lora = Path(distilled_lora)
+        if not distilled_lora.is_file():
+            raise LocalSourceError(f"The distilled LoRA file {distilled_lora} does not exist.")
+        if not any("lora" in k.lower() for k in safetensors_keys(distilled_lora)):
+            raise LocalSourceError(f"{distilled_lora.name} holds no LoRA weights.")
+    if upsampler is not None:
+        upsampler = Path(upsampler)
+        if upsampler.is_dir():
+            if not (upsampler / "config.json").is_file():
+                raise LocalSourceError(f"The upsampler folder {upsampler.name} has no config.json.")
+        elif not upsampler.is_file():
+            raise LocalSourceError(f"The spatial upsampler {upsampler} does not exist.")
+        elif not any(k.startswith("initial_conv.") for k in safetensors_keys(upsampler)):
+            raise LocalSourceError(
+                f"{upsampler.name} is not a spatial latent upsampler (no initial_conv weights)."
+            )
+    return LocalSource(
+        set_id, kind, model, Path(base) if base else None, lora, upsampler, distilled_lora
+    )
 
 
 # ============================================================================ worker relay
@@ -253,6 +208,7 @@ class SetOverview:
 
     status: registry.SetStatus
     free_bytes: int
+    pipelines: dict[str, list[str]] = field(default_factory=dict)
 
 
 # ============================================================================ widgets
@@ -275,6 +231,10 @@ class LocalSourceDialog(QDialog):
         self.model_edit = QLineEdit()
         self.base_edit = QLineEdit()
         self.lora_edit = QLineEdit()
+        self.upsampler_edit = QLineEdit()
+        self.upsampler_edit.setPlaceholderText("optional: two-stage and HQ")
+        self.distilled_edit = QLineEdit()
+        self.distilled_edit.setPlaceholderText("optional: two-stage, HQ and fast")
         form = QFormLayout()
         form.addRow(self.folder_radio)
         form.addRow(self.file_radio)
@@ -282,6 +242,12 @@ class LocalSourceDialog(QDialog):
         self.base_row = self._with_browse(self.base_edit, self._browse_base)
         form.addRow("Base folder", self.base_row)
         form.addRow("ID-LoRA", self._with_browse(self.lora_edit, self._browse_lora))
+        form.addRow(
+            "Spatial upsampler", self._with_browse(self.upsampler_edit, self._browse_upsampler)
+        )
+        form.addRow(
+            "Distilled LoRA", self._with_browse(self.distilled_edit, self._browse_distilled)
+        )
         hint = QLabel(
             "Files stay where they are; the Studio only remembers where. They are checked by "
             "structure (folders, safetensors headers) before they are used."
@@ -304,6 +270,8 @@ class LocalSourceDialog(QDialog):
             self.model_edit.setText(str(current.model))
             self.base_edit.setText(str(current.base or ""))
             self.lora_edit.setText(str(current.lora or ""))
+            self.upsampler_edit.setText(str(current.upsampler or ""))
+            self.distilled_edit.setText(str(current.distilled_lora or ""))
         else:
             self.folder_radio.setChecked(True)
         self.folder_radio.toggled.connect(self._kind_changed)
@@ -347,13 +315,39 @@ class LocalSourceDialog(QDialog):
         if path:
             self.lora_edit.setText(path)
 
-    def values(self) -> tuple[str, Path, Path | None, Path | None]:
-        def opt(edit: QLineEdit) -> Path | None:
-            t = edit.text().strip()
-            return Path(t) if t else None
+    def _browse_upsampler(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Spatial upsampler", "", "safetensors (*.safetensors)"
+        )
+        if path:
+            self.upsampler_edit.setText(path)
 
-        base = opt(self.base_edit) if self.kind == "single-file" else None
-        return self.kind, Path(self.model_edit.text().strip()), base, opt(self.lora_edit)
+    def _browse_distilled(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Distilled LoRA", "", "safetensors (*.safetensors)"
+        )
+        if path:
+            self.distilled_edit.setText(path)
+
+    def values(self) -> tuple[str, Path, Path | None, Path | None]:
+        """(kind, model, base, ID-LoRA); the optional parts are in :meth:`parts`."""
+
+        base = _opt_path(self.base_edit) if self.kind == "single-file" else None
+        return (
+            self.kind,
+            Path(self.model_edit.text().strip()),
+            base,
+            _opt_path(self.lora_edit),
+        )
+
+    def parts(self) -> tuple[Path | None, Path | None]:
+        """(spatial upsampler, distilled LoRA) as typed (None when empty)."""
+        return _opt_path(self.upsampler_edit), _opt_path(self.distilled_edit)
+
+
+def _opt_path(edit: QLineEdit) -> Path | None:
+    t = edit.text().strip()
+    return Path(t) if t else None
 
 
 class ModelSetCard(QFrame):
@@ -392,6 +386,9 @@ class ModelSetCard(QFrame):
         self.local_label = QLabel()
         self.local_label.setWordWrap(True)
         self.local_label.hide()
+        self.pipelines_label = QLabel()
+        self.pipelines_label.setObjectName("dimLabel")
+        self.pipelines_label.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
@@ -444,6 +441,7 @@ class ModelSetCard(QFrame):
         lay.addWidget(self.size_label)
         lay.addWidget(self.vram_label)
         lay.addWidget(self.local_label)
+        lay.addWidget(self.pipelines_label)
         lay.addWidget(self.progress)
         lay.addWidget(self.progress_label)
         lay.addWidget(self.message)
@@ -498,10 +496,21 @@ class ModelSetCard(QFrame):
             if ms.gated:
                 text += " · gated: accept the licence on the hub and sign in"
             self.size_label.setText(text)
+        self.pipelines_label.setText(
+            "Pipelines: " + describe_pipelines(ov.pipelines) if ov.pipelines else ""
+        )
         if local is not None:
             lora = f"; ID-LoRA {local.lora}" if local.lora else ""
             base = f" (base {local.base})" if local.base else ""
-            self.local_label.setText(f"Using files on disk: {local.model}{base}{lora}")
+            extra = "".join(
+                f"; {label} {path}"
+                for label, path in (
+                    ("upsampler", local.upsampler),
+                    ("distilled LoRA", local.distilled_lora),
+                )
+                if path
+            )
+            self.local_label.setText(f"Using files on disk: {local.model}{base}{lora}{extra}")
             self.local_label.show()
             self.forget_button.show()
         else:
@@ -653,10 +662,18 @@ class ModelManager(QDialog):
 
         sets = [ms for ms in self._sets if set_ids is None or ms.id in set_ids]
         models_dir = self.models_dir
+        local = {ms.id: self.local.get(ms.id) for ms in sets}
 
         def work() -> dict[str, SetOverview]:
             free = free_bytes(models_dir)
-            return {ms.id: SetOverview(registry.status(ms, models_dir), free) for ms in sets}
+            return {
+                ms.id: SetOverview(
+                    registry.status(ms, models_dir),
+                    free,
+                    set_pipelines(ms, models_dir, local[ms.id]),
+                )
+                for ms in sets
+            }
 
         def done(result: dict[str, SetOverview]) -> None:
             for set_id, ov in result.items():
@@ -790,7 +807,8 @@ class ModelManager(QDialog):
         dialog = LocalSourceDialog(ms.title, self.local.get(set_id), self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             kind, model, base, lora = dialog.values()
-            self.use_local_files(set_id, kind, model, base, lora)
+            upsampler, distilled = dialog.parts()
+            self.use_local_files(set_id, kind, model, base, lora, upsampler, distilled)
 
     def use_local_files(
         self,
@@ -799,6 +817,8 @@ class ModelManager(QDialog):
         model: Path,
         base: Path | None = None,
         lora: Path | None = None,
+        upsampler: Path | None = None,
+        distilled_lora: Path | None = None,
     ) -> None:
         """Validate (on a worker) and remember files on disk for ``set_id``."""
         card = self.cards[set_id]
@@ -817,7 +837,11 @@ class ModelManager(QDialog):
             self.refresh([set_id])
 
         self._runner.submit(
-            lambda: validate_local_source(set_id, kind, model, base, lora), done, failed
+            lambda: validate_local_source(
+                set_id, kind, model, base, lora, upsampler, distilled_lora
+            ),
+            done,
+            failed,
         )
 
     def forget_local(self, set_id: str) -> None:

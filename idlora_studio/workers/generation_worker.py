@@ -6,7 +6,11 @@ slot :meth:`GenerationWorker.run_job` runs one persisted job end to end, in the 
 1. ``queued -> running`` in the database (a job cancelled meanwhile is skipped);
 2. get a generator from the cache (keyed by model set, LoRA, strength, memory profile,
    device; another key closes the old one first; an idle timer closes it after
-   ``settings.model_idle_release_s``);
+   ``settings.model_idle_release_s``). The job's model set is resolved by
+   :func:`engine.models.local_sources.resolve_model`: the built-in tiny models, the files the
+   user pointed at (a single-file checkpoint with its base), or the downloaded set; the
+   spatial upsampler and distilled LoRA are loaded only for a pipeline that needs them (a
+   cached generator that has them serves every pipeline);
 3. ``generator.generate`` with a progress callback (``progress`` and ``preview`` signals,
    throttled database writes) and a :class:`~engine.api.CancelToken`;
 4. MP4 (H.264 + AAC), WAV and a JPEG thumbnail into a temporary folder, recipe built, then
@@ -57,22 +61,36 @@ from idlora_studio.library.jobs_repo import (
 
 log = logging.getLogger(__name__)
 
-TINY_MODELS = ("tiny", "tiny-ltx2", "tiny-ltx2.3")
 THUMBNAIL_LONG_SIDE = 320
 
 
 @dataclass(frozen=True)
 class GeneratorKey:
-    """What identifies a loaded generator in the cache."""
+    """What identifies a loaded generator in the cache (``parts``: the optional parts loaded,
+    e.g. ``spatial_upsampler``, ``distilled_lora``)."""
 
     model_set: str
     lora: str | None
     lora_strength: float
     memory_profile: str
     device: str | None
+    parts: frozenset[str] = frozenset()
+
+    def serves(self, other: GeneratorKey) -> bool:
+        """Whether a generator loaded for ``self`` can run a job that needs ``other``."""
+        same = (self.model_set, self.lora, self.lora_strength, self.memory_profile, self.device)
+        theirs = (
+            other.model_set,
+            other.lora,
+            other.lora_strength,
+            other.memory_profile,
+            other.device,
+        )
+        return same == theirs and other.parts <= self.parts
 
 
-#: ``factory(model, lora, *, lora_strength, device, memory_profile, cache_dir)`` -> generator
+#: ``factory(model, lora, *, lora_strength, device, memory_profile, cache_dir, base=,
+#: upsampler=, distilled_lora=)`` -> generator
 GeneratorFactory = Callable[..., Any]
 
 
@@ -84,6 +102,7 @@ def default_factory(
     device: str | None = None,
     memory_profile: str = "auto",
     cache_dir: Path | None = None,
+    **parts: Any,
 ) -> Any:
     from engine.generate import IDLoRAGenerator  # torch loads here, in the worker thread
 
@@ -94,40 +113,20 @@ def default_factory(
         device=device,
         memory_profile=memory_profile,
         cache_dir=cache_dir,
+        **parts,
     )
 
 
-def resolve_model(model_set: str, models_dir: Path, lora: Path | None) -> tuple[str, Path | None]:
-    """(model source, LoRA file) for a job's model set.
+def resolve_model(
+    model_set: str, models_dir: Path, lora: Path | None, config_dir: Path | None = None
+) -> Any:
+    """The :class:`~engine.models.local_sources.ResolvedModel` of a job's model set (files the
+    user pointed at in ``config_dir``'s model sources win over downloaded ones)."""
+    from engine.models.local_sources import LocalSources
+    from engine.models.local_sources import resolve_model as resolve
 
-    "tiny" names the built-in test model (built under ``models_dir``); a registry id maps to
-    the downloaded diffusers folder and the set's ID-LoRA file; anything else is passed to the
-    engine as a folder, checkpoint file or repo id (user-pointed files)."""
-    if model_set in TINY_MODELS:
-        return model_set, lora
-    from engine.models import registry
-
-    try:
-        ms = registry.get_set(model_set)
-    except KeyError:
-        return model_set, lora
-    st = registry.status(ms, models_dir)
-    if not st.complete:
-        raise ModelNotFoundError(
-            f"The model set “{ms.title}” is not completely downloaded. Open the model manager "
-            "to download it or point the Studio at the files.",
-            tuple(f.file.filename for f in st.files if f.file.required),
-        )
-    base = registry.repo_folder(models_dir, ms.files[0].repo_id)
-    if lora is None and ms.lora is not None:
-        found = sorted(registry.repo_folder(models_dir, ms.lora.repo_id).glob("*.safetensors"))
-        if not found:
-            raise ModelNotFoundError(
-                f"The ID-LoRA of “{ms.title}” is missing; download it in the model manager.",
-                (ms.lora.repo_id,),
-            )
-        lora = found[0]
-    return str(base), lora
+    local = LocalSources.load(config_dir) if config_dir is not None else None
+    return resolve(model_set, models_dir, lora, local)
 
 
 def _lighter(profile: str | None) -> str | None:
@@ -187,12 +186,14 @@ class GenerationWorker(QObject):
         idle_release_s: float = 300.0,
         device: str | None = None,
         factory: GeneratorFactory | None = None,
+        config_dir: Path | None = None,
     ) -> None:
         super().__init__(None)
         self._jobs = jobs
         self._takes = takes
         self._models_dir = Path(models_dir)
         self._temp_dir = Path(temp_dir)
+        self._config_dir = Path(config_dir) if config_dir is not None else None
         self.idle_release_s = float(idle_release_s)
         self._device = device
         self._factory = factory or default_factory
@@ -273,24 +274,39 @@ class GenerationWorker(QObject):
         self.release_model()
 
     def _get_generator(self, job: JobInfo) -> Any:
+        resolved = resolve_model(job.model_set, self._models_dir, job.lora_path, self._config_dir)
+        pipeline = job.request.pipeline
+        missing = resolved.missing_for(pipeline)
+        if missing:
+            from engine.pipeline.presets import get_preset
+
+            title = get_preset(pipeline).title
+            raise ModelNotFoundError(
+                f"the {title} pipeline needs {' and '.join(missing)}, which this model set "
+                "does not have. Download it in the model manager or point the set at the file "
+                "(Use files on disk…).",
+                tuple(missing),
+            )
+        parts = resolved.loader_kwargs(pipeline)
         key = GeneratorKey(
             job.model_set,
             str(job.lora_path) if job.lora_path else None,
             float(job.lora_strength),
             job.memory_profile,
             self._device,
+            frozenset(k for k in parts if k != "base"),
         )
-        if self._generator is not None and self._key == key:
+        if self._generator is not None and self._key is not None and self._key.serves(key):
             return self._generator
         self.release_model()
-        model, lora = resolve_model(job.model_set, self._models_dir, job.lora_path)
         self._generator = self._factory(
-            model,
-            lora,
+            resolved.model,
+            resolved.lora,
             lora_strength=job.lora_strength,
             device=self._device,
             memory_profile=job.memory_profile,
             cache_dir=self._models_dir,
+            **parts,
         )
         self._key = key
         self.model_loaded.emit(job.model_set)

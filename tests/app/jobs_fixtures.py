@@ -68,8 +68,8 @@ def repos(paths) -> Iterator[tuple[Any, Any, Any]]:  # noqa: ANN001
 
 @pytest.fixture
 def make_queue(repos, paths, tiny_models_dir, qtbot) -> Iterator[Callable[..., Any]]:  # noqa: ANN001
-    """``make_queue(factory=None, idle_release_s=300)`` -> a loaded JobQueue on the real
-    worker thread; every queue made is closed at the end of the test."""
+    """``make_queue(factory=None, idle_release_s=300, config_dir=None)`` -> a loaded JobQueue on
+    the real worker thread; every queue made is closed at the end of the test."""
     from idlora_studio.state.jobs import JobQueue
     from idlora_studio.workers.generation_worker import GenerationWorker
     from idlora_studio.workers.tasks import TaskRunner
@@ -77,7 +77,9 @@ def make_queue(repos, paths, tiny_models_dir, qtbot) -> Iterator[Callable[..., A
     _, jobs, takes = repos
     made: list[Any] = []
 
-    def make(factory: Any = None, idle_release_s: float = 300.0) -> Any:
+    def make(
+        factory: Any = None, idle_release_s: float = 300.0, config_dir: Path | None = None
+    ) -> Any:
         worker = GenerationWorker(
             jobs,
             takes,
@@ -86,6 +88,7 @@ def make_queue(repos, paths, tiny_models_dir, qtbot) -> Iterator[Callable[..., A
             idle_release_s=idle_release_s,
             device="cpu",
             factory=factory,
+            config_dir=config_dir,
         )
         queue = JobQueue(jobs, takes, TaskRunner(max_threads=1), worker)
         made.append(queue)

@@ -195,3 +195,58 @@ def test_warm_up_imports_the_engine_on_the_worker_thread(
     qtbot.waitUntil(lambda: bool(ready), timeout=LONG)
     assert "engine.pipeline.pipeline_idlora" in sys.modules and "torch" in sys.modules
     assert queue._worker._warm  # noqa: SLF001 - once per worker
+
+
+class InstantGenerator(BlockingGenerator):
+    """Records every load; each job ends at once (cancelled), so no take is stored."""
+
+    def generate(self, request: GenerationRequest, progress: Any = None, cancel: Any = None) -> Any:
+        raise Cancelled("done")
+
+
+def test_single_file_sets_get_their_base_and_pipelines_their_parts(
+    make_queue,  # noqa: ANN001, F811
+    tiny_inputs,  # noqa: ANN001, F811
+    tmp_path: Path,
+    qtbot,  # noqa: ANN001
+) -> None:
+    import dataclasses
+
+    from engine.models.local_sources import LocalSource, LocalSources
+
+    config = tmp_path / "config"
+    ckpt, base, lora = tmp_path / "ltx-2.3-22b-dev.safetensors", tmp_path / "base", tmp_path / "l"
+    up, dist = tmp_path / "up.safetensors", tmp_path / "dist.safetensors"
+    local = LocalSources.load(config)
+    local.set(LocalSource("ltx2.3-celebvhq-3k", "single-file", ckpt, base, lora, up, dist))
+    local.set(LocalSource("ltx2-talkvid", "diffusers-folder", tmp_path / "ltx2", None, lora))
+    fake = InstantGenerator()
+    queue = make_queue(factory=fake.factory, config_dir=config)
+    ended: list[int] = []
+    failures: list[tuple[int, str, str]] = []
+    queue.job_cancelled.connect(ended.append)
+    queue.job_failed.connect(lambda j, k, m: failures.append((j, k, m)))
+    req = tiny_request(tiny_inputs)
+
+    def run(pipeline: str, model_set: str) -> None:
+        n = len(ended) + len(failures)
+        queue.enqueue(dataclasses.replace(req, pipeline=pipeline), JobSpec(model_set=model_set))
+        qtbot.waitUntil(lambda: len(ended) + len(failures) > n, timeout=LONG)
+
+    run("one-stage", "ltx2.3-celebvhq-3k")
+    # a single-file set is queued like a folder: the checkpoint, with its base
+    assert fake.loads[0]["model"] == str(ckpt) and fake.loads[0]["base"] == base
+    assert fake.loads[0]["lora"] == lora
+    assert "upsampler" not in fake.loads[0] and "distilled_lora" not in fake.loads[0]
+    run("hq", "ltx2.3-celebvhq-3k")
+    assert len(fake.loads) == 2  # reloaded with the parts HQ needs
+    assert fake.loads[1]["upsampler"] == up and fake.loads[1]["distilled_lora"] == dist
+    run("fast", "ltx2.3-celebvhq-3k")
+    run("one-stage", "ltx2.3-celebvhq-3k")
+    assert len(fake.loads) == 2  # the loaded generator serves every pipeline
+    # a set without the upsampler cannot run two-stage: a clear failure, nothing loaded
+    run("two-stage", "ltx2-talkvid")
+    assert len(fake.loads) == 2
+    _, kind, message = failures[-1]
+    assert kind == "missing_model" and "spatial upsampler" in message
+    assert "distilled LoRA" in message and "Use files on disk" in message

@@ -497,7 +497,13 @@ def test_registry_sets_are_plain_data(tmp_path: Path) -> None:
         assert all(f.sha256 is None for f in s.files)  # nothing pinned that was not verified
         assert 60e9 < s.required_bytes <= s.total_bytes < 100e9
         roles = {f.role for f in s.files if f.required}
-        assert {"transformer", "text_encoder", "vae", "audio_vae", "vocoder", "id_lora"} <= roles
+        if s.layout == "single-file":  # the checkpoint carries the transformer and both VAEs
+            assert {"checkpoint", "transformer_config", "vae_config", "audio_vae_config"} <= roles
+        else:
+            assert {"transformer", "vae", "audio_vae"} <= roles
+        assert {"text_encoder", "vocoder", "connectors", "id_lora"} <= roles
+        optional = {f.role for f in s.files if not f.required}
+        assert optional == {"spatial_upsampler", "distilled_lora"}
         assert list(s.vram_needs) == list(memory_order())
         st = registry.status(s, tmp_path)
         assert st.state is FileState.MISSING and st.bytes_present == 0
