@@ -131,7 +131,7 @@ def media(tmp_path: Path) -> dict[str, Path]:
     return {"image": img, "voice": wav}
 
 
-def _panel(qtbot, paths, settings, library, queue) -> Any:  # noqa: ANN001
+def _panel(qtbot, paths, settings, library, queue, set_ids=("ltx2-celebvhq", "tiny", "ltx2.3-celebvhq-3k")) -> Any:  # noqa: ANN001
     from idlora_studio.state.library_state import LibraryState
     from idlora_studio.ui.generate import GeneratePanel
     from idlora_studio.ui.thumbnails import ThumbnailCache
@@ -140,7 +140,7 @@ def _panel(qtbot, paths, settings, library, queue) -> Any:  # noqa: ANN001
     db, thumbs = TaskRunner(1), TaskRunner(1)
     state = LibraryState(library, db)
     cache = ThumbnailCache(thumbs, side=96)
-    sets = {k: registry.MODEL_SETS[k] for k in ("ltx2-celebvhq", "tiny", "ltx2.3-celebvhq-3k")}
+    sets = {k: registry.MODEL_SETS[k] for k in set_ids}
     panel = GeneratePanel(
         state, queue, cache, paths, settings, gpu_probe=lambda: None, model_sets=sets
     )
@@ -216,6 +216,18 @@ def test_effective_size_and_frames_update_while_typing(flow, qtbot) -> None:  # 
     panel.select_model_set("ltx2.3-celebvhq-3k")
     label = panel.form.output.size_label.text()
     assert "First frame cropped from 1920x1080 to its centre 1920x864" in label
+    # ... and per pipeline: LTX-2 two-stage (and fast) centre-crop too; the 2x take is said.
+    panel.select_model_set("ltx2-celebvhq")
+    combo = panel.form.model.preset_combo
+    combo.setCurrentIndex(combo.findData("two-stage"))
+    label = panel.form.output.size_label.text()
+    assert "First frame cropped from 1920x1080 to its centre 1920x864" in label
+    assert "The take: <b>1280 × 576</b>" in label
+    combo.setCurrentIndex(combo.findData("fast"))
+    label = panel.form.output.size_label.text()
+    assert "First frame cropped" in label and "The take" not in label
+    combo.setCurrentIndex(combo.findData("one-stage"))
+    assert "First frame stretched" in panel.form.output.size_label.text()
     panel.select_model_set("tiny")
 
     # Frames: 8k+1.
@@ -291,11 +303,16 @@ def test_invalid_combinations_disable_queue_with_the_reason(flow, qtbot, fake_li
     assert queue.enqueued == []
     assert panel.queue_takes() == 0 and queue.enqueued == []
 
-    # Presets: only the one-stage one can be chosen.
-    model = panel.form.model.preset_combo.model()
-    assert model.item(0).isEnabled()
-    for row in (1, 2):
-        assert not model.item(row).isEnabled() and model.item(row).toolTip() == "not available yet"
+    # Presets: all four are offered; HQ needs an LTX-2.3 model, which the tiny LTX-2 set is not.
+    combo = panel.form.model.preset_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == [
+        "one-stage",
+        "two-stage",
+        "hq",
+        "fast",
+    ]
+    assert "files missing" in combo.itemText(2) and "files missing" not in combo.itemText(1)
+    assert "lacks an LTX-2.3 model" in combo.itemData(2, Qt.ItemDataRole.ToolTipRole)
 
 
 def test_queue_n_takes_enqueues_seed_variations(flow, qtbot) -> None:  # noqa: ANN001
@@ -521,3 +538,102 @@ def test_finished_take_lands_in_the_timeline_bin(
     window.generate_panel.queue.job_finished.emit(0, take_id)
     qtbot.waitUntil(lambda: take_id in {m.take_id for m in timeline.bin}, timeout=10_000)
     window.shutdown()
+
+
+# ----------------------------------------------------------------------------- presets
+def test_presets_fill_their_defaults_and_say_what_is_missing(flow, qtbot, paths) -> None:  # noqa: ANN001
+    from engine.models.local_sources import LocalSource, LocalSources
+
+    panel, queue, rid, _ = flow
+    _choose(qtbot, panel, rid)
+    panel.form.prompt.speech_edit.setPlainText("Hello there.")
+    panel.select_model_set("tiny")
+    model, adv = panel.form.model, panel.form.advanced
+    assert model.preset() == "one-stage" and adv.steps_spin.value() == 30
+    assert "30 euler steps · CFG 3/7, identity 3, STG 1 (block 29)" in model.preset_note.text()
+
+    model.preset_combo.setCurrentIndex(model.preset_combo.findData("fast"))
+    assert (adv.steps_spin.value(), adv.steps_spin.isEnabled()) == (8, False)
+    assert (adv.video_cfg.value(), adv.audio_cfg.value(), adv.stg_scale.value()) == (1, 1, 0)
+    assert (adv.identity_scale.value(), adv.modality_scale.value()) == (3.0, 1.0)
+    assert "no CFG" in model.preset_note.text()
+    assert "needs the distilled LoRA" in model.preset_note.text()
+    assert panel.form.queue_button.isEnabled()  # the tiny stack has its distilled LoRA
+
+    model.preset_combo.setCurrentIndex(model.preset_combo.findData("two-stage"))
+    assert adv.steps_spin.isEnabled() and adv.steps_spin.value() == 30
+    assert "then 2x: 3 euler steps, distilled LoRA 0.8, no ID-LoRA" in model.preset_note.text()
+    assert "The take: <b>1024 × 576</b>" in panel.form.output.size_label.text()
+
+    model.preset_combo.setCurrentIndex(model.preset_combo.findData("hq"))
+    assert adv.steps_spin.value() == 15 and adv.cfg_star.isChecked()
+    assert (adv.stg_scale.value(), adv.stg_block.value()) == (0.0, 28)
+    assert not panel.form.queue_button.isEnabled()
+    assert "needs an LTX-2.3 model" in model.preset_problem.text()
+
+    # A set pointed at a single-file checkpoint (with its base) queues like a folder; without
+    # the upsampler and the distilled LoRA, the two-stage preset says so.
+    LocalSources.load(paths.config_dir).set(
+        LocalSource(
+            "ltx2-celebvhq",
+            "single-file",
+            paths.data_dir / "ltx-2-19b-dev.safetensors",
+            paths.data_dir / "base",
+        )
+    )
+    panel.refresh_models()
+    panel.select_model_set("ltx2-celebvhq")
+    qtbot.waitUntil(lambda: "files on disk" in model.model_combo.currentText(), timeout=5000)
+    model.preset_combo.setCurrentIndex(model.preset_combo.findData("two-stage"))
+    qtbot.waitUntil(lambda: "spatial upsampler" in model.preset_problem.text(), timeout=5000)
+    assert "the spatial upsampler and the distilled LoRA" in model.preset_problem.text()
+    assert not panel.form.queue_button.isEnabled()
+    model.preset_combo.setCurrentIndex(model.preset_combo.findData("one-stage"))
+    assert panel.form.queue_button.isEnabled(), panel.form.reason_label.text()
+    panel.form.advanced.identity_start.setValue(0.5)
+    assert panel.queue_takes() == 1
+    requests, spec = queue.enqueued[-1]
+    assert spec.model_set == "ltx2-celebvhq" and spec.lora_path is None
+    assert requests[0].pipeline == "one-stage" and requests[0].identity_start == 0.5
+
+
+def test_every_preset_queues_on_the_tiny_stack(qtbot, paths, settings, repos, make_queue, tmp_path):  # noqa: ANN001, ANN201, F811
+    lib, _jobs, takes = repos
+    created = lib.create_identity_with_media(
+        "Astronaut",
+        [face_image(tmp_path / "face.png")],
+        [tone_wav(tmp_path / "voice.wav", freq=190.0, seconds=3.0)],
+    )
+    queue = make_queue()
+    panel = _panel(qtbot, paths, settings, lib, queue, ("tiny", "tiny-ltx2.3"))
+    _choose(qtbot, panel, created.identity_id)
+    form = panel.form
+    form.prompt.speech_edit.setPlainText("Hello from the tiny model.")
+    form.output.size_mode.setCurrentIndex(form.output.size_mode.findData("custom"))
+    form.output.width_spin.setValue(64)
+    form.output.height_spin.setValue(64)
+    form.output.length_mode.setCurrentIndex(form.output.length_mode.findData("frames"))
+    form.output.frames_spin.setValue(9)
+    form.output.random_seed.setChecked(False)
+    made: list[int] = []
+    for preset, model_set, steps, side in (
+        ("one-stage", "tiny", 2, 64),
+        ("two-stage", "tiny", 1, 128),
+        ("fast", "tiny", None, 64),
+        ("hq", "tiny-ltx2.3", 1, 128),
+    ):
+        panel.select_model_set(model_set)
+        form.model.preset_combo.setCurrentIndex(form.model.preset_combo.findData(preset))
+        if steps is not None:
+            form.advanced.steps_spin.setValue(steps)
+        assert form.queue_button.isEnabled(), (preset, form.reason_label.text())
+        with qtbot.waitSignal(queue.job_finished, timeout=3 * LONG) as finished:
+            qtbot.mouseClick(form.queue_button, Qt.MouseButton.LeftButton)
+        job_id, take_id = finished.args
+        made.append(take_id)
+        qtbot.waitUntil(lambda: set(made) <= set(panel.takes.take_ids()), timeout=10_000)
+        take = takes.get_take(take_id)
+        assert (take.width, take.height) == (side, side), preset
+        assert take.recipe["pipeline"]["name"] == preset
+        assert queue.job(job_id).request.pipeline == preset
+    assert len(panel.takes.take_ids()) == 4

@@ -4,7 +4,7 @@
 - ``form.py``: :class:`GenerateForm`, the left column: sections, Queue button, requests.
 - ``identity_picker.py``: who speaks (identity, reference image, voice clip).
 - ``prompt_fields.py``: Visual / Speech / Sounds, the tagged prompt, the negative prompt.
-- ``presets.py``: the sampling presets (fast one-stage, two-stage, HQ) and their picker.
+- ``presets.py``: the pipeline picker (one-stage, two-stage, HQ, fast) and each one's summary.
 - ``model_settings.py``: preset, model set and its install status, memory profile and VRAM.
 - ``output_settings.py``: size, length, seed and takes, with the effective values.
 - ``advanced_settings.py``: steps, guidance scales, STG block, LoRA strength (with tips).

@@ -1,12 +1,16 @@
-"""The advanced section: denoising steps, the five guidance scales, STG block, LoRA strength.
+"""The advanced section: denoising steps, the five guidance scales, STG block, CFG-star, the
+identity-guidance window, LoRA strength.
 
 Each field carries a short tooltip (:data:`TIPS`) saying what it does and the reference value.
+Choosing a preset fills the fields with that preset's public defaults (:meth:`apply_preset`);
+"Reference defaults" restores them. The fast preset's distilled schedule has a fixed 8 steps.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -17,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import api
+from engine.pipeline.presets import DEFAULT_PIPELINE, PRESETS
 from idlora_studio.ui.generate.common import Collapsible
 
 TIPS = {
@@ -33,6 +38,11 @@ TIPS = {
     "modality": "Audio-video sync guidance: how strongly picture and sound follow each other. "
     "1.0 switches it off (reference: 3).",
     "lora": "Strength of the ID-LoRA: 1.0 as trained; lower weakens the identity transfer.",
+    "cfg_star": "CFG-star: rescale the negative prediction onto the conditional one before CFG "
+    "(the LTX-2.3 HQ preset's guidance).",
+    "identity_window": "Where on the schedule identity guidance runs (fractions of the steps: "
+    "0 = first step, 1 = last). The reference uses the whole schedule; a shorter window is "
+    "faster (one pass fewer per step outside it).",
 }
 
 
@@ -45,6 +55,7 @@ class AdvancedSettings(Collapsible):
         body = QGroupBox()
         super().__init__("Advanced: guidance scales", body)
         self._default_steps = default_steps
+        self._preset = DEFAULT_PIPELINE
         lay = QFormLayout(body)
         lay.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.steps_spin = QSpinBox()
@@ -63,6 +74,16 @@ class AdvancedSettings(Collapsible):
         self.stg_block.valueChanged.connect(self.changed)
         self.modality_scale = self._dspin(api.DEFAULT_MODALITY_SCALE, 1.0, 20.0, TIPS["modality"])
         self.lora_strength = self._dspin(1.0, 0.0, 2.0, TIPS["lora"], 0.05)
+        self.cfg_star = QCheckBox("CFG-star")
+        self.cfg_star.setToolTip(TIPS["cfg_star"])
+        self.cfg_star.toggled.connect(self.changed)
+        self.identity_start = self._dspin(0.0, 0.0, 1.0, TIPS["identity_window"], 0.05)
+        self.identity_end = self._dspin(1.0, 0.0, 1.0, TIPS["identity_window"], 0.05)
+        window_row = QHBoxLayout()
+        window_row.addWidget(self.identity_start)
+        window_row.addWidget(QLabel("to"))
+        window_row.addWidget(self.identity_end)
+        window_row.addStretch(1)
         stg_row = QHBoxLayout()
         stg_row.addWidget(self.stg_scale)
         stg_row.addWidget(QLabel("block"))
@@ -71,7 +92,9 @@ class AdvancedSettings(Collapsible):
         lay.addRow("Steps", self.steps_spin)
         lay.addRow("Video CFG", self.video_cfg)
         lay.addRow("Audio CFG", self.audio_cfg)
+        lay.addRow("", self.cfg_star)
         lay.addRow("Identity", self.identity_scale)
+        lay.addRow("Identity window", window_row)
         lay.addRow("STG", stg_row)
         lay.addRow("Modality", self.modality_scale)
         lay.addRow("LoRA strength", self.lora_strength)
@@ -92,11 +115,36 @@ class AdvancedSettings(Collapsible):
         return spin
 
     def reset(self) -> None:
-        self.steps_spin.setValue(self._default_steps)
-        self.video_cfg.setValue(api.DEFAULT_VIDEO_CFG)
-        self.audio_cfg.setValue(api.DEFAULT_AUDIO_CFG)
-        self.identity_scale.setValue(api.DEFAULT_IDENTITY_SCALE)
-        self.stg_scale.setValue(api.DEFAULT_STG_SCALE)
-        self.stg_block.setValue(api.DEFAULT_STG_BLOCK)
-        self.modality_scale.setValue(api.DEFAULT_MODALITY_SCALE)
+        """The current preset's public defaults (one-stage: the reference's)."""
+        preset = PRESETS[self._preset]
+        fixed = preset.stages[0].fixed_steps
+        if fixed is not None:
+            self.steps_spin.setValue(fixed)
+        elif self._preset == DEFAULT_PIPELINE:
+            self.steps_spin.setValue(self._default_steps)
+        else:
+            self.steps_spin.setValue(preset.steps)
+        self.steps_spin.setEnabled(fixed is None)
+        self.steps_spin.setToolTip(
+            TIPS["steps"]
+            if fixed is None
+            else f"The {preset.title} preset's distilled schedule has {fixed} steps."
+        )
+        self.video_cfg.setValue(preset.video_cfg)
+        self.audio_cfg.setValue(preset.audio_cfg)
+        self.cfg_star.setChecked(preset.cfg_star)
+        self.identity_scale.setValue(preset.identity)
+        self.identity_start.setValue(0.0)
+        self.identity_end.setValue(1.0)
+        self.stg_scale.setValue(preset.stg)
+        self.stg_block.setValue(preset.stg_block)
+        self.modality_scale.setValue(preset.modality)
         self.lora_strength.setValue(1.0)
+
+    def apply_preset(self, name: str) -> None:
+        """Fill every field with preset ``name``'s public defaults."""
+        self._preset = name if name in PRESETS else DEFAULT_PIPELINE
+        self.reset()
+
+    def identity_window(self) -> tuple[float, float]:
+        return self.identity_start.value(), self.identity_end.value()

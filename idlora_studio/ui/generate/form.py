@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from engine import api
 from engine.api import GenerationRequest, InvalidRequestError
 from engine.models import registry
+from engine.pipeline.presets import PRESETS
 from idlora_studio.library.jobs_repo import JobSpec
 from idlora_studio.ui.generate.advanced_settings import AdvancedSettings
 from idlora_studio.ui.generate.identity_picker import IdentityPicker
@@ -93,6 +94,7 @@ class GenerateForm(QWidget):
         for section in (self.identity, self.prompt, self.model, self.output, self.advanced):
             lay.addWidget(section)
             section.changed.connect(self.update_all)
+        self.model.preset_changed.connect(self.advanced.apply_preset)
         lay.addStretch(1)
         self.scroll.setWidget(body)
 
@@ -125,12 +127,18 @@ class GenerateForm(QWidget):
 
     def problems(self) -> dict[str, str]:
         """Why the form cannot be queued, by field (empty: ready), in the form's order."""
-        return {
+        out = {
             **self.identity.problems(),
             **self.prompt.problems(),
             **self.model.problems(),
             **self.output.problems(self.identity.selected_image()),
         }
+        start, end = self.advanced.identity_window()
+        if not start < end:
+            out["identity_window"] = (
+                f"The identity window must start before it ends (now {start:.2f} to {end:.2f})."
+            )
+        return out
 
     def update_all(self) -> None:
         """Recompute every derived text and problem, and enable Queue when there are none."""
@@ -140,7 +148,10 @@ class GenerateForm(QWidget):
         self.identity.show_problems(self._problems)
         self.prompt.refresh(self._problems)
         self.model.show_problems(self._problems)
-        self.output.refresh(self.identity.selected_image(), self._problems, self.first_frame_fit())
+        upscale = PRESETS[self.model.preset()].upscale
+        self.output.refresh(
+            self.identity.selected_image(), self._problems, self.first_frame_fit(), upscale
+        )
         try:
             size = self.effective_size()
             frames, _ = self.effective_frames()
@@ -155,10 +166,11 @@ class GenerateForm(QWidget):
         self.reason_label.setText(f"Cannot queue yet: {reason}" if reason else "")
 
     def first_frame_fit(self) -> str:
-        """How the chosen model's pipeline fits the reference image (stretch or centre-crop)."""
+        """How the chosen model and pipeline fit the reference image (LTX-2 one-stage
+        stretches, every other pipeline centre-crops, as the public scripts do)."""
         from engine.media.first_frame import first_frame_fit
 
-        return first_frame_fit(self.model.variant(), "one_stage").value
+        return first_frame_fit(self.model.variant(), self.model.preset().replace("-", "_")).value
 
     # ------------------------------------------------------------------ queueing
     def build_requests(self, seed: int | None = None) -> list[GenerationRequest]:
@@ -181,6 +193,7 @@ class GenerateForm(QWidget):
                 height=base.height,
                 num_frames=base.num_frames,
                 duration_s=base.duration_s,
+                pipeline=self.model.preset(),
                 steps=adv.steps_spin.value(),
                 seed=min(start + i, SEED_MAX),
                 video_cfg=adv.video_cfg.value(),
@@ -190,6 +203,9 @@ class GenerateForm(QWidget):
                 stg_block=adv.stg_block.value(),
                 modality_scale=adv.modality_scale.value(),
                 lora_strength=adv.lora_strength.value(),
+                cfg_star=adv.cfg_star.isChecked(),
+                identity_start=adv.identity_window()[0],
+                identity_end=adv.identity_window()[1],
                 auto_long_side=base.auto_long_side,
             )
             for i in range(self.output.takes())

@@ -1,9 +1,12 @@
-"""How a take runs: the preset, the model set (and whether it is installed) and the memory
-profile (with its VRAM estimate for the effective size and what the GPU has free).
+"""How a take runs: the preset (pipeline), the model set (and whether it is installed, and
+which pipelines it can run) and the memory profile (with its VRAM estimate for the effective
+size and what the GPU has free).
 
-Model-set status and the GPU probe (which imports torch) run on a
-:class:`~idlora_studio.workers.tasks.TaskRunner`; the GPU is probed only when the page is first
-shown, so opening the Studio does not import torch.
+Model-set status, the parts each set has (upsampler, distilled LoRA) and the GPU probe (which
+imports torch) run on a :class:`~idlora_studio.workers.tasks.TaskRunner`; the GPU is probed
+only when the page is first shown, so opening the Studio does not import torch. A set pointed
+at files on disk -- a diffusers folder or a single-file checkpoint with its base -- is queued
+by its id like a downloaded one; the worker resolves it (``engine.models.local_sources``).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QP
 
 from engine.memory import PROFILE_ORDER, PROFILES, choose_profile, expected_vram_gib
 from engine.models import registry
+from engine.models.local_sources import LocalSources, set_pipelines
+from engine.pipeline.presets import PRESETS
 from idlora_studio.ui.generate.common import dim, problem_label, show_problem, stack
-from idlora_studio.ui.generate.presets import PresetCombo
-from idlora_studio.ui.model_manager import LocalSources
+from idlora_studio.ui.generate.presets import PresetCombo, preset_summary
 from idlora_studio.workers.tasks import TaskRunner
 
 _STATE_TEXT = {
@@ -35,6 +39,7 @@ class ModelSettings(QGroupBox):
 
     changed = Signal()
     models_requested = Signal()  # the user wants the model manager
+    preset_changed = Signal(str)  # the pipeline chosen (the form applies its defaults)
 
     def __init__(
         self,
@@ -54,6 +59,7 @@ class ModelSettings(QGroupBox):
         self._local = local_sources or LocalSources.load(paths.config_dir)
         self._sets = dict(model_sets if model_sets is not None else registry.MODEL_SETS)
         self._set_state: dict[str, str] = {}
+        self._set_pipelines: dict[str, dict[str, list[str]]] = {}
         self._gpu: Any = None
         self._gpu_known = False
         self._gpu_started = False
@@ -61,10 +67,13 @@ class ModelSettings(QGroupBox):
         lay = QFormLayout(self)
         lay.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         self.preset_combo = PresetCombo()
-        lay.addRow("Preset", self.preset_combo)
+        self.preset_note = dim()
+        self.preset_problem = problem_label()
+        self.preset_combo.currentIndexChanged.connect(self._preset_chosen)
+        lay.addRow("Preset", stack(self.preset_combo, self.preset_note, self.preset_problem))
 
         self.model_combo = QComboBox()
-        self.model_combo.currentIndexChanged.connect(lambda *_: self.changed.emit())
+        self.model_combo.currentIndexChanged.connect(lambda *_: self._model_chosen())
         models_btn = QPushButton("Models…")
         models_btn.setToolTip("Download model sets or point the Studio at files on disk")
         models_btn.clicked.connect(self.models_requested)
@@ -89,8 +98,39 @@ class ModelSettings(QGroupBox):
         lay.addRow("Memory", stack(self.profile_combo, self.profile_note))
 
         self._fill_model_sets()
+        self._update_preset_texts()
 
     # ------------------------------------------------------------------ choices
+    def preset(self) -> str:
+        """The chosen pipeline: "one-stage", "two-stage", "hq" or "fast"."""
+        return self.preset_combo.preset()
+
+    def _preset_chosen(self) -> None:
+        self._update_preset_texts()
+        self.preset_changed.emit(self.preset())
+        self.changed.emit()
+
+    def _model_chosen(self) -> None:
+        self._update_preset_texts()
+        self.changed.emit()
+
+    def pipelines(self) -> dict[str, list[str]]:
+        """``{pipeline: [what the chosen set lacks]}`` (empty lists until the status is read)."""
+        set_id = self.selected_model_set() or ""
+        ms = self._sets.get(set_id)
+        if set_id in self._set_pipelines:
+            return self._set_pipelines[set_id]
+        if ms is not None and ms.builtin:
+            return set_pipelines(ms, self._models_dir())
+        return {}
+
+    def _update_preset_texts(self) -> None:
+        missing = self.pipelines()
+        self.preset_combo.set_missing(missing)
+        preset = PRESETS[self.preset()]
+        self.preset_note.setText(preset_summary(preset))
+        self.preset_note.setToolTip(preset.description)
+
     def selected_model_set(self) -> str | None:
         return self.model_combo.currentData()
 
@@ -107,13 +147,9 @@ class ModelSettings(QGroupBox):
         return ms.variant if ms is not None else "ltx2"
 
     def model_and_lora(self) -> tuple[str, Path | str | None]:
-        """What a job names as its model (a set id, or the folder the user pointed at) and
-        the LoRA file to use with it (None: the set's own)."""
-        set_id = self.selected_model_set() or "tiny"
-        src = self._local.get(set_id)
-        if src is not None:
-            return str(src.model), src.lora
-        return set_id, None
+        """What a job names as its model -- the set id, downloaded or pointed at files on disk
+        alike (the worker resolves it) -- and the LoRA file to use (None: the set's own)."""
+        return self.selected_model_set() or "tiny", None
 
     def problems(self) -> dict[str, str]:
         set_id = self.selected_model_set()
@@ -126,16 +162,19 @@ class ModelSettings(QGroupBox):
                 "model": f"“{self._sets[set_id].title}” is not installed: open Models… to "
                 "download it or to use files already on disk."
             }
-        src = self._local.get(set_id)
-        if src is not None and src.kind == "single-file":
+        lacks = self.pipelines().get(self.preset(), [])
+        if lacks:
+            title = PRESETS[self.preset()].title
             return {
-                "model": "Single-file checkpoints cannot be queued from here yet; point the "
-                "model manager at a diffusers folder instead."
+                "preset": f"The {title} preset needs {' and '.join(lacks)}, which "
+                f"“{self._sets[set_id].title}” does not have: open Models… to download it or "
+                "point the set at the file, or choose another preset."
             }
         return {}
 
     def show_problems(self, problems: dict[str, str]) -> None:
         show_problem(self.model_problem, problems.get("model", ""))
+        show_problem(self.preset_problem, problems.get("preset", ""))
 
     # ------------------------------------------------------------------ model sets
     def _models_dir(self) -> Path:
@@ -195,12 +234,19 @@ class ModelSettings(QGroupBox):
         sets = list(self._sets.values())
         models_dir = self._models_dir()
 
-        def work() -> dict[str, str]:
-            return {ms.id: str(registry.status(ms, models_dir).state) for ms in sets}
+        local = self._local
 
-        def done(states: dict[str, str]) -> None:
+        def work() -> tuple[dict[str, str], dict[str, dict[str, list[str]]]]:
+            states = {ms.id: str(registry.status(ms, models_dir).state) for ms in sets}
+            pipes = {ms.id: set_pipelines(ms, models_dir, local.get(ms.id)) for ms in sets}
+            return states, pipes
+
+        def done(result: tuple[dict[str, str], dict[str, dict[str, list[str]]]]) -> None:
+            states, pipes = result
             first = not self._set_state
             self._set_state = states
+            self._set_pipelines = pipes
+            self._update_preset_texts()
             for i in range(self.model_combo.count()):
                 self.model_combo.setItemText(
                     i, self._model_text(self._sets[self.model_combo.itemData(i)])

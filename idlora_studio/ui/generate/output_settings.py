@@ -195,13 +195,16 @@ class OutputSettings(QGroupBox):
         return out
 
     # ------------------------------------------------------------------ showing
-    def refresh(self, image: Any, problems: dict[str, str], fit: str | None = None) -> None:
+    def refresh(
+        self, image: Any, problems: dict[str, str], fit: str | None = None, upscale: int = 1
+    ) -> None:
         """Effective size and length, the seeds, and the size/length problems.
 
         ``fit``: how the pipeline fits the image (``engine.media.first_frame``); when given, a
-        crop or a visible stretch is said beside the effective size.
+        crop or a visible stretch is said beside the effective size. ``upscale``: the preset's
+        output factor (the 2x presets make the take twice the size).
         """
-        self._update_size_labels(image, fit)
+        self._update_size_labels(image, fit, upscale)
         n = self.takes()
         self.seed_spin.setEnabled(not self.random_seed.isChecked())
         if self.random_seed.isChecked():
@@ -217,7 +220,7 @@ class OutputSettings(QGroupBox):
         show_problem(self.size_problem, problems.get("size", ""))
         show_problem(self.frames_problem, problems.get("frames", ""))
 
-    def _update_size_labels(self, image: Any, fit: str | None = None) -> None:
+    def _update_size_labels(self, image: Any, fit: str | None = None, upscale: int = 1) -> None:
         try:
             size = self.effective_size(image)
         except InvalidRequestError:
@@ -241,6 +244,11 @@ class OutputSettings(QGroupBox):
                 geometry = fit_geometry((int(image.width), int(image.height)), (w, h), fit)
                 note = fit_note(geometry)
                 extra += f"<br>{note[0].upper()}{note[1:]}" if note else ""
+            if upscale != 1:
+                extra += (
+                    f"<br>The take: <b>{upscale * w} × {upscale * h}</b> (stage 2 upsamples "
+                    f"{upscale}x)"
+                )
             self.size_label.setText(f"Effective size: <b>{w} × {h}</b>{extra}")
         try:
             n, _notes = self.effective_frames()
