@@ -50,6 +50,17 @@ LTX2_TRANSFORMER_CONFIG: dict[str, Any] = {
     "cross_attn_timestep_scale_multiplier": 1000,
 }
 
+#: diffusers' LTX-2.3 options on top of the LTX-2 dimensions (gated attention, prompt
+#: cross-attention modulation, per-modality text widths, no caption projection); the 22B
+#: checkpoint's exact sizes are not known offline, so LTX-2.3 is benchmarked at LTX-2's.
+LTX23_FLAGS: dict[str, Any] = {
+    "gated_attn": True,
+    "audio_gated_attn": True,
+    "cross_attn_mod": True,
+    "audio_cross_attn_mod": True,
+    "use_prompt_embeddings": False,
+}
+
 # Gemma 3 12B (google/gemma-3-12b-pt config.json, the LTX-2 text encoder)
 GEMMA3_12B_TEXT = {
     "vocab_size": 262208,
@@ -119,20 +130,28 @@ def transformer_config(tiny: bool, layers: int | None = None, variant: str = "lt
         cfg = {k: v for k, v in _build_transformer(variant).config.items() if not k[0] == "_"}
     else:
         cfg = dict(LTX2_TRANSFORMER_CONFIG)
+        if variant == "ltx2.3":
+            cfg.update(LTX23_FLAGS)
     if layers is not None:
         cfg["num_layers"] = layers
     return cfg
 
 
 def build_transformer(
-    tiny: bool, device: str, dtype: Any, layers: int | None = None, seed: int = 0
+    tiny: bool,
+    device: str,
+    dtype: Any,
+    layers: int | None = None,
+    seed: int = 0,
+    variant: str = "ltx2",
 ) -> Any:
-    """diffusers' LTX-2 transformer, built on ``meta`` and materialised on ``device``."""
+    """diffusers' LTX-2 (or, ``variant="ltx2.3"``, LTX-2.3-option) transformer, built on
+    ``meta`` and materialised on ``device``."""
     import torch
     from diffusers import LTX2VideoTransformer3DModel
 
     with torch.device("meta"):
-        model = LTX2VideoTransformer3DModel(**transformer_config(tiny, layers))
+        model = LTX2VideoTransformer3DModel(**transformer_config(tiny, layers, variant))
     model = model.to_empty(device=device).to(dtype)
     return randomize_(model, seed).eval()
 

@@ -24,6 +24,12 @@ Usage (torch + diffusers + this repository's ``engine``; ``ltx-core`` for ``--re
         --precision bf16 fp8 --compile off on
     python benchmarks/gpu_bench.py --tiny --reference      # CPU smoke run at tiny dims
     python benchmarks/gpu_bench.py --whole --profile fp8_fast --cap-gib 24
+    python benchmarks/gpu_bench.py --pipeline all --variant both --out results.jsonl
+
+``--pipeline one-stage|two-stage|hq|fast|all`` (comma-separated for several) times each
+pipeline's stages instead -- seconds and peak VRAM per stage, LTX-2 and/or LTX-2.3
+(``--variant``), with random ID-LoRA / distilled LoRA adapters, passes run by the first
+``--executor`` given (sequential by default): see ``bench_pipelines.py``.
 """
 
 from __future__ import annotations
@@ -568,7 +574,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layers", type=int, default=None, help="override the block count")
     ap.add_argument("--device", default=None)
     ap.add_argument("--out", type=Path, default=None, help="append the JSON lines to this file")
+    ap.add_argument(
+        "--pipeline",
+        default=None,
+        help="one-stage|two-stage|hq|fast|all (comma-separated): time each stage instead",
+    )
+    ap.add_argument("--variant", default="ltx2", choices=("ltx2", "ltx2.3", "both"))
+    ap.add_argument(
+        "--timed-steps", type=int, default=2, help="steps run of a long stage (--pipeline)"
+    )
+    ap.add_argument("--json", action="store_true", help="--pipeline: also print JSON lines")
     args = ap.parse_args(argv)
+    if args.pipeline:
+        from bench_pipelines import run as run_pipelines
+        from fullsize import build_transformer
+
+        return run_pipelines(args, build_transformer)
 
     import torch
 
