@@ -198,21 +198,33 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=None,
         help="CFG-star rescaled CFG (default: on for hq only)",
     )
-    g.add_argument("--identity-start", type=float, default=None, metavar="F")
+    g.add_argument(
+        "--identity-start",
+        type=float,
+        default=None,
+        metavar="F",
+        help=_limit_help("identity_start", "identity guidance from this fraction of the schedule"),
+    )
     g.add_argument(
         "--identity-end",
         type=float,
         default=None,
         metavar="F",
-        help="identity guidance only on this part of the schedule (fractions, default 0..1)",
+        help=_limit_help("identity_end", "... up to this fraction (default 0..1: every step)"),
     )
-    g.add_argument("--distilled-strength", type=float, default=None, metavar="S")
+    g.add_argument(
+        "--distilled-strength",
+        type=float,
+        default=None,
+        metavar="S",
+        help=_limit_help("distilled_strength_stage1", "distilled LoRA in stage 1 (preset default)"),
+    )
     g.add_argument(
         "--distilled-strength-2",
         type=float,
         default=None,
         metavar="S",
-        help="distilled LoRA strength in stage 1 / stage 2 (preset default)",
+        help=_limit_help("distilled_strength_stage2", "distilled LoRA in stage 2 (preset default)"),
     )
 
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -269,7 +281,12 @@ def _check_bounds(args: argparse.Namespace) -> None:
     from engine.api import InvalidRequestError
     from engine.limits import CLI_FLAGS, GENERATION
 
-    fields = {"num_frames": "frames", "duration_s": "duration"}
+    fields = {
+        "num_frames": "frames",
+        "duration_s": "duration",
+        "distilled_strength_stage1": "distilled_strength",
+        "distilled_strength_stage2": "distilled_strength_2",
+    }
     for name, flag in CLI_FLAGS.items():
         value = getattr(args, fields.get(name, name), None)
         if value is None:

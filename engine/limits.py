@@ -130,6 +130,30 @@ GENERATION: dict[str, Limit] = {
         2.0,
         "the ID-LoRA was trained at 1.0; far above it the picture breaks down",
     ),
+    "identity_start": Limit(
+        "identity_start",
+        0.0,
+        1.0,
+        "a fraction of the schedule: 0 is the first step, 1 the end",
+    ),
+    "identity_end": Limit(
+        "identity_end",
+        0.0,
+        1.0,
+        "a fraction of the schedule: 0 is the first step, 1 the end",
+    ),
+    "distilled_strength_stage1": Limit(
+        "distilled_strength_stage1",
+        0.0,
+        2.0,
+        "the distilled LoRA turns the model distilled at 1.0; the presets use 0.25 to 1",
+    ),
+    "distilled_strength_stage2": Limit(
+        "distilled_strength_stage2",
+        0.0,
+        2.0,
+        "the distilled LoRA turns the model distilled at 1.0; the presets use 0.5 and 0.8",
+    ),
 }
 
 #: Timeline render (export) parameters.
@@ -174,6 +198,10 @@ CLI_FLAGS = {
     "stg_block": "--stg-block",
     "modality_scale": "--modality-scale",
     "lora_strength": "--lora-strength",
+    "identity_start": "--identity-start",
+    "identity_end": "--identity-end",
+    "distilled_strength_stage1": "--distilled-strength",
+    "distilled_strength_stage2": "--distilled-strength-2",
 }
 
 
