@@ -31,33 +31,6 @@ from typing import Any
 
 IDLORA_RANK = 128
 DISTILLED_RANK = 384
-_IDLORA_MODULES = (
-    *(
-        f"{a}.{p}"
-        for a in ("audio_attn1", "audio_to_video_attn", "video_to_audio_attn")
-        for p in ("to_q", "to_k", "to_v", "to_out.0")
-    ),
-    "audio_ff.net.0.proj",
-    "audio_ff.net.2",
-)
-_DISTILLED_MODULES = (
-    *(
-        f"{a}.{p}"
-        for a in (
-            "attn1",
-            "attn2",
-            "audio_attn1",
-            "audio_attn2",
-            "audio_to_video_attn",
-            "video_to_audio_attn",
-        )
-        for p in ("to_q", "to_k", "to_v", "to_out.0")
-    ),
-    "ff.net.0.proj",
-    "ff.net.2",
-    "audio_ff.net.0.proj",
-    "audio_ff.net.2",
-)
 
 
 def add_random_lora(model: Any, name: str, modules: tuple[str, ...], rank: int) -> int:
@@ -78,7 +51,9 @@ def add_random_lora(model: Any, name: str, modules: tuple[str, ...], rank: int) 
             sd[f"{base}.lora_A.weight"] = (a / math.sqrt(lin.in_features)).to(param.dtype)
             sd[f"{base}.lora_B.weight"] = (b * 0.01).to(param.dtype)
     n = sum(v.numel() for v in sd.values())
-    model.load_lora_adapter(sd, prefix="transformer", adapter_name=name)
+    # low_cpu_mem_usage: peft builds the adapter layers on the meta device and takes these
+    # tensors as they are (no CPU initialisation of billions of LoRA parameters)
+    model.load_lora_adapter(sd, prefix="transformer", adapter_name=name, low_cpu_mem_usage=True)
     return n
 
 
@@ -278,6 +253,7 @@ def run(args: Any, build_transformer: Callable[..., Any]) -> int:
     """``gpu_bench.py --pipeline NAME[,NAME] [--variant ltx2|ltx2.3|both]``."""
     import torch
 
+    from engine.lora import DISTILLED_TARGETS, IDLORA_TARGETS
     from engine.pipeline.presets import PIPELINES, PRESETS
 
     names = list(PIPELINES) if args.pipeline == "all" else args.pipeline.split(",")
@@ -300,8 +276,8 @@ def run(args: Any, build_transformer: Callable[..., Any]) -> int:
         model = build_transformer(args.tiny, device, dtype, args.layers, variant=variant)
         n_params = sum(p.numel() for p in model.parameters())
         rank_id, rank_d = (4, 4) if args.tiny else (IDLORA_RANK, DISTILLED_RANK)
-        lora_params = add_random_lora(model, "idlora", _IDLORA_MODULES, rank_id)
-        lora_params += add_random_lora(model, "distilled", _DISTILLED_MODULES, rank_d)
+        lora_params = add_random_lora(model, "idlora", IDLORA_TARGETS, rank_id)
+        lora_params += add_random_lora(model, "distilled", DISTILLED_TARGETS, rank_d)
         build_s = time.perf_counter() - t0
         head = {
             "device": torch.cuda.get_device_name() if device.startswith("cuda") else device,

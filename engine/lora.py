@@ -54,6 +54,39 @@ _SUFFIXES = {
 
 _BLOCK_INDEX = re.compile(r"\.(\d+)\.")
 
+_PROJECTIONS = ("to_q", "to_k", "to_v", "to_out.0")
+#: The modules of every transformer block the public ID-LoRAs adapt (rank 128): audio
+#: self-attention, the a<->v cross-attentions and the audio feed-forward (method.md).
+IDLORA_TARGETS: tuple[str, ...] = (
+    *(
+        f"{a}.{p}"
+        for a in ("audio_attn1", "audio_to_video_attn", "video_to_audio_attn")
+        for p in _PROJECTIONS
+    ),
+    "audio_ff.net.0.proj",
+    "audio_ff.net.2",
+)
+#: The modules the LTX-2 / LTX-2.3 distilled LoRAs (rank 384) adapt: every attention (video,
+#: audio, text cross-attention, a<->v) and both feed-forwards of each block.
+DISTILLED_TARGETS: tuple[str, ...] = (
+    *(
+        f"{a}.{p}"
+        for a in (
+            "attn1",
+            "attn2",
+            "audio_attn1",
+            "audio_attn2",
+            "audio_to_video_attn",
+            "video_to_audio_attn",
+        )
+        for p in _PROJECTIONS
+    ),
+    "ff.net.0.proj",
+    "ff.net.2",
+    "audio_ff.net.0.proj",
+    "audio_ff.net.2",
+)
+
 
 class LoRAError(InvalidRequestError):
     """A LoRA checkpoint that cannot be applied to the loaded model. ``path`` and ``keys`` name it."""

@@ -319,35 +319,6 @@ def build_tiny_upsampler(variant: str = "ltx2", seed: int = TINY_SEED) -> Any:
     ).eval()
 
 
-_IDLORA_MODULES = (
-    *(
-        f"{a}.{p}"
-        for a in ("audio_attn1", "audio_to_video_attn", "video_to_audio_attn")
-        for p in ("to_q", "to_k", "to_v", "to_out.0")
-    ),
-    "audio_ff.net.0.proj",
-    "audio_ff.net.2",
-)
-_DISTILLED_MODULES = (
-    *(
-        f"{a}.{p}"
-        for a in (
-            "attn1",
-            "attn2",
-            "audio_attn1",
-            "audio_attn2",
-            "audio_to_video_attn",
-            "video_to_audio_attn",
-        )
-        for p in ("to_q", "to_k", "to_v", "to_out.0")
-    ),
-    "ff.net.0.proj",
-    "ff.net.2",
-    "audio_ff.net.0.proj",
-    "audio_ff.net.2",
-)
-
-
 def build_tiny_lora(
     transformer: Any, kind: str, seed: int = TINY_SEED, scale: float = 0.3
 ) -> dict[str, Any]:
@@ -358,7 +329,9 @@ def build_tiny_lora(
     """
     import torch
 
-    modules = {"distilled": _DISTILLED_MODULES, "idlora": _IDLORA_MODULES}[kind]
+    from engine.lora import DISTILLED_TARGETS, IDLORA_TARGETS
+
+    modules = {"distilled": DISTILLED_TARGETS, "idlora": IDLORA_TARGETS}[kind]
     g = torch.Generator().manual_seed(seed + (200 if kind == "distilled" else 300))
     named = dict(transformer.named_modules())
     sd: dict[str, Any] = {}

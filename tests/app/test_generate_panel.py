@@ -550,7 +550,7 @@ def test_presets_fill_their_defaults_and_say_what_is_missing(flow, qtbot, paths)
     panel.select_model_set("tiny")
     model, adv = panel.form.model, panel.form.advanced
     assert model.preset() == "one-stage" and adv.steps_spin.value() == 30
-    assert "30 euler steps · CFG 3/7, identity 3, STG 1 (block 29)" in model.preset_note.text()
+    assert "30 Euler steps · CFG 3/7, identity 3, STG 1 (block 29)" in model.preset_note.text()
 
     model.preset_combo.setCurrentIndex(model.preset_combo.findData("fast"))
     assert (adv.steps_spin.value(), adv.steps_spin.isEnabled()) == (8, False)
@@ -562,7 +562,7 @@ def test_presets_fill_their_defaults_and_say_what_is_missing(flow, qtbot, paths)
 
     model.preset_combo.setCurrentIndex(model.preset_combo.findData("two-stage"))
     assert adv.steps_spin.isEnabled() and adv.steps_spin.value() == 30
-    assert "then 2x: 3 euler steps, distilled LoRA 0.8, no ID-LoRA" in model.preset_note.text()
+    assert "then 2x: 3 Euler steps, distilled LoRA 0.8, no ID-LoRA" in model.preset_note.text()
     assert "The take: <b>1024 × 576</b>" in panel.form.output.size_label.text()
 
     model.preset_combo.setCurrentIndex(model.preset_combo.findData("hq"))
@@ -597,6 +597,7 @@ def test_presets_fill_their_defaults_and_say_what_is_missing(flow, qtbot, paths)
     assert requests[0].pipeline == "one-stage" and requests[0].identity_start == 0.5
 
 
+@pytest.mark.timeout(900)  # four real takes on the CPU (about a minute on an idle box)
 def test_every_preset_queues_on_the_tiny_stack(qtbot, paths, settings, repos, make_queue, tmp_path):  # noqa: ANN001, ANN201, F811
     lib, _jobs, takes = repos
     created = lib.create_identity_with_media(

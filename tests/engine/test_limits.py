@@ -261,14 +261,14 @@ def test_non_finite_final_latents_fail_clearly(
     from engine.generate import IDLoRAGenerator
     from tests.media_fixtures import face_image, speech_wav
 
-    real = pipeline_module.denoise
+    real = pipeline_module.run_sampler
 
     def diverging(*args: Any, **kwargs: Any) -> Any:
         state = real(*args, **kwargs)
         state.audio.view(-1)[0] = torch.nan
         return state
 
-    monkeypatch.setattr(pipeline_module, "denoise", diverging)
+    monkeypatch.setattr(pipeline_module, "run_sampler", diverging)
     decoded: list[int] = []
     gen = IDLoRAGenerator.load(str(tiny_model_dir), device="cpu")
     monkeypatch.setattr(gen.pipe.vae, "decode", lambda *a, **k: decoded.append(1))

@@ -3,7 +3,7 @@ identity-guidance window, LoRA strength.
 
 Each field carries a short tooltip (:data:`TIPS`) saying what it does and the reference value.
 Choosing a preset fills the fields with that preset's public defaults (:meth:`apply_preset`);
-"Reference defaults" restores them. The fast preset's distilled schedule has a fixed 8 steps.
+"Preset defaults" restores them. The fast preset's distilled schedule has a fixed 8 steps.
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ class AdvancedSettings(Collapsible):
         lay.addRow("STG", stg_row)
         lay.addRow("Modality", self.modality_scale)
         lay.addRow("LoRA strength", self.lora_strength)
-        reset = QPushButton("Reference defaults")
+        reset = QPushButton("Preset defaults")
+        reset.setToolTip("The chosen preset's public defaults")
         reset.clicked.connect(self.reset)
         lay.addRow("", reset)
 

@@ -73,6 +73,11 @@ class ModelSettings(QGroupBox):
         lay.addRow("Preset", stack(self.preset_combo, self.preset_note, self.preset_problem))
 
         self.model_combo = QComboBox()
+        # long set names and states must not widen the form past its column
+        self.model_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model_combo.setMinimumContentsLength(24)
         self.model_combo.currentIndexChanged.connect(lambda *_: self._model_chosen())
         models_btn = QPushButton("Models…")
         models_btn.setToolTip("Download model sets or point the Studio at files on disk")

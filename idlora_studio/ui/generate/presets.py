@@ -25,12 +25,13 @@ from engine.pipeline.presets import (
 _OLD_KEYS = {"two_stage": "two-stage"}
 
 _NEED_TEXT = {NEEDS_UPSAMPLER: "spatial upsampler", NEEDS_DISTILLED: "distilled LoRA"}
+_SAMPLER = {"euler": "Euler", "res2s": "res2s"}
 
 
 def preset_summary(preset: Preset) -> str:
     """One line: stages, steps, guidance defaults, LoRAs, and the files it needs."""
     first = preset.stages[0]
-    steps = f"{first.fixed_steps or preset.steps} {first.sampler} steps"
+    steps = f"{first.fixed_steps or preset.steps} {_SAMPLER[first.sampler]} steps"
     if preset.video_cfg == 1.0 and preset.audio_cfg == 1.0:
         guidance = "no CFG"
     else:
@@ -45,7 +46,7 @@ def preset_summary(preset: Preset) -> str:
         text += f" · distilled LoRA {first.distilled:g}"
     for stage in preset.stages[1:]:
         text += (
-            f" · then {stage.scale}x: {stage.fixed_steps} {stage.sampler} steps, "
+            f" · then {stage.scale}x: {stage.fixed_steps} {_SAMPLER[stage.sampler]} steps, "
             f"distilled LoRA {stage.distilled:g}, no ID-LoRA"
         )
     if preset.needs:
@@ -61,6 +62,8 @@ class PresetCombo(QComboBox):
         model = QStandardItemModel(self)
         self.setModel(model)
         self._missing: dict[str, list[str]] = {}
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(16)
         for name in PIPELINES:
             preset = PRESETS[name]
             self.addItem(preset.title, name)
