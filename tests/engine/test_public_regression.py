@@ -32,14 +32,14 @@ def _engine_final(pipe, inputs: ref.Inputs, **overrides) -> tuple[torch.Tensor, 
     import engine.pipeline.pipeline_idlora as mod
 
     final = {}
-    original = mod.denoise
+    original = mod.run_sampler  # the one-stage preset runs one stage (Euler)
 
     def capture(*args, **kwargs):
         state = original(*args, **kwargs)
         final["video"], final["audio"] = state.video.clone(), state.audio.clone()
         return state
 
-    mod.denoise = capture
+    mod.run_sampler = capture
     try:
         pipe(
             ref.PROMPT,
@@ -59,7 +59,7 @@ def _engine_final(pipe, inputs: ref.Inputs, **overrides) -> tuple[torch.Tensor, 
             **overrides,
         )
     finally:
-        mod.denoise = original
+        mod.run_sampler = original
     return final["video"], final["audio"]
 
 
