@@ -603,7 +603,7 @@ def test_every_preset_queues_on_the_tiny_stack(qtbot, paths, settings, repos, ma
     created = lib.create_identity_with_media(
         "Astronaut",
         [face_image(tmp_path / "face.png")],
-        [tone_wav(tmp_path / "voice.wav", freq=190.0, seconds=3.0)],
+        [speech_wav(tmp_path / "voice.wav", "Hello there, this is a short test of my voice.")],
     )
     queue = make_queue()
     panel = _panel(qtbot, paths, settings, lib, queue, ("tiny", "tiny-ltx2.3"))
