@@ -410,7 +410,7 @@ class IDLoRAGenerator:
         crop the centre), as the public scripts do."""
         from engine.media.first_frame import first_frame_fit
 
-        return first_frame_fit(self.generation, pipeline.replace("-", "_"))
+        return first_frame_fit(self.generation, pipeline)
 
     def _stg_block(self, request: GenerationRequest, warnings: list[str]) -> int:
         n = self.pipe.num_blocks

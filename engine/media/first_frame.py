@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 #: auto-sized frame to multiples of 32 alone changes the aspect by up to about 5%.
 STRETCH_NOTE_TOLERANCE = 0.05
 
+#: The pipelines :func:`first_frame_fit` knows (``engine.pipeline.presets`` spells them with
+#: hyphens: ``one-stage``, ``two-stage``).
+PIPELINES = ("one_stage", "two_stage", "hq", "fast")
+
 
 class FirstFrameFit(StrEnum):
     """How the reference image is fitted to the generation size."""
@@ -47,10 +51,14 @@ def first_frame_fit(generation: str, pipeline: str = "one_stage") -> FirstFrameF
 
     ``generation``: ``"ltx2"`` or ``"ltx2.3"`` (``engine.pipeline.denoise.model_generation``);
     ``pipeline``: ``"one_stage"``, ``"two_stage"``, ``"hq"`` (LTX-2.3 two-stage HQ) or
-    ``"fast"`` (distilled).
+    ``"fast"`` (distilled); the engine's preset names (``"one-stage"``, ``"two-stage"``) are
+    accepted too. An unknown name is an error, never silently a crop.
     """
     if generation not in ("ltx2", "ltx2.3"):
         raise ValueError(f"unknown model generation {generation!r}")
+    pipeline = pipeline.replace("-", "_")
+    if pipeline not in PIPELINES:
+        raise ValueError(f"unknown pipeline {pipeline!r} (one of {', '.join(PIPELINES)})")
     if generation == "ltx2" and pipeline == "one_stage":
         return FirstFrameFit.STRETCH
     return FirstFrameFit.CROP

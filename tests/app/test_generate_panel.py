@@ -131,7 +131,9 @@ def media(tmp_path: Path) -> dict[str, Path]:
     return {"image": img, "voice": wav}
 
 
-def _panel(qtbot, paths, settings, library, queue, set_ids=("ltx2-celebvhq", "tiny", "ltx2.3-celebvhq-3k")) -> Any:  # noqa: ANN001
+def _panel(
+    qtbot, paths, settings, library, queue, set_ids=("ltx2-celebvhq", "tiny", "ltx2.3-celebvhq-3k")
+) -> Any:  # noqa: ANN001
     from idlora_studio.state.library_state import LibraryState
     from idlora_studio.ui.generate import GeneratePanel
     from idlora_studio.ui.thumbnails import ThumbnailCache

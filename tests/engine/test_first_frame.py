@@ -61,6 +61,18 @@ def test_fit_per_pipeline() -> None:
         assert first_frame_fit("ltx2.3", pipeline) is FirstFrameFit.CROP
     with pytest.raises(ValueError, match="unknown model generation"):
         first_frame_fit("ltx3")
+    # the engine's preset names (hyphenated) mean the same pipelines; a typo is refused
+    from engine.pipeline.presets import PIPELINES
+
+    fits = {name: first_frame_fit("ltx2", name) for name in PIPELINES}
+    assert fits == {
+        "one-stage": FirstFrameFit.STRETCH,
+        "two-stage": FirstFrameFit.CROP,
+        "hq": FirstFrameFit.CROP,
+        "fast": FirstFrameFit.CROP,
+    }
+    with pytest.raises(ValueError, match="unknown pipeline 'onestage'"):
+        first_frame_fit("ltx2", "onestage")
 
 
 @pytest.mark.parametrize(("src", "dst"), [((300, 200), (96, 96)), ((120, 200), (64, 96))])

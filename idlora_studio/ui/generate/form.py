@@ -170,7 +170,7 @@ class GenerateForm(QWidget):
         stretches, every other pipeline centre-crops, as the public scripts do)."""
         from engine.media.first_frame import first_frame_fit
 
-        return first_frame_fit(self.model.variant(), self.model.preset().replace("-", "_")).value
+        return first_frame_fit(self.model.variant(), self.model.preset()).value
 
     # ------------------------------------------------------------------ queueing
     def build_requests(self, seed: int | None = None) -> list[GenerationRequest]:
