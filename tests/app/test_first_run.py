@@ -37,9 +37,14 @@ def test_first_start_shows_an_honest_non_modal_check(qtbot, real_window, no_gpu)
     assert (
         panel.machine_marks["Disk"].text() == "✓" and "free" in panel.machine_lines["Disk"].text()
     )
-    # Model sets: the real ones are not offered as fine on a CPU; the tiny one runs.
-    assert panel.set_marks["tiny"].text() == "✓"
-    real = [k for k in panel.set_marks if k != "tiny"]
+    # Model sets: the real ones are not offered as fine on a CPU; the tiny ones (LTX-2 and
+    # LTX-2.3, built here) run.
+    from engine.models.registry import MODEL_SETS
+
+    builtin = [k for k in panel.set_marks if MODEL_SETS[k].builtin]
+    assert sorted(builtin) == ["tiny", "tiny-ltx2.3"]
+    assert all(panel.set_marks[k].text() == "✓" for k in builtin)
+    real = [k for k in panel.set_marks if k not in builtin]
     # (⚠ for the missing GPU, or ✗ where this disk is also too small for the download)
     assert real and all(panel.set_marks[k].text() in ("⚠", "✗") for k in real)
     assert all("No CUDA GPU" in panel.set_lines[k].text() for k in real)
