@@ -153,8 +153,7 @@ def test_stg_pass_changes_output(tiny_pipeline) -> None:
         reference_audio=ref,
         output_type="latent",
         generator=torch.Generator().manual_seed(0),
-        pass_executor=runner,
-        **KW,
+        **{**KW, "pass_executor": runner},
     )
     assert not torch.allclose(outs["stg"][0], outs["cond"][0])
     assert not torch.allclose(outs["modality"][1], outs["cond"][1])

@@ -52,7 +52,12 @@ def pipe23(tiny_model_dir_23):
 
 
 class Calls:
-    """Forward pre-hook: each transformer call's inputs and the adapter strengths at that moment."""
+    """Forward pre-hook: each transformer call's inputs and the adapter strengths at that moment.
+
+    Only the sequential executor calls ``transformer.forward`` once per pass (the fast one runs
+    the blocks itself, passes batched): tests that look at the passes' inputs ask for it, and
+    :func:`test_default_executor_matches_sequential_per_stage` checks the default gives the same.
+    """
 
     def __init__(self, pipe):
         self.pipe = pipe
@@ -92,6 +97,7 @@ def test_two_stage_mechanics(pipe2) -> None:
             pipeline="two-stage",
             generator=torch.Generator().manual_seed(3),
             output_type="latent",
+            pass_executor="sequential",
         )
     s1, s2 = cap.calls[:5], cap.calls[5:]
     assert len(s1) == 5 and len(s2) == 3  # stage 1 guided (5 passes), stage 2 one pass per step
@@ -251,7 +257,15 @@ def test_hq_guidance_and_loras(pipe23) -> None:
 
 def test_fast_two_passes_per_step_and_identity_window(pipe2) -> None:
     img, _, ref = _inputs()
-    kw = dict(image=img, reference_audio=ref, height=H, width=W, num_frames=F, output_type="latent")
+    kw = dict(
+        image=img,
+        reference_audio=ref,
+        height=H,
+        width=W,
+        num_frames=F,
+        output_type="latent",
+        pass_executor="sequential",
+    )
     with Calls(pipe2) as cap:
         out = pipe2("p", "n", pipeline="fast", generator=torch.Generator().manual_seed(0), **kw)
     assert len(cap.calls) == 16  # 8 steps x (conditional + identity)
@@ -268,6 +282,42 @@ def test_fast_two_passes_per_step_and_identity_window(pipe2) -> None:
         per_step.setdefault(round(_sigma(c), 6), []).append(c)
     counts = [len(v) for v in per_step.values()]
     assert counts == [1, 1, 1, 1, 2, 2, 2, 2]
+
+
+@pytest.mark.parametrize(("which", "pipeline"), [("2", "two-stage"), ("2", "fast"), ("23", "hq")])
+def test_default_executor_matches_sequential_per_stage(pipe2, pipe23, which, pipeline) -> None:
+    """The default (fast) executor gives the sequential result in every stage, also when one
+    executor object is passed for the whole run: the LoRA strengths change between stages and
+    its cached text keys/values go through the distilled LoRA's cross-attention projections."""
+    from engine.pipeline.executor import FastExecutor
+
+    pipe = pipe2 if which == "2" else pipe23
+    img, img2, ref = _inputs()
+    kw = dict(
+        image=img,
+        image_2x=img2,
+        reference_audio=ref,
+        height=H,
+        width=W,
+        num_frames=F,
+        stg_block=1,
+        pipeline=pipeline,
+        output_type="latent",
+    )
+    if pipeline != "fast":
+        kw["num_inference_steps"] = 2
+    shared = FastExecutor()
+    outs = {
+        name: pipe("p", "n", generator=torch.Generator().manual_seed(4), pass_executor=ex, **kw)
+        for name, ex in (("sequential", "sequential"), ("default", None), ("shared", shared))
+    }
+    assert shared.stats["forwards"] > 0 and shared.stats["sequential_passes"] == 0
+    ref_out = outs.pop("sequential")
+    for name, out in outs.items():
+        for k, (got, want) in enumerate(zip(out.stages, ref_out.stages, strict=True)):
+            for a, b in ((got.video, want.video), (got.audio, want.audio)):
+                rel = float((a - b).abs().max() / b.abs().max())
+                assert rel < 1e-4, (name, got.name, k, rel)
 
 
 def test_tiled_decode_at_2x(pipe2, monkeypatch) -> None:
