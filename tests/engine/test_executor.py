@@ -403,6 +403,28 @@ def test_lora_adapted_transformer(transformer) -> None:
             assert rel(a, b) < TOL, name
 
 
+def test_fp8_quantized_lora_transformer(transformer) -> None:
+    """The fp8_fast profile's transformer (fp8 linears under peft LoRA layers, CPU numerics of
+    ``engine.fp8``): fast equals sequential, and the quantization really changed the result."""
+    from engine.fp8 import quantize_linears
+    from engine.models.tiny import build_tiny_components
+
+    tr = build_tiny_components(transformer._variant)["transformer"].float().eval()
+    install_stg_processors(tr, [STG_BLOCK], default_stg_mode(tr))
+    _add_random_lora(tr, 0.1)
+    st = make_state(tr, seed=3)
+    specs = build_pass_specs(GuidanceScales(stg_block=STG_BLOCK))
+    uct = _uct(transformer)
+    full = SequentialExecutor()(tr, specs, st, 0.5, uct)
+    assert quantize_linears(tr) > 0
+    seq = SequentialExecutor()(tr, specs, st, 0.5, uct)
+    fast = FastExecutor(compile=False)(tr, specs, st, 0.5, uct)
+    assert rel(seq["cond"][0], full["cond"][0]) > 1e-4
+    for name in seq:
+        for a, b in zip(fast[name], seq[name], strict=True):
+            assert rel(a, b) < TOL, name
+
+
 def test_caches_follow_lora_strengths_and_weight_edits(transformer) -> None:
     """One executor kept across LoRA changes (the stages of the two-stage / HQ presets switch
     adapters and strengths on the same transformer, with the same prompt tensors): the cached
