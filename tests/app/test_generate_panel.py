@@ -598,6 +598,34 @@ def test_presets_fill_their_defaults_and_say_what_is_missing(flow, qtbot, paths)
     assert spec.model_set == "ltx2-celebvhq" and spec.lora_path is None
     assert requests[0].pipeline == "one-stage" and requests[0].identity_start == 0.5
 
+    # LTX-2.3 published as single files (checkpoint, upsampler, distilled LoRA, ID-LoRA) with
+    # its base folder: every preset is offered and HQ queues, exactly like a diffusers folder.
+    d = paths.data_dir
+    LocalSources.load(paths.config_dir).set(
+        LocalSource(
+            "ltx2.3-celebvhq-3k",
+            "single-file",
+            d / "ltx-2.3-22b-dev.safetensors",
+            d / "base-2.3",
+            d / "id-lora-celebvhq-ltx2.3.safetensors",
+            d / "ltx-2.3-spatial-upscaler-x2-1.1.safetensors",
+            d / "ltx-2.3-22b-distilled-lora-384.safetensors",
+        )
+    )
+    panel.refresh_models()
+    panel.select_model_set("ltx2.3-celebvhq-3k")
+    qtbot.waitUntil(lambda: "files on disk" in model.model_combo.currentText(), timeout=5000)
+    for preset in ("one-stage", "two-stage", "fast", "hq"):
+        model.preset_combo.setCurrentIndex(model.preset_combo.findData(preset))
+        qtbot.waitUntil(lambda: panel.form.queue_button.isEnabled(), timeout=5000)
+        assert model.preset_problem.text() == "", preset
+        assert "files missing" not in model.preset_combo.currentText(), preset
+    assert model.preset() == "hq"
+    assert panel.queue_takes() == 1
+    requests, spec = queue.enqueued[-1]
+    assert spec.model_set == "ltx2.3-celebvhq-3k"
+    assert requests[0].pipeline == "hq" and requests[0].steps == 15 and requests[0].cfg_star
+
 
 @pytest.mark.timeout(900)  # four real takes on the CPU (about a minute on an idle box)
 def test_every_preset_queues_on_the_tiny_stack(qtbot, paths, settings, repos, make_queue, tmp_path):  # noqa: ANN001, ANN201, F811

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -210,6 +211,8 @@ def test_two_stage_take_doubles_the_size_and_the_mp4_agrees(
     assert s2["sigmas"] == [0.909375, 0.725, 0.421875, 0.0] and s2["guidance"] is False
     assert s1["loras"] == {"idlora": 1.0, "distilled": 0.0}
     assert s2["loras"] == {"idlora": 0.0, "distilled": 0.8}
+    # LTX-2 one-stage stretches the first frame; two-stage centre-crops it (public scripts)
+    assert eff["first_frame_fit"] == "crop"
     assert {lo["adapter"] for lo in eff["loras"]} == {"idlora", "distilled"}
     assert all(len(lo["sha256"]) == 64 for lo in eff["loras"])
     # progress counts both stages
@@ -272,5 +275,40 @@ def test_pipeline_needs_its_parts(tmp_path: Path, tiny_model_dir: Path) -> None:
                     num_frames=9,
                 )
             )
+    finally:
+        gen.close()
+
+
+def test_fast_on_a_distilled_checkpoint_needs_no_distilled_lora(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """``distilled_checkpoint``: the model itself is distilled, so fast runs with the ID-LoRA
+    alone; the 2x pipelines still need the distilled LoRA for their stage 2."""
+    from engine.generate import IDLoRAGenerator
+    from engine.lora import adapter_strengths
+    from engine.models.tiny import tiny_parts
+
+    gen = IDLoRAGenerator.load(
+        "tiny",
+        tiny_parts(tiny_model_dir)["id_lora"],
+        cache_dir=tiny_model_dir.parent,
+        device="cpu",
+        distilled_checkpoint=True,
+    )
+    try:
+        assert set(adapter_strengths(gen.pipe)) == {"idlora"}  # no distilled LoRA loaded
+        assert gen.missing_for("fast") == []
+        assert gen.missing_for("two-stage") == ["distilled_lora"]
+        assert gen.model_info()["distilled_checkpoint"] is True
+        img, wav = _media(tmp_path)
+        req = GenerationRequest(
+            prompt="p", image=img, voice=wav, width=64, height=64, num_frames=9, pipeline="fast"
+        )
+        res = gen.generate(req)
+        assert res.frames.shape == (9, 64, 64, 3)
+        assert res.effective["steps"] == 8
+        assert res.effective["stages"][0]["loras"] == {"idlora": 1.0}
+        with pytest.raises(ModelNotFoundError, match="distilled LoRA"):
+            gen.generate(dataclasses.replace(req, pipeline="two-stage", steps=1))
     finally:
         gen.close()
