@@ -24,7 +24,6 @@ count is printed with the figures.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -38,18 +37,13 @@ def add_random_lora(model: Any, name: str, modules: tuple[str, ...], rank: int) 
     returns its parameter count."""
     import torch
 
+    from engine.lora import random_lora_state_dict
+
     param = next(model.parameters())
     gen = torch.Generator(device=param.device).manual_seed(1 if name == "idlora" else 2)
-    named = dict(model.named_modules())
-    sd: dict[str, Any] = {}
-    for i in range(len(model.transformer_blocks)):
-        for m in modules:
-            lin = named[f"transformer_blocks.{i}.{m}"]
-            base = f"transformer.transformer_blocks.{i}.{m}"
-            a = torch.randn(rank, lin.in_features, generator=gen, device=param.device)
-            b = torch.randn(lin.out_features, rank, generator=gen, device=param.device)
-            sd[f"{base}.lora_A.weight"] = (a / math.sqrt(lin.in_features)).to(param.dtype)
-            sd[f"{base}.lora_B.weight"] = (b * 0.01).to(param.dtype)
+    sd = random_lora_state_dict(
+        model, modules, rank, gen, prefix="transformer.", b_scale=0.01, dtype=param.dtype
+    )
     n = sum(v.numel() for v in sd.values())
     # low_cpu_mem_usage: peft builds the adapter layers on the meta device and takes these
     # tensors as they are (no CPU initialisation of billions of LoRA parameters)

@@ -88,6 +88,43 @@ DISTILLED_TARGETS: tuple[str, ...] = (
 )
 
 
+def random_lora_state_dict(
+    transformer: Any,
+    modules: tuple[str, ...],
+    rank: int,
+    generator: torch.Generator,
+    *,
+    prefix: str = "diffusion_model.",
+    a_scale: float | None = None,
+    b_scale: float = 1.0,
+    dtype: torch.dtype | None = None,
+) -> dict[str, torch.Tensor]:
+    """A random LoRA over ``modules`` of every block (``<prefix>transformer_blocks.N.<module>
+    .lora_A/B.weight``), for the tiny test stack and the GPU benchmark -- never a real model.
+
+    Per module, A then B are drawn from ``generator`` (on its device): A standard normal times
+    ``a_scale`` (None: ``1/sqrt(in_features)``), B times ``b_scale``; cast to ``dtype``.
+    """
+    import math
+
+    import torch
+
+    named = dict(transformer.named_modules())
+    device = generator.device
+    sd: dict[str, torch.Tensor] = {}
+    for i in range(len(transformer.transformer_blocks)):
+        for m in modules:
+            lin = named[f"transformer_blocks.{i}.{m}"]
+            key = f"{prefix}transformer_blocks.{i}.{m}"
+            a = torch.randn(rank, lin.in_features, generator=generator, device=device)
+            b = torch.randn(lin.out_features, rank, generator=generator, device=device)
+            a = a * (1.0 / math.sqrt(lin.in_features) if a_scale is None else a_scale)
+            b = b * b_scale
+            sd[f"{key}.lora_A.weight"] = (a if dtype is None else a.to(dtype)).contiguous()
+            sd[f"{key}.lora_B.weight"] = (b if dtype is None else b.to(dtype)).contiguous()
+    return sd
+
+
 class LoRAError(InvalidRequestError):
     """A LoRA checkpoint that cannot be applied to the loaded model. ``path`` and ``keys`` name it."""
 

@@ -329,21 +329,13 @@ def build_tiny_lora(
     """
     import torch
 
-    from engine.lora import DISTILLED_TARGETS, IDLORA_TARGETS
+    from engine.lora import DISTILLED_TARGETS, IDLORA_TARGETS, random_lora_state_dict
 
     modules = {"distilled": DISTILLED_TARGETS, "idlora": IDLORA_TARGETS}[kind]
     g = torch.Generator().manual_seed(seed + (200 if kind == "distilled" else 300))
-    named = dict(transformer.named_modules())
-    sd: dict[str, Any] = {}
-    for i in range(len(transformer.transformer_blocks)):
-        for m in modules:
-            lin = named[f"transformer_blocks.{i}.{m}"]
-            base = f"diffusion_model.transformer_blocks.{i}.{m}"
-            a = torch.randn(TINY_LORA_RANK, lin.in_features, generator=g) * scale
-            b = torch.randn(lin.out_features, TINY_LORA_RANK, generator=g) * scale
-            sd[f"{base}.lora_A.weight"] = a.contiguous()
-            sd[f"{base}.lora_B.weight"] = b.contiguous()
-    return sd
+    return random_lora_state_dict(
+        transformer, modules, TINY_LORA_RANK, g, a_scale=scale, b_scale=scale
+    )
 
 
 def build_tiny_components(variant: str = "ltx2", seed: int = TINY_SEED) -> dict[str, Any]:

@@ -28,6 +28,13 @@ def _inputs():
     return img, img2, ref
 
 
+def _kw() -> dict:
+    """The inputs every call here shares: first frame (and its 2x version), reference voice,
+    stage-1 size and length."""
+    img, img2, ref = _inputs()
+    return dict(image=img, image_2x=img2, reference_audio=ref, height=H, width=W, num_frames=F)
+
+
 def _full_pipeline(model_dir):
     from engine.models.tiny import tiny_parts
     from engine.models.upsampler import load_upsampler
@@ -81,17 +88,12 @@ def _sigma(call) -> float:
 
 
 def test_two_stage_mechanics(pipe2) -> None:
-    img, img2, ref = _inputs()
+    img2 = _inputs()[1]
     with Calls(pipe2) as cap:
         out = pipe2(
             "p",
             "n",
-            image=img,
-            image_2x=img2,
-            reference_audio=ref,
-            height=H,
-            width=W,
-            num_frames=F,
+            **_kw(),
             num_inference_steps=1,
             stg_block=1,
             pipeline="two-stage",
@@ -149,13 +151,8 @@ def test_two_stage_mechanics(pipe2) -> None:
 
 
 def test_two_stage_stage1_only_and_errors(pipe2, tiny_pipeline) -> None:
-    img, _, ref = _inputs()
     kw = dict(
-        image=img,
-        reference_audio=ref,
-        height=H,
-        width=W,
-        num_frames=F,
+        **_kw(),
         num_inference_steps=1,
         stg_block=1,
         output_type="latent",
@@ -186,7 +183,6 @@ def _counting_executor(evals):
 
 
 def test_hq_31_guided_evaluations_for_15_steps(pipe23) -> None:
-    img, img2, ref = _inputs()
     evals: list[tuple[float, list[str]]] = []
     off = dict(
         video_guidance_scale=1.0,
@@ -197,12 +193,7 @@ def test_hq_31_guided_evaluations_for_15_steps(pipe23) -> None:
     out = pipe23(
         "p",
         "n",
-        image=img,
-        image_2x=img2,
-        reference_audio=ref,
-        height=H,
-        width=W,
-        num_frames=F,
+        **_kw(),
         pipeline="hq",
         pass_executor=_counting_executor(evals),
         generator=torch.Generator().manual_seed(0),
@@ -222,18 +213,12 @@ def test_hq_31_guided_evaluations_for_15_steps(pipe23) -> None:
 
 
 def test_hq_guidance_and_loras(pipe23) -> None:
-    img, img2, ref = _inputs()
     evals: list[tuple[float, list[str]]] = []
     with Calls(pipe23) as cap:
         out = pipe23(
             "p",
             "n",
-            image=img,
-            image_2x=img2,
-            reference_audio=ref,
-            height=H,
-            width=W,
-            num_frames=F,
+            **_kw(),
             num_inference_steps=2,
             pipeline="hq",
             pass_executor=_counting_executor(evals),
@@ -256,13 +241,8 @@ def test_hq_guidance_and_loras(pipe23) -> None:
 
 
 def test_fast_two_passes_per_step_and_identity_window(pipe2) -> None:
-    img, _, ref = _inputs()
     kw = dict(
-        image=img,
-        reference_audio=ref,
-        height=H,
-        width=W,
-        num_frames=F,
+        **_kw(),
         output_type="latent",
         pass_executor="sequential",
     )
@@ -292,14 +272,8 @@ def test_default_executor_matches_sequential_per_stage(pipe2, pipe23, which, pip
     from engine.pipeline.executor import FastExecutor
 
     pipe = pipe2 if which == "2" else pipe23
-    img, img2, ref = _inputs()
     kw = dict(
-        image=img,
-        image_2x=img2,
-        reference_audio=ref,
-        height=H,
-        width=W,
-        num_frames=F,
+        **_kw(),
         stg_block=1,
         pipeline=pipeline,
         output_type="latent",
@@ -323,7 +297,6 @@ def test_default_executor_matches_sequential_per_stage(pipe2, pipe23, which, pip
 def test_tiled_decode_at_2x(pipe2, monkeypatch) -> None:
     from engine.pipeline.stages import DecodeTiling
 
-    img, img2, ref = _inputs()
     calls = []
     orig = pipe2.vae.tiled_decode
 
@@ -335,12 +308,7 @@ def test_tiled_decode_at_2x(pipe2, monkeypatch) -> None:
     out = pipe2(
         "p",
         "n",
-        image=img,
-        image_2x=img2,
-        reference_audio=ref,
-        height=H,
-        width=W,
-        num_frames=F,
+        **_kw(),
         num_inference_steps=1,
         stg_block=1,
         pipeline="two-stage",
