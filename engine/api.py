@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -235,15 +236,42 @@ class GenerationRequest:
 # ----------------------------------------------------------------------------- progress/result
 
 
+#: What a generation is doing, in the order it happens, with the words a user is shown.
+#: The engine reports the ones it runs (``ProgressInfo.stage``); an app adds its own around
+#: them (loading the model, writing the files). A new phase shows once it is listed here.
+STAGES: dict[str, str] = {
+    "load_model": "Loading the model",
+    "load_inputs": "Reading the image and voice",
+    "encode_prompt": "Encoding the prompt",
+    "prepare": "Preparing the latents",
+    "denoise": "Denoising",
+    "upsample": "Upsampling the latents 2x",
+    "decode_video": "Decoding the video",
+    "decode_audio": "Decoding the audio",
+    "write": "Writing the take",
+}
+
+
+def stage_text(stage: str) -> str:
+    """The words for ``stage`` (its name, readable, when it is not in :data:`STAGES`)."""
+    return STAGES.get(stage) or stage.replace("_", " ").capitalize()
+
+
 @dataclass(frozen=True)
 class ProgressInfo:
-    """Passed to the progress callback once per denoising step (after the step)."""
+    """Passed to the progress callback when a stage starts and after each denoising step.
 
-    step: int  # 1-based number of steps done
+    ``stage`` names what runs (a key of :data:`STAGES`). During ``"denoise"`` the callback
+    comes after every step (``step`` 1..``total`` over all the pipeline's sampling stages,
+    with ``eta_s`` and ``preview``); when a stage starts it comes once with the steps done so
+    far (0 before denoising, ``total`` after)."""
+
+    step: int  # 1-based number of denoising steps done
     total: int
     elapsed_s: float
     eta_s: float | None
     preview: np.ndarray | None = None  # uint8 (h, w, 3) low-res preview of the current x0, or None
+    stage: str = "denoise"
 
 
 @dataclass(frozen=True)
@@ -269,16 +297,21 @@ class GenerationResult:
 
 
 class Stopwatch:
-    """Collects named phase timings: ``with sw.phase("encode"): ...``."""
+    """Collects named phase timings: ``with sw.phase("encode"): ...``.
 
-    def __init__(self) -> None:
+    ``on_phase(name)``, when given, is called as each phase starts (progress reporting)."""
+
+    def __init__(self, on_phase: Callable[[str], None] | None = None) -> None:
         self.timings: dict[str, float] = {}
+        self._on_phase = on_phase
 
     def phase(self, name: str):  # noqa: ANN201 - context manager
         sw = self
 
         class _Phase:
             def __enter__(self) -> None:
+                if sw._on_phase is not None:
+                    sw._on_phase(name)
                 self.t0 = time.perf_counter()
 
             def __exit__(self, *exc: object) -> None:

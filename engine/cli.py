@@ -53,6 +53,7 @@ from engine.api import (
     MediaError,
     ProgressInfo,
     PromptParts,
+    stage_text,
 )
 from engine.pipeline.presets import PIPELINES
 
@@ -558,6 +559,7 @@ class _ProgressBar:
             return
         if self._bar.total != info.total:
             self._bar.total = info.total
+        self._bar.set_postfix_str(stage_text(info.stage))
         self._bar.update(max(0, info.step - self._bar.n))
 
     def close(self) -> None:

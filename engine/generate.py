@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.api import (
+    STAGES,
     CancelToken,
     GenerationRequest,
     GenerationResult,
@@ -541,7 +542,11 @@ class IDLoRAGenerator:
         cancel: CancelToken | None = None,
     ) -> GenerationResult:
         """Run one request. Raises InvalidRequestError, MediaError, Cancelled, OutOfMemoryError,
-        ModelNotFoundError (a part the pipeline needs is not loaded)."""
+        ModelNotFoundError (a part the pipeline needs is not loaded).
+
+        ``progress`` receives a :class:`ProgressInfo` as each stage starts (``stage``: reading
+        the inputs, encoding the prompt, preparing, upsampling, denoising, decoding video,
+        decoding audio) and after every denoising step."""
         import numpy as np
         import torch
 
@@ -550,7 +555,17 @@ class IDLoRAGenerator:
 
         if self.pipe is None:
             raise InvalidRequestError("the generator was closed")
-        sw = Stopwatch()
+        t_start = time.perf_counter()
+        steps_done, steps_total = [0], [int(request.steps or 0)]
+
+        def on_phase(name: str) -> None:  # a stage starts: tell the caller (known stages only)
+            if progress is not None and name in STAGES:
+                elapsed = time.perf_counter() - t_start
+                progress(
+                    ProgressInfo(steps_done[0], steps_total[0], elapsed, None, None, stage=name)
+                )
+
+        sw = Stopwatch(on_phase)
         warnings: list[str] = []
         notes: list[str] = []
         prompt = request.full_prompt
@@ -561,6 +576,7 @@ class IDLoRAGenerator:
         req = request.resolved()
         if req.steps is None or req.steps < 1:
             raise InvalidRequestError(f"steps must be >= 1, got {req.steps}")
+        steps_total[0] = preset.total_steps(int(req.steps))
         if not 0.0 <= req.identity_start < req.identity_end <= 1.0:
             raise InvalidRequestError(
                 "the identity-guidance window must satisfy 0 <= start < end <= 1; got "
@@ -588,9 +604,10 @@ class IDLoRAGenerator:
 
         # 3. progress adapter (1-based step over all stages, ETA from the mean step time)
         def on_step(rep: Any, preview: Any) -> None:
+            steps_done[0] = done = rep.index + 1
+            steps_total[0] = rep.total
             if progress is None:
                 return
-            done = rep.index + 1
             eta = rep.elapsed_s / done * (rep.total - done)
             progress(ProgressInfo(done, rep.total, rep.elapsed_s, eta, preview))
 

@@ -557,7 +557,8 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
             after_text_encoding: called once the prompt embeddings exist (e.g. to free the
                 text encoder's memory).
             stopwatch: ``engine.api.Stopwatch`` receiving the phases ``encode_prompt``,
-                ``prepare``, ``denoise`` and ``decode``.
+                ``prepare``, ``upsample`` (2x stages), ``denoise`` (once per stage) and
+                ``decode`` (made of ``decode_video`` and ``decode_audio``).
             pass_executor: runs one step's transformer passes
                 (``engine.pipeline.guided.PassExecutor``): an executor object, or a name,
                 "fast" (the default: batched, exact) or "sequential" (one after another).
@@ -741,11 +742,12 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
             dn = randn_tensor(norm.shape, generator=generator, device=device, dtype=norm.dtype)
             video_lat = self._video_norm((1 - ns) * norm + ns * dn, inverse=True)
             dec_t = torch.tensor([decode_timestep], device=device, dtype=self.vae.dtype)
-        with tiled_decoding(self.vae, decode_tiling):  # type: ignore[arg-type]
+        with sw.phase("decode_video"), tiled_decoding(self.vae, decode_tiling):  # type: ignore[arg-type]
             frames = self.vae.decode(video_lat.to(self.vae.dtype), dec_t, return_dict=False)[0]
-        frames = ((frames.float() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 4, 1)  # (B, F, H, W, 3)
-        mel = self.audio_vae.decode(audio_lat.to(self.audio_vae.dtype), return_dict=False)[0]
-        wave = self.vocoder(mel.to(self.vocoder.dtype)).float()
+            frames = ((frames.float() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 4, 1)  # B,F,H,W,3
+        with sw.phase("decode_audio"):
+            mel = self.audio_vae.decode(audio_lat.to(self.audio_vae.dtype), return_dict=False)[0]
+            wave = self.vocoder(mel.to(self.vocoder.dtype)).float()
         self.maybe_free_model_hooks()
         dec.__exit__(None, None, None)
         if output_type == "np":

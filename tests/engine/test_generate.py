@@ -114,7 +114,21 @@ def test_generate_tiny_shapes_and_effective(generator, tmp_path: Path) -> None:
     assert eff["stg_block"] == 1 and any("STG block 29" in w for w in res.warnings)
     assert eff["model"]["variant"] == "ltx2" and eff["model"]["tiny"] is True
     assert {"encode_prompt", "denoise", "decode", "load_inputs"} <= set(res.timings)
-    assert [p.step for p in seen] == [1, 2] and seen[-1].eta_s == 0
+    assert {"decode_video", "decode_audio"} <= set(res.timings)
+    # Each stage is reported as it starts, denoising after every step, in the order they run.
+    assert [(p.stage, p.step) for p in seen] == [
+        ("load_inputs", 0),
+        ("encode_prompt", 0),
+        ("prepare", 0),
+        ("denoise", 0),
+        ("denoise", 1),
+        ("denoise", 2),
+        ("decode_video", 2),
+        ("decode_audio", 2),
+    ]
+    assert {p.total for p in seen} == {2}
+    steps = [p for p in seen if p.stage == "denoise" and p.step > 0]
+    assert steps[-1].eta_s == 0 and all(p.preview is not None for p in steps)
     info = generator.model_info()
     assert {"model", "variant", "lora", "lora_sha256", "dtype", "device"} <= set(info)
 
@@ -215,8 +229,21 @@ def test_two_stage_take_doubles_the_size_and_the_mp4_agrees(
     assert eff["first_frame_fit"] == "crop"
     assert {lo["adapter"] for lo in eff["loras"]} == {"idlora", "distilled"}
     assert all(len(lo["sha256"]) == 64 for lo in eff["loras"])
-    # progress counts both stages
-    assert [p.step for p in seen] == [1, 2, 3, 4, 5] and {p.total for p in seen} == {5}
+    # progress counts both stages; each phase is said as it starts, the upsample between them
+    steps = [p for p in seen if p.eta_s is not None]  # after each step (a start has no ETA)
+    assert all(p.stage == "denoise" for p in steps)
+    assert [p.step for p in steps] == [1, 2, 3, 4, 5] and {p.total for p in seen} == {5}
+    starts = [(p.stage, p.step) for p in seen if p.eta_s is None]
+    assert starts == [
+        ("load_inputs", 0),
+        ("encode_prompt", 0),
+        ("prepare", 0),
+        ("denoise", 0),
+        ("upsample", 2),
+        ("denoise", 2),
+        ("decode_video", 5),
+        ("decode_audio", 5),
+    ]
 
     out = tmp_path / "take.mp4"
     write_mp4(out, res.frames, res.fps, res.audio, res.sample_rate)
