@@ -12,7 +12,9 @@ Job life cycle::
     queued --mark_running--> running --finished--> finished
        |                        |------failed----> failed      --retry--> queued
        |--cancel_queued-->      |------cancelled-> cancelled   --retry--> queued
-       cancelled                (crash) recover_after_crash -> interrupted --retry--> queued
+       cancelled                |------requeue---> queued (the Studio quit while it ran)
+                                (crash) recover_after_crash -> interrupted --retry--> queued
+                                                                           --resume-> queued
 
 State changes are conditional updates (``WHERE state = ...``), so a job cancelled in the queue
 while the worker picks it up is never run, and a finished job is never marked failed.
@@ -349,6 +351,37 @@ class JobsRepository(SessionScopes):
             j.updated_at = utcnow()
             s.flush()
             return self._info(j)
+
+    def requeue(self, job_id: int) -> bool:
+        """running -> queued in its old place (the Studio quit while it ran and will offer it
+        again on the next start); progress starts over. False if it was not running."""
+        self._ended(job_id)
+        return self._transition(
+            job_id,
+            ("running",),
+            state="queued",
+            progress_step=0,
+            progress_total=0,
+            started_at=None,
+        )
+
+    def resume(self, job_ids: Iterable[int]) -> list[int]:
+        """Interrupted jobs -> queued in their old places (not at the end, unlike
+        :meth:`retry`); returns the ids that were resumed."""
+        done = []
+        for job_id in job_ids:
+            if self._transition(
+                job_id,
+                ("interrupted",),
+                state="queued",
+                error=None,
+                progress_step=0,
+                progress_total=0,
+                started_at=None,
+                finished_at=None,
+            ):
+                done.append(job_id)
+        return done
 
     def recover_after_crash(self) -> list[int]:
         """Jobs left 'running' by a previous process become 'interrupted'; returns their ids.

@@ -6,7 +6,10 @@ through a serial database ``TaskRunner`` (never on the GUI thread) and drives on
 one GPU job at a time, the next queued job starting when the worker reports it is idle.
 
 On construction it calls ``recover_after_crash`` (jobs left running become 'interrupted')
-and reloads the persisted queue; ``loaded`` fires when that is done, and the queue resumes.
+and reloads the persisted queue; ``loaded`` fires when that is done. Jobs the last session
+left (queued, or interrupted by a crash) are ``pending``: the queue stays ``paused`` until
+the user resumes them (:meth:`JobQueue.resume_pending`) or declines (:meth:`discard_pending`).
+Closing keeps the running job for the next start (it goes back to the queue in its place).
 
 Signals carry ids; read the job with :meth:`JobQueue.job`. Typical wiring (``app.py``)::
 
@@ -33,7 +36,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage
 
-from engine.api import GenerationRequest
+from engine.api import GenerationRequest, stage_text
 from idlora_studio.library.jobs_repo import JobInfo, JobSpec, JobsRepository, TakesRepository
 from idlora_studio.workers.generation_worker import GenerationWorker, start_worker
 from idlora_studio.workers.tasks import TaskRunner
@@ -55,12 +58,15 @@ class JobQueue(QObject):
     job_added = Signal(int)
     job_changed = Signal(int)
     job_removed = Signal(int)
+    job_started = Signal(int)  # the worker took the job (it is the running job now)
+    job_stage = Signal(int, str)  # job_id, stage (engine.api.STAGES key) as it starts
     job_progress = Signal(int, int, int, float)  # job_id, step, total, eta_s (-1 unknown)
     job_preview = Signal(int, QImage)
     job_finished = Signal(int, int)  # job_id, take_id
     job_failed = Signal(int, str, str)  # job_id, kind, message
     job_cancelled = Signal(int)
     queue_changed = Signal()
+    paused_changed = Signal(bool)  # paused: jobs left from the last session wait for a choice
     error = Signal(str)  # a queue action failed (database), user-facing
     _run = Signal(int)
     _shutdown = Signal()
@@ -82,10 +88,14 @@ class JobQueue(QObject):
         self._worker = worker
         self._jobs: dict[int, JobInfo] = {}
         self._eta: dict[int, float] = {}
+        self._stage: dict[int, str] = {}
+        self._cancelling: set[int] = set()
         self._running: int | None = None
         self._loaded = False
         self._closed = False
+        self._paused = False
         self.recovered: list[int] = []
+        self.pending: list[int] = []  # jobs left from the last session, offered for resuming
         self._thread: QThread = start_worker(worker)
         conn = Qt.ConnectionType.QueuedConnection
         self._run.connect(worker.run_job, conn)
@@ -93,12 +103,14 @@ class JobQueue(QObject):
         worker.warmed_up.connect(self.engine_ready, conn)
         self._shutdown.connect(worker.shutdown, Qt.ConnectionType.BlockingQueuedConnection)
         worker.started.connect(self._on_started, conn)
+        worker.stage.connect(self._on_stage, conn)
         worker.skipped.connect(self._on_skipped, conn)
         worker.progress.connect(self._on_progress, conn)
         worker.preview.connect(self.job_preview, conn)
         worker.finished.connect(self._on_finished, conn)
         worker.failed.connect(self._on_failed, conn)
         worker.cancelled.connect(self._on_cancelled, conn)
+        worker.suspended.connect(self._on_suspended, conn)
 
         def load() -> tuple[list[int], list[JobInfo]]:
             recovered = jobs.recover_after_crash()
@@ -115,6 +127,12 @@ class JobQueue(QObject):
     def running_job(self) -> int | None:
         return self._running
 
+    @property
+    def paused(self) -> bool:
+        """True while jobs left from the last session wait for :meth:`resume_pending` or
+        :meth:`discard_pending`; nothing starts meanwhile."""
+        return self._paused
+
     def job(self, job_id: int) -> JobInfo | None:
         return self._jobs.get(job_id)
 
@@ -128,6 +146,14 @@ class JobQueue(QObject):
 
     def eta(self, job_id: int) -> float | None:
         return self._eta.get(job_id)
+
+    def stage(self, job_id: int) -> str | None:
+        """What the running job is doing (a key of ``engine.api.STAGES``); None otherwise."""
+        return self._stage.get(job_id)
+
+    def is_cancelling(self, job_id: int) -> bool:
+        """True from a cancel of the running job until the worker confirms it stopped."""
+        return job_id in self._cancelling
 
     # ------------------------------------------------------------------ actions
     def warm_up(self) -> None:
@@ -167,6 +193,10 @@ class JobQueue(QObject):
             return
         if job_id == self._running:
             self._worker.cancel(job_id)
+            if job_id not in self._cancelling:
+                self._cancelling.add(job_id)
+                self.job_changed.emit(job_id)
+                self.queue_changed.emit()
             return
         if job.state != JobState.QUEUED:
             return
@@ -227,14 +257,62 @@ class JobQueue(QObject):
 
         self._db(work, self._on_added)
 
-    def close(self) -> None:
-        """Cancel the running job, release the model and stop the worker thread (blocks until
-        the engine notices the cancel, within a step). Call once at shutdown."""
+    def resume_pending(self) -> None:
+        """Run the jobs left from the last session: interrupted ones go back to their places
+        in the queue, then the queue starts."""
+        interrupted = [i for i in self.pending if self._state_of(i) == JobState.INTERRUPTED]
+
+        def work() -> list[JobInfo]:
+            self.jobs_repo.resume(interrupted)
+            return self.jobs_repo.list_jobs()
+
+        def done(infos: list[JobInfo]) -> None:
+            self._jobs = {j.id: j for j in infos}
+            self._unpause()
+
+        self._db(work, done)
+
+    def discard_pending(self) -> None:
+        """Do not run the jobs left from the last session: the queued ones are cancelled (the
+        interrupted ones stay as they are); both can still be retried one by one."""
+        queued = [i for i in self.pending if self._state_of(i) == JobState.QUEUED]
+        for job_id in queued:
+            self._set(job_id, state=JobState.CANCELLED.value)
+            self.job_cancelled.emit(job_id)
+
+        def work() -> None:
+            for job_id in queued:
+                self.jobs_repo.cancel_queued(job_id)
+
+        self._db(work, lambda _r: self._unpause())
+
+    def _unpause(self) -> None:
+        self._paused = False
+        self.pending = []
+        self.paused_changed.emit(False)
+        self.queue_changed.emit()
+        self._maybe_start()
+
+    def _state_of(self, job_id: int) -> str | None:
+        job = self._jobs.get(job_id)
+        return job.state if job is not None else None
+
+    def close(self, keep_jobs: bool = True) -> None:
+        """Stop the worker thread and release the model (blocks until the engine notices,
+        within a step). ``keep_jobs``: the running job goes back to the queue in its place and
+        queued jobs stay, for the next start to offer; otherwise they are all cancelled.
+        Call once at shutdown."""
         if self._closed:
             return
         self._closed = True
         if self._running is not None:
-            self._worker.cancel(self._running)
+            if keep_jobs:
+                self._worker.suspend(self._running)
+            else:
+                self._worker.cancel(self._running)
+        if not keep_jobs:
+            queued = self.queued()
+            self._db(lambda: [self.jobs_repo.cancel_queued(i) for i in queued], lambda _r: None)
         if self._thread.isRunning():
             self._shutdown.emit()
             self._thread.quit()
@@ -283,7 +361,14 @@ class JobQueue(QObject):
         self.recovered, infos = result
         self._jobs = {j.id: j for j in infos}
         self._loaded = True
+        # Jobs the last session left (queued, or running when it stopped) wait for the user.
+        self.pending = [
+            j.id for j in self.jobs() if j.state == JobState.QUEUED or j.id in self.recovered
+        ]
+        self._paused = bool(self.pending)
         self.queue_changed.emit()
+        if self._paused:
+            self.paused_changed.emit(True)
         self.loaded.emit()
         self._maybe_start()
 
@@ -312,7 +397,7 @@ class JobQueue(QObject):
         self._maybe_start()
 
     def _maybe_start(self) -> None:
-        if self._closed or not self._loaded or self._running is not None:
+        if self._closed or not self._loaded or self._paused or self._running is not None:
             return
         order = self.queued()
         if not order:
@@ -324,6 +409,8 @@ class JobQueue(QObject):
         if self._running == job_id:
             self._running = None
         self._eta.pop(job_id, None)
+        self._stage.pop(job_id, None)
+        self._cancelling.discard(job_id)
         self.queue_changed.emit()
         self._refresh(job_id)
         self._maybe_start()
@@ -337,7 +424,15 @@ class JobQueue(QObject):
             progress_total=0,
             attempts=(job.attempts + 1) if job else 1,
         )
+        self.job_started.emit(job_id)
         self.queue_changed.emit()
+
+    def _on_stage(self, job_id: int, stage: str) -> None:
+        self._stage[job_id] = stage
+        if stage != "denoise":
+            self._eta.pop(job_id, None)  # a time left is only known while denoising
+        self.job_stage.emit(job_id, stage)
+        self.job_changed.emit(job_id)
 
     def _on_skipped(self, job_id: int) -> None:
         self._job_ended(job_id)
@@ -359,6 +454,10 @@ class JobQueue(QObject):
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
         self._set(job_id, state=JobState.FAILED.value, error_kind=kind, error=message)
         self.job_failed.emit(job_id, kind, message)
+        self._job_ended(job_id)
+
+    def _on_suspended(self, job_id: int) -> None:
+        self._set(job_id, state=JobState.QUEUED.value, progress_step=0, progress_total=0)
         self._job_ended(job_id)
 
     def _on_cancelled(self, job_id: int) -> None:
@@ -392,14 +491,50 @@ def voice_match_tooltip(score: float | None) -> str:
     return f"voice match {score:.2f}\n{EXPLANATION}"
 
 
+_ENDED_TEXT = {
+    JobState.QUEUED: "Queued",
+    JobState.FINISHED: "Finished",
+    JobState.FAILED: "Failed",
+    JobState.CANCELLED: "Cancelled",
+    JobState.INTERRUPTED: "Interrupted",
+}
+
+
+def progress_text(queue: Any, job: JobInfo) -> str:
+    """What a job is doing, in words: "Queued", "Encoding the prompt…", "Denoising 12/30",
+    "Decoding the video…", "Cancelling…", "Finished", ... (``queue``: a ``JobQueue``)."""
+    if job.state == JobState.QUEUED and getattr(queue, "paused", False):
+        return "Queued · paused"
+    if job.state != JobState.RUNNING:
+        return _ENDED_TEXT.get(JobState(job.state), job.state.capitalize())
+    if queue.is_cancelling(job.id):
+        return "Cancelling…"
+    stage = queue.stage(job.id)
+    if stage is None:
+        return "Starting…"
+    if stage == "denoise" and job.progress_total:
+        return f"{stage_text(stage)} {job.progress_step}/{job.progress_total}"
+    return f"{stage_text(stage)}…"
+
+
+def progress_fraction(queue: Any, job: JobInfo) -> float:
+    """The bar's fill: denoising steps done (all done once decoding started)."""
+    stage = queue.stage(job.id) if job.state == JobState.RUNNING else None
+    if stage in ("decode_video", "decode_audio", "write"):
+        return 1.0
+    return job.progress_fraction
+
+
 class JobsTableModel(QAbstractTableModel):
-    """Rows: the queue's jobs in order. Columns: prompt, state, progress %, time left, and the
-    voice match of the take a finished job made.
+    """Rows: the queue's jobs in order. Columns: the take (its Speech line), progress (the
+    stage in words over a bar), time left while denoising, and the voice match of the take a
+    finished job made.
 
-    ``Qt.UserRole`` on any cell gives the job id; the progress column's ``UserRole + 1``
-    gives the fraction (0..1) for a progress-bar delegate."""
+    ``JobIdRole`` on any cell gives the job id; the progress column's ``FractionRole`` gives
+    the fraction (0..1) for a progress-bar delegate."""
 
-    COLUMNS = ("Prompt", "State", "Progress", "Time left", "Voice match")
+    COLUMNS = ("Take", "Progress", "Time left", "Voice match")
+    TAKE, PROGRESS, TIME_LEFT, VOICE = range(4)
     JobIdRole = Qt.ItemDataRole.UserRole
     FractionRole = Qt.ItemDataRole.UserRole + 1
 
@@ -451,23 +586,22 @@ class JobsTableModel(QAbstractTableModel):
         if role == self.JobIdRole:
             return job.id
         if role == self.FractionRole:
-            return job.progress_fraction
+            return progress_fraction(self._queue, job) if col == self.PROGRESS else None
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == 4:
+            if col == self.VOICE:
                 return voice_match_tooltip(job.voice_match)
             return job.error or job.request.full_prompt
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == 4:
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == self.VOICE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        if col == 0:
+        if col == self.TAKE:
             return job.prompt_summary
-        if col == 1:
-            return job.state.capitalize()
-        if col == 2:
-            return f"{int(round(job.progress_fraction * 100))}%"
-        if col == 3:
-            return _fmt_eta(self._queue.eta(job.id)) if job.state == JobState.RUNNING else ""
-        if col == 4:
+        if col == self.PROGRESS:
+            return progress_text(self._queue, job)
+        if col == self.TIME_LEFT:
+            running = job.state == JobState.RUNNING and self._queue.stage(job.id) == "denoise"
+            return _fmt_eta(self._queue.eta(job.id)) if running else ""
+        if col == self.VOICE:
             return format_voice_match(job.voice_match, short=True)
         return None

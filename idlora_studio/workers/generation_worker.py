@@ -11,15 +11,17 @@ slot :meth:`GenerationWorker.run_job` runs one persisted job end to end, in the 
    user pointed at (a single-file checkpoint with its base), or the downloaded set; the
    spatial upsampler and distilled LoRA are loaded only for a pipeline that needs them (a
    cached generator that has them serves every pipeline);
-3. ``generator.generate`` with a progress callback (``progress`` and ``preview`` signals,
-   throttled database writes) and a :class:`~engine.api.CancelToken`;
+3. ``generator.generate`` with a progress callback (``stage`` as each stage starts, the
+   worker's own ``load_model`` and ``write`` included; ``progress`` and ``preview`` after each
+   denoising step, throttled database writes) and a :class:`~engine.api.CancelToken`;
 4. MP4 (H.264 + AAC), WAV and a JPEG thumbnail into a temporary folder, recipe built, then
    :meth:`TakesRepository.add_take` stores the files and finishes the job in one transaction;
 5. ``finished(job_id, take_id)``, or ``failed(job_id, kind, message)`` with a user-facing
    sentence, or ``cancelled(job_id)``.
 
-Only ids, numbers, strings and ``QImage`` (not a widget) leave the thread. :meth:`cancel` is
-the one method meant to be called from another thread (it only sets a token).
+Only ids, numbers, strings and ``QImage`` (not a widget) leave the thread. :meth:`cancel` and
+:meth:`suspend` are the methods meant to be called from another thread (they only set a
+token; a suspended job goes back to the queue in its place instead of being cancelled).
 """
 
 from __future__ import annotations
@@ -166,11 +168,13 @@ class GenerationWorker(QObject):
 
     started = Signal(int)  # job_id: marked running
     skipped = Signal(int)  # job_id: no longer queued when its turn came (nothing ran)
+    stage = Signal(int, str)  # job_id, stage (a key of engine.api.STAGES) as it starts
     progress = Signal(int, int, int, float)  # job_id, step, total, eta_s (-1: unknown)
     preview = Signal(int, QImage)  # job_id, low-res preview of the current estimate
     finished = Signal(int, int)  # job_id, take_id
     failed = Signal(int, str, str)  # job_id, kind, user-facing message
     cancelled = Signal(int)  # job_id
+    suspended = Signal(int)  # job_id: stopped for a quit, queued again in its place
     model_loaded = Signal(str)  # model set id
     model_released = Signal()
     idle = Signal()  # after every job (whatever the outcome)
@@ -203,11 +207,19 @@ class GenerationWorker(QObject):
         self._lock = threading.Lock()
         self._tokens: dict[int, CancelToken] = {}
         self._warm = False
+        self._suspend: set[int] = set()
 
     # ------------------------------------------------------------------ any thread
     def cancel(self, job_id: int) -> None:
         """Cancel ``job_id`` if it is running or about to run (thread-safe)."""
         with self._lock:
+            self._tokens.setdefault(job_id, CancelToken()).cancel()
+
+    def suspend(self, job_id: int) -> None:
+        """Stop ``job_id`` like :meth:`cancel`, but put it back in the queue in its place
+        instead of cancelling it (the Studio is quitting; thread-safe)."""
+        with self._lock:
+            self._suspend.add(job_id)
             self._tokens.setdefault(job_id, CancelToken()).cancel()
 
     @property
@@ -299,6 +311,7 @@ class GenerationWorker(QObject):
         if self._generator is not None and self._key is not None and self._key.serves(key):
             return self._generator
         self.release_model()
+        self.stage.emit(job.id, "load_model")
         self._generator = self._factory(
             resolved.model,
             resolved.lora,
@@ -321,6 +334,9 @@ class GenerationWorker(QObject):
             token = self._tokens.setdefault(job_id, CancelToken())
         try:
             if token.cancelled:
+                if self._suspended(job_id):
+                    self.skipped.emit(job_id)  # still queued, for the next start
+                    return
                 self._jobs.cancelled(job_id)
                 self.cancelled.emit(job_id)
                 return
@@ -338,9 +354,14 @@ class GenerationWorker(QObject):
         finally:
             with self._lock:
                 self._tokens.pop(job_id, None)
+                self._suspend.discard(job_id)
             if self._generator is not None and self.idle_release_s >= 0:
                 self._idle_timer().start(int(self.idle_release_s * 1000))
             self.idle.emit()
+
+    def _suspended(self, job_id: int) -> bool:
+        with self._lock:
+            return job_id in self._suspend
 
     def _fail(self, job: JobInfo, kind: str, message: str, suggested: str | None = None) -> None:
         self._jobs.failed(job.id, kind, message, suggested_profile=suggested)
@@ -351,7 +372,14 @@ class GenerationWorker(QObject):
         try:
             generator = self._get_generator(job)
 
+            last_stage = [""]
+
             def on_progress(p: ProgressInfo) -> None:
+                if p.stage != last_stage[0]:
+                    last_stage[0] = p.stage
+                    self.stage.emit(job.id, p.stage)
+                if p.stage != "denoise" or p.step < 1:
+                    return
                 eta = -1.0 if p.eta_s is None else float(p.eta_s)
                 self.progress.emit(job.id, p.step, p.total, eta)
                 img = _preview_image(p.preview)
@@ -362,8 +390,13 @@ class GenerationWorker(QObject):
             token.raise_if_cancelled()
             result = generator.generate(req, progress=on_progress, cancel=token)
             info = generator.model_info()
+            self.stage.emit(job.id, "write")
             take_id = self._store(job, result, info)
         except Cancelled:
+            if self._suspended(job.id):
+                self._jobs.requeue(job.id)
+                self.suspended.emit(job.id)
+                return
             self._jobs.cancelled(job.id)
             self.cancelled.emit(job.id)
             return

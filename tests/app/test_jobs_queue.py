@@ -39,7 +39,8 @@ def test_three_takes_through_the_real_worker(make_queue, repos, tiny_inputs, qtb
     qtbot.waitUntil(lambda: len(finished) == 3, timeout=LONG * 2)
     assert [j for j, _ in finished] == added  # in queue order, one at a time
     assert table.rowCount() == 3
-    assert table.data(table.index(0, 1)) == "Finished" and table.data(table.index(0, 2)) == "100%"
+    done = table.index(0, JobsTableModel.PROGRESS)
+    assert table.data(done) == "Finished" and table.data(done, JobsTableModel.FractionRole) == 1.0
     for job_id, take_id in finished:
         assert {(s, n) for j, s, n in progress if j == job_id} == {(1, 2), (2, 2)}
         info = jobs.get(job_id)
@@ -80,7 +81,7 @@ def test_cancel_during_a_run_writes_no_take(make_queue, repos, tiny_inputs, qtbo
     qtbot.waitUntil(lambda: queue.job(job.id).state == JobState.CANCELLED, timeout=5000)
 
 
-def test_queue_survives_reopen_and_interrupted_job_can_be_retried(
+def test_queue_survives_reopen_pauses_and_resumes_in_order(
     make_queue,  # noqa: ANN001, F811
     repos,  # noqa: ANN001, F811
     tiny_inputs,  # noqa: ANN001, F811
@@ -100,26 +101,56 @@ def test_queue_survives_reopen_and_interrupted_job_can_be_retried(
     a, b, c, d, e = added
     first.move(e, -2)  # queued order: b, e, c, d
     qtbot.waitUntil(lambda: first.queued() == [b, e, c, d], timeout=30_000)
-    first.close()  # cancels the running job, stops the thread
-    assert jobs.get(a).state == "cancelled"
-    # The Studio "died" while b was running.
+    first.close()  # quitting keeps the jobs: the running one goes back to its place
+    assert jobs.get(a).state == "queued" and jobs.get(a).progress_step == 0
+    assert jobs.queued_ids() == [a, b, e, c, d]
+    # Then a later session "died" while b was running.
     jobs.set_state(b, "running")
 
     second = make_queue(factory=BlockingGenerator().factory)
     assert second.recovered == [b]
     assert second.job(b).state == JobState.INTERRUPTED and second.job(b).error
-    assert second.job(a).state == JobState.CANCELLED
-    qtbot.waitUntil(lambda: second.running_job == e, timeout=30_000)  # resumed, in order
-    assert second.queued() == [c, d]
-    second.retry(b)
-    qtbot.waitUntil(lambda: second.queued() == [c, d, b], timeout=30_000)
-    assert jobs.get(b).state == "queued"
+    # Nothing starts until the user chooses; every job left over is offered.
+    assert second.paused and set(second.pending) == {a, b, c, d, e}
+    qtbot.wait(300)
+    assert second.running_job is None and jobs.get(a).state == "queued"
+    table = JobsTableModel(second)
+    assert table.data(table.index(0, JobsTableModel.PROGRESS)) == "Queued · paused"
+    second.resume_pending()
+    qtbot.waitUntil(lambda: second.running_job == a, timeout=30_000)  # resumed, in order
+    assert not second.paused and second.queued() == [b, e, c, d]  # b back in its place
+    assert jobs.get(b).state == "queued" and jobs.get(b).error is None
     second.remove(c)
     qtbot.waitUntil(lambda: second.job(c) is None, timeout=30_000)
-    assert jobs.queued_ids() == [d, b]
+    assert jobs.queued_ids() == [b, e, d]
     second.cancel(d)  # queued: at once
     assert second.job(d).state == JobState.CANCELLED
     qtbot.waitUntil(lambda: jobs.get(d).state == "cancelled", timeout=30_000)
+    second.close(keep_jobs=False)  # quitting and cancelling: nothing is left for next time
+    assert {jobs.get(i).state for i in (a, b, e)} == {"cancelled"}
+
+
+def test_declining_to_resume_cancels_the_queued_jobs(
+    make_queue,  # noqa: ANN001, F811
+    repos,  # noqa: ANN001, F811
+    tiny_inputs,  # noqa: ANN001, F811
+    qtbot,  # noqa: ANN001
+) -> None:
+    from tests.app.test_generation_worker import BlockingGenerator
+
+    _, jobs, _ = repos
+    a, b = jobs.enqueue([tiny_request(tiny_inputs, seed=s) for s in (1, 2)])
+    jobs.mark_running(a)  # left running by a crash
+    queue = make_queue(factory=BlockingGenerator().factory)
+    assert queue.paused and queue.pending == [a, b]
+    queue.discard_pending()
+    qtbot.waitUntil(lambda: not queue.paused, timeout=10_000)
+    assert jobs.get(b).state == "cancelled" and jobs.get(a).state == "interrupted"
+    # A new job runs at once; the declined ones can still be retried one by one.
+    added: list[int] = []
+    queue.enqueue(tiny_request(tiny_inputs, seed=3), on_done=added.extend)
+    qtbot.waitUntil(lambda: bool(added) and queue.running_job == added[0], timeout=10_000)
+    assert queue.job(a).retryable and queue.job(b).retryable
 
 
 def test_gui_event_loop_keeps_answering_during_generation(
