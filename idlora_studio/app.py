@@ -77,6 +77,10 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
         # The bin's take menu: the same recipe again, with the same or a new seed.
         timeline.bin.regenerate_requested.connect(lambda take_id: generate.queue.rerun(take_id))
         timeline.bin.vary_requested.connect(lambda take_id: generate.queue.vary(take_id))
+        # The Generate form is the open project's.
+        timeline.state.project_changed.connect(
+            lambda: generate.open_project(timeline.state.project_id)
+        )
     check = window.make_action("&Check This Machine…", lambda: offer_first_run(window, force=True))
     window.help_menu.insertAction(window.about_action, check)
     window.finish_setup()
@@ -144,8 +148,11 @@ def build_generate(
     """The job queue on its worker thread, the Generate page and the model manager (opened
     from Tools > Models…). No torch import here: the worker loads the engine on the first job."""
     from idlora_studio.library.jobs_repo import JobsRepository, TakesRepository
+    from idlora_studio.library.projects_repo import ProjectsRepository
+    from idlora_studio.state.generate_form import GenerateFormStore
     from idlora_studio.state.jobs import JobQueue
     from idlora_studio.ui.generate import GeneratePanel
+    from idlora_studio.ui.generate.quit_guard import QuitGuard
     from idlora_studio.workers.generation_worker import GenerationWorker
 
     jobs, takes = JobsRepository.from_library(library), TakesRepository.from_library(library)
@@ -159,7 +166,12 @@ def build_generate(
         config_dir=paths.config_dir,
     )
     queue = JobQueue(jobs, takes, TaskRunner(max_threads=1), worker, parent=window)
-    panel = GeneratePanel(state, queue, thumbnails, paths, settings)
+    forms = GenerateFormStore(
+        ProjectsRepository.from_library(library), TaskRunner(max_threads=1), parent=window
+    )
+    panel = GeneratePanel(state, queue, thumbnails, paths, settings, form_store=forms)
+    guard = QuitGuard(queue, window)
+    window.add_close_guard(guard.confirm)
     managers: list[Any] = []
 
     def open_models() -> None:
@@ -175,10 +187,12 @@ def build_generate(
     def close() -> None:
         for manager in managers:
             manager.shutdown()
-        queue.close()
+        forms.close()
+        queue.close(keep_jobs=guard.keep_jobs)
 
     panel.models_requested.connect(open_models)
     queue.error.connect(window.notice.show_error)
+    forms.error.connect(window.notice.show_error)
     window.add_generate_panel(panel, open_models, close)
     return panel
 

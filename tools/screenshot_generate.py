@@ -81,7 +81,7 @@ def shoot(window, args, wait, settle) -> int:  # noqa: ANN001
     finished: list[int] = []
     queue.job_finished.connect(lambda _j, t: finished.append(t))
     assert panel.queue_takes() == 2, panel.form.reason_label.text()
-    if not wait(lambda: len(finished) == 2, 120000):
+    if not wait(lambda: len(finished) == 2, 600000):
         print("the quick takes did not finish", file=sys.stderr)
         return 1
     wait(lambda: len(panel.takes.take_ids()) == 2, 10000)
@@ -97,7 +97,7 @@ def shoot(window, args, wait, settle) -> int:  # noqa: ANN001
     queue.job_progress.connect(lambda j, s, n, _eta: progress.update(job=j, step=s, total=n))
     panel.queue_takes()
     ok = wait(
-        lambda: progress.get("total") and progress["step"] >= progress["total"] * 0.45, 240000
+        lambda: progress.get("total") and progress["step"] >= progress["total"] * 0.45, 900000
     )
     if not ok:
         print("the slow take did not progress", file=sys.stderr)

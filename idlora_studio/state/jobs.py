@@ -128,6 +128,11 @@ class JobQueue(QObject):
         return self._running
 
     @property
+    def closed(self) -> bool:
+        """True after :meth:`close` (the worker thread is stopped)."""
+        return self._closed
+
+    @property
     def paused(self) -> bool:
         """True while jobs left from the last session wait for :meth:`resume_pending` or
         :meth:`discard_pending`; nothing starts meanwhile."""

@@ -399,7 +399,6 @@ class MainWindow(QMainWindow):
         page = Page("generate", "Generate", panel)
         self.generate_panel = panel
         self.add_page(page)
-        self.library_panel.identity_selected.connect(panel.set_identity)  # type: ignore[attr-defined]
         self.open_models = open_models
         self.models_action = self.make_action("&Models…", open_models, "Ctrl+M")
         self.tools_menu.addAction(self.models_action)

@@ -66,6 +66,8 @@ class FakeQueue(QObject):
     job_added = Signal(int)
     job_changed = Signal(int)
     job_removed = Signal(int)
+    job_started = Signal(int)
+    job_stage = Signal(int, str)
     job_progress = Signal(int, int, int, float)
     job_preview = Signal(int, QImage)
     job_finished = Signal(int, int)
@@ -86,8 +88,17 @@ class FakeQueue(QObject):
     def job(self, job_id: int) -> JobInfo | None:
         return self._jobs.get(job_id)
 
+    running_job: int | None = None
+    paused = False
+
     def eta(self, job_id: int) -> float | None:
         return None
+
+    def stage(self, job_id: int) -> str | None:
+        return None
+
+    def is_cancelling(self, job_id: int) -> bool:
+        return False
 
     def queued(self) -> list[int]:
         return [j.id for j in self.jobs() if j.state == "queued"]
@@ -153,9 +164,9 @@ def _panel(
     panel.show()
     state.refresh()
     qtbot.waitUntil(
-        lambda: state.loaded and panel.form.identity.identity_combo.count() > 0, timeout=5000
+        lambda: state.loaded and panel.form.identity.identity_combo.count() > 0, timeout=20_000
     )
-    qtbot.waitUntil(lambda: panel.form.model.status_known, timeout=5000)  # model status read
+    qtbot.waitUntil(lambda: panel.form.model.status_known, timeout=20_000)  # model status read
     return panel
 
 
@@ -259,7 +270,8 @@ def test_effective_size_and_frames_update_while_typing(flow, qtbot) -> None:  # 
     ]
     assert f"Weights in fp8 · ~{gib:.1f} GiB" in texts
     qtbot.waitUntil(lambda: "→" in panel.form.model.profile_combo.itemText(0), timeout=5000)
-    assert panel.form.model.profile_combo.itemText(0) == "Auto (→ All on GPU (bf16))"
+    # No GPU: Auto says the CPU runs it (not a GPU profile that does not apply).
+    assert panel.form.model.profile_combo.itemText(0) == "Auto (→ CPU: no CUDA GPU)"
     assert "No CUDA GPU" in panel.form.model.profile_note.text()
 
 
@@ -458,6 +470,15 @@ def test_real_queue_take_lands_in_takes(qtbot, paths, settings, repos, make_queu
     assert panel.queue_view.jobs_model.rowCount() == 1
     assert panel.queue_view.jobs_model.data(panel.queue_view.jobs_model.index(0, 1)) == "Finished"
     assert previews and not panel.preview.preview_label.pixmap().isNull()
+    # The take's menu puts its recipe back into the form (after the form was changed).
+    panel.form.output.seed_spin.setValue(99)
+    panel.form.prompt.speech_edit.setPlainText("Something else.")
+    actions = {a.text(): a for a in panel.takes.take_menu(take_id).actions()}
+    assert {"Re-run (same seed)", "Vary (new seed)", "Use these settings"} <= set(actions)
+    actions["Use these settings"].trigger()
+    assert panel.form.output.seed_spin.value() == 7
+    assert panel.form.prompt.speech_edit.toPlainText() == "Hello from the tiny model."
+    assert panel.form.effective_size()[:2] == (64, 64) and panel.form.effective_frames()[0] == 9
     # Vary queues the same recipe with a new seed through the real queue.
     panel.takes.takes_list.setCurrentRow(0)
     with qtbot.waitSignal(queue.job_added, timeout=10_000) as added:

@@ -8,6 +8,8 @@ Choosing a preset fills the fields with that preset's public defaults (:meth:`ap
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from engine import api
 from engine.pipeline.presets import DEFAULT_PIPELINE, PRESETS
-from idlora_studio.ui.generate.common import Collapsible
+from idlora_studio.ui.generate.common import Collapsible, set_number
 
 TIPS = {
     "steps": "Denoising steps. More is slower and usually a little cleaner (reference: 30).",
@@ -102,6 +104,39 @@ class AdvancedSettings(Collapsible):
         reset.setToolTip("The chosen preset's public defaults")
         reset.clicked.connect(self.reset)
         lay.addRow("", reset)
+        self.button.toggled.connect(self.changed)
+
+    def _fields(self) -> dict[str, QSpinBox | QDoubleSpinBox]:
+        return {
+            "steps": self.steps_spin,
+            "video_cfg": self.video_cfg,
+            "audio_cfg": self.audio_cfg,
+            "identity_scale": self.identity_scale,
+            "stg_scale": self.stg_scale,
+            "stg_block": self.stg_block,
+            "modality_scale": self.modality_scale,
+            "lora_strength": self.lora_strength,
+            "identity_start": self.identity_start,
+            "identity_end": self.identity_end,
+        }
+
+    def form_state(self) -> dict[str, Any]:
+        return {
+            "open": self.expanded,
+            "cfg_star": self.cfg_star.isChecked(),
+            **{k: w.value() for k, w in self._fields().items()},
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Set the saved values (after the preset was chosen: choosing one fills its
+        defaults). A fixed-step preset keeps its own step count."""
+        for key, widget in self._fields().items():
+            if widget.isEnabled() or key != "steps":
+                set_number(widget, state.get(key))
+        if isinstance(state.get("cfg_star"), bool):
+            self.cfg_star.setChecked(state["cfg_star"])
+        if isinstance(state.get("open"), bool):
+            self.set_expanded(state["open"])
 
     def _dspin(
         self, value: float, lo: float, hi: float, tip: str, step: float = 0.5

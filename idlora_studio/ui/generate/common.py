@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -18,6 +28,9 @@ QTableView { background: #1b1d23; border: 1px solid #2a2e37; border-radius: 8px;
 QHeaderView::section { background: #20232b; color: #9aa1b2; border: none;
                        border-bottom: 1px solid #2a2e37; padding: 4px 6px; }
 #collapseButton { border: none; background: transparent; color: #c5cad6; padding: 4px 2px; }
+#adviceLabel { color: #d9b46a; background: transparent; }
+#hintBox, #resumeBar { background: #1f2a3a; border: 1px solid #2f4466; border-radius: 8px; }
+#hintBox QLabel, #resumeBar QLabel { background: transparent; }
 """
 
 
@@ -93,3 +106,22 @@ class Collapsible(QWidget):
     @property
     def expanded(self) -> bool:
         return self.button.isChecked()
+
+
+def set_number(spin: Any, value: Any) -> None:
+    """``spin.setValue(value)`` if ``value`` is a number (restoring saved forms: anything else
+    leaves the field as it is; the spin box clamps to its range)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        spin.setValue(value)
+
+
+def set_choice(combo: QComboBox, data: Any) -> None:
+    """Choose the item whose data is ``data``, if there is one."""
+    index = combo.findData(data)
+    if index >= 0:
+        combo.setCurrentIndex(index)
+
+
+def set_text(edit: QPlainTextEdit, text: Any) -> None:
+    if isinstance(text, str) and text != edit.toPlainText():
+        edit.setPlainText(text)

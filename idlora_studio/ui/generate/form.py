@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -38,6 +38,57 @@ from idlora_studio.ui.model_manager import LocalSources
 from idlora_studio.ui.thumbnails import ThumbnailCache
 from idlora_studio.workers.tasks import TaskRunner
 
+FORM_VERSION = 1
+#: What the Generate page proposes with the built-in test model: (width, height, frames, steps).
+TEST_MODEL_SIZE = (128, 128, 25, 8)
+
+
+def job_form_state(job: Any) -> dict[str, Any]:
+    """A job's (or a take's: same fields) settings as a (partial) saved form: what "Use these
+    settings" restores."""
+    req = job.request
+    output: dict[str, Any] = {"seed": req.seed, "random_seed": False, "takes": 1}
+    if req.width and req.height:
+        output.update(size_mode="custom", width=req.width, height=req.height)
+    else:
+        output.update(size_mode="auto", long_side=req.auto_long_side)
+    if req.num_frames:
+        output.update(length_mode="frames", frames=req.num_frames)
+    elif req.duration_s:
+        output.update(length_mode="duration", duration_s=req.duration_s)
+    return {
+        "identity": {
+            "identity_id": job.identity_id,
+            "image_id": job.image_id,
+            "clip_id": job.clip_id,
+        },
+        "prompt": {
+            "visual": req.parts.visual,
+            "speech": req.parts.speech,
+            "sounds": req.parts.sounds,
+            "negative": req.negative_prompt,
+        },
+        "model": {
+            "preset": req.pipeline,
+            "model_set": job.model_set,
+            "memory_profile": job.memory_profile,
+        },
+        "output": output,
+        "advanced": {
+            "steps": req.steps,
+            "video_cfg": req.video_cfg,
+            "audio_cfg": req.audio_cfg,
+            "identity_scale": req.identity_scale,
+            "stg_scale": req.stg_scale,
+            "stg_block": req.stg_block,
+            "modality_scale": req.modality_scale,
+            "lora_strength": req.lora_strength,
+            "cfg_star": req.cfg_star,
+            "identity_start": req.identity_start,
+            "identity_end": req.identity_end,
+        },
+    }
+
 
 class GenerateForm(QWidget):
     """Identity, prompt, model, output and advanced sections; Queue. See the module docstring.
@@ -47,6 +98,7 @@ class GenerateForm(QWidget):
     (:class:`AdvancedSettings`)."""
 
     requests_queued = Signal(int)  # number of takes handed to the queue
+    edited = Signal()  # the user changed the form (not a restore): time to save it
 
     def __init__(
         self,
@@ -65,6 +117,7 @@ class GenerateForm(QWidget):
         self.queue = queue
         self._problems: dict[str, str] = {}
         self._building = True
+        self._restoring = False
 
         self.identity = IdentityPicker(state, thumbnails)
         self.prompt = PromptFields()
@@ -91,10 +144,16 @@ class GenerateForm(QWidget):
         title = QLabel("Generate")
         title.setObjectName("panelTitle")
         lay.addWidget(title)
-        for section in (self.identity, self.prompt, self.model, self.output, self.advanced):
-            lay.addWidget(section)
-            section.changed.connect(self.update_all)
+        lay.addWidget(self.identity)
+        lay.addWidget(self.prompt)
+        lay.addWidget(self.model)
+        lay.addWidget(self._build_test_model_hint())
+        lay.addWidget(self.output)
+        lay.addWidget(self.advanced)
+        # a preset fills the advanced fields with its defaults before the form reacts
         self.model.preset_changed.connect(self.advanced.apply_preset)
+        for section in self._sections().values():
+            section.changed.connect(self._section_changed)
         lay.addStretch(1)
         self.scroll.setWidget(body)
 
@@ -116,6 +175,114 @@ class GenerateForm(QWidget):
         wl.addWidget(self.scroll, 1)
         wl.addLayout(bottom)
         self._building = False
+        self._defaults = self.form_state()
+
+    def _sections(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity,
+            "prompt": self.prompt,
+            "model": self.model,
+            "output": self.output,
+            "advanced": self.advanced,
+        }
+
+    def _section_changed(self) -> None:
+        self.update_all()
+        if not self._building and not self._restoring:
+            self.edited.emit()
+
+    # ------------------------------------------------------------------ the test model
+    def _build_test_model_hint(self) -> QWidget:
+        self.test_model_hint = QFrame()
+        self.test_model_hint.setObjectName("hintBox")
+        lay = QVBoxLayout(self.test_model_hint)
+        lay.setContentsMargins(10, 8, 10, 8)
+        self.test_model_text = QLabel()
+        self.test_model_text.setObjectName("dimLabel")
+        self.test_model_text.setWordWrap(True)
+        w, h, frames, steps = TEST_MODEL_SIZE
+        self.test_model_button = QPushButton(f"Use {w}×{h}, {frames} frames, {steps} steps")
+        self.test_model_button.clicked.connect(self.use_test_model_size)
+        lay.addWidget(self.test_model_text)
+        lay.addWidget(self.test_model_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.test_model_hint.hide()
+        return self.test_model_hint
+
+    def use_test_model_size(self) -> None:
+        """The small take the built-in test model is proposed with (see ``TEST_MODEL_SIZE``)."""
+        w, h, frames, steps = TEST_MODEL_SIZE
+        self.restore(
+            {
+                "output": {
+                    "size_mode": "custom",
+                    "width": w,
+                    "height": h,
+                    "length_mode": "frames",
+                    "frames": frames,
+                },
+                "advanced": {"steps": steps},
+            }
+        )
+        self.edited.emit()
+
+    def _update_test_model_hint(self, size: tuple[int, int] | None, frames: int) -> None:
+        w, h, small_frames, small_steps = TEST_MODEL_SIZE
+        steps = self.advanced.steps_spin.value()
+        big = size is None or size[0] * size[1] > w * h or frames > small_frames
+        if not self.model.is_test_model() or not (big or steps > small_steps):
+            self.test_model_hint.hide()
+            return
+        now = f"{size[0]}×{size[1]}" if size else "this size"
+        why = (
+            "The built-in test model only proves that generation runs: its pictures and sound "
+            "are noise at any size. "
+        )
+        small = f"a {w}×{h}, {small_frames}-frame, {small_steps}-step take"
+        if self.model.has_gpu():
+            self.test_model_text.setText(why + f"{small[0].upper()}{small[1:]} shows as much.")
+        else:
+            self.test_model_text.setText(
+                why + f"Without a GPU a take at {now}, {frames} frames and {steps} steps "
+                f"takes minutes; {small} shows the same in seconds."
+            )
+        self.test_model_hint.show()
+
+    # ------------------------------------------------------------------ saved form
+    def form_state(self) -> dict[str, Any]:
+        """Everything the form shows, as JSON-ready values (saved per project)."""
+        return {
+            "version": FORM_VERSION,
+            **{key: section.form_state() for key, section in self._sections().items()},
+        }
+
+    def typed_since_start(self) -> bool:
+        """True if the form differs from how it was built (the model set aside: it is chosen
+        by itself once the install status is known)."""
+        now, start = self.form_state(), self._defaults
+        return any(now[key] != start[key] for key in self._sections() if key != "model") or {
+            k: v for k, v in now["model"].items() if k != "model_set"
+        } != {k: v for k, v in start["model"].items() if k != "model_set"}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Show a saved form (parts of one are fine: missing values keep the field as it is);
+        an empty one brings the defaults back."""
+        if not state:
+            state = self._defaults
+        self._restoring = True
+        try:
+            for key, section in self._sections().items():
+                part = state.get(key)
+                if isinstance(part, dict):
+                    section.restore(part)
+        finally:
+            self._restoring = False
+        self.update_all()
+
+    def apply_job(self, job: Any) -> None:
+        """Set the form to a job's (or a take's) settings: identity, prompt, model, size,
+        seed, scales."""
+        self.restore(job_form_state(job))
+        self.edited.emit()
 
     # ------------------------------------------------------------------ computing
     def effective_size(self) -> tuple[int, int, list[str]] | None:
@@ -158,6 +325,8 @@ class GenerateForm(QWidget):
         except InvalidRequestError:
             size, frames = None, api.DEFAULT_FRAMES
         self.model.update_profile_texts((size[0], size[1]) if size else None, frames)
+        self._update_test_model_hint((size[0], size[1]) if size else None, frames)
+        self.identity.show_warnings()
         n = self.output.takes()
         self.queue_button.setText(f"Queue {n} take{'s' if n != 1 else ''}")
         reason = next(iter(self._problems.values()), "")
@@ -180,6 +349,10 @@ class GenerateForm(QWidget):
             raise InvalidRequestError(next(iter(problems.values())))
         image, clip = self.identity.selected_image(), self.identity.selected_clip()
         base = self.output.size_request()
+        # The size the engine will use, decided now from the chosen image: the queue and the
+        # recipe then say what the take will be (auto size included).
+        size = self.effective_size()
+        assert size is not None  # no problems: an image is chosen
         adv = self.advanced
         start = self.output.seed_spin.value() if seed is None else seed
         return [
@@ -189,8 +362,8 @@ class GenerateForm(QWidget):
                 image=Path(str(image.path)),
                 voice=Path(str(clip.path)),
                 voice_window=tuple(clip.best_window),
-                width=base.width,
-                height=base.height,
+                width=size[0],
+                height=size[1],
                 num_frames=base.num_frames,
                 duration_s=base.duration_s,
                 pipeline=self.model.preset(),

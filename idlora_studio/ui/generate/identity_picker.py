@@ -47,9 +47,14 @@ class IdentityPicker(QGroupBox):
         self.thumbnails = thumbnails
         self._identity_id: int | None = None
         self._detail: Any = None
+        self._pending_media: tuple[Any, Any] | None = None  # (image id, clip id) to restore
 
         form = QVBoxLayout(self)
         self.identity_combo = QComboBox()
+        self.identity_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.identity_combo.setMinimumContentsLength(16)
         self.identity_combo.setPlaceholderText("Choose a person from the library")
         self.identity_combo.currentIndexChanged.connect(self._identity_chosen)
         self.identity_problem = problem_label()
@@ -64,9 +69,15 @@ class IdentityPicker(QGroupBox):
         self.image_list.currentItemChanged.connect(lambda *_: self.changed.emit())
         self.image_problem = problem_label()
         self.clip_combo = QComboBox()
+        self.clip_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.clip_combo.setMinimumContentsLength(16)
         self.clip_combo.setToolTip("Reference voice clip: the voice the person speaks with")
         self.clip_combo.currentIndexChanged.connect(lambda *_: self.changed.emit())
         self.voice_problem = problem_label()
+        self.warning_label = problem_label()  # advice that does not stop queueing
+        self.warning_label.setObjectName("adviceLabel")
         form.addWidget(self.identity_combo)
         form.addWidget(self.identity_problem)
         form.addWidget(dim("Reference image"))
@@ -75,6 +86,7 @@ class IdentityPicker(QGroupBox):
         form.addWidget(dim("Voice clip"))
         form.addWidget(self.clip_combo)
         form.addWidget(self.voice_problem)
+        form.addWidget(self.warning_label)
 
         state.identities_changed.connect(self.fill_identities)
         state.identity_loaded.connect(self._on_identity_loaded)
@@ -132,6 +144,33 @@ class IdentityPicker(QGroupBox):
             out["identity"] = "Loading the identity…"
         return out
 
+    def warnings(self) -> list[str]:
+        """Advice about the choice that does not stop queueing: no face found in the image,
+        several faces, no consent record."""
+        out: list[str] = []
+        detail, image = self._detail, self.selected_image()
+        if image is not None:
+            faces = int(getattr(image, "face_count", 1))
+            if faces == 0:
+                out.append(
+                    "No face was found in this image: the take may not show the person "
+                    "talking. An image with one clear, frontal face works best."
+                )
+            elif faces > 1:
+                out.append(
+                    f"{faces} faces were found in this image: the take may animate the wrong "
+                    "one. An image of one person works best."
+                )
+        if detail is not None and getattr(detail, "consent", None) is None:
+            out.append(
+                f"There is no consent record for {detail.name}: add who agreed, when and to "
+                "what in the Library before you use or share this take."
+            )
+        return out
+
+    def show_warnings(self) -> None:
+        show_problem(self.warning_label, "\n".join(f"⚠ {w}" for w in self.warnings()))
+
     def show_problems(self, problems: dict[str, str]) -> None:
         show_problem(self.identity_problem, problems.get("identity", ""))
         show_problem(self.image_problem, problems.get("image", ""))
@@ -151,10 +190,14 @@ class IdentityPicker(QGroupBox):
         index = self.identity_combo.findData(self._identity_id) if self._identity_id else -1
         self.identity_combo.setCurrentIndex(index)
         self.identity_combo.blockSignals(False)
-        if index < 0 and self._identity_id is not None:
+        if index < 0 and self._identity_id is not None:  # the identity is gone
             self._identity_id = None
             self._detail = None
+            self._pending_media = None
             self._fill_media()
+            self.identity_switched.emit(None)
+        elif index >= 0 and self._detail is None:  # chosen before the list was read
+            self.state.load_identity(self._identity_id)
         self.changed.emit()
 
     def set_identity(self, identity_id: int | None) -> None:
@@ -173,6 +216,8 @@ class IdentityPicker(QGroupBox):
         identity_id = self.identity_combo.itemData(index) if index >= 0 else None
         if identity_id == self._identity_id and self._detail is not None:
             return
+        if identity_id != self._identity_id:
+            self._pending_media = None  # another person: their defaults
         self._identity_id = identity_id
         self._detail = None
         self._fill_media()
@@ -180,6 +225,38 @@ class IdentityPicker(QGroupBox):
         if identity_id is not None:
             self.state.load_identity(identity_id)
         self.identity_switched.emit(identity_id)
+
+    # ------------------------------------------------------------------ saved form
+    def form_state(self) -> dict[str, Any]:
+        if self._pending_media is not None:
+            image_id, clip_id = self._pending_media
+        else:
+            image, clip = self.selected_image(), self.selected_clip()
+            image_id = image.id if image is not None else None
+            clip_id = clip.id if clip is not None else None
+        return {"identity_id": self._identity_id, "image_id": image_id, "clip_id": clip_id}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Choose the saved identity, image and clip (those that still exist)."""
+        identity_id = state.get("identity_id")
+        if not isinstance(identity_id, int) or isinstance(identity_id, bool):
+            return
+        media = (state.get("image_id"), state.get("clip_id"))
+        if identity_id == self._identity_id and self._detail is not None:
+            self._pending_media = media
+            self._fill_media()
+            self.changed.emit()
+            return
+        if getattr(self.state, "loaded", False):
+            if self.identity_combo.findData(identity_id) < 0:
+                return  # deleted since: leave the choice as it is
+            self.set_identity(identity_id)
+        else:  # the list is not read yet: fill_identities selects and loads it
+            self._identity_id = identity_id
+            self._detail = None
+            self._fill_media()
+            self.identity_switched.emit(identity_id)
+        self._pending_media = media  # applied when the detail arrives
 
     def _on_identity_loaded(self, detail: Any) -> None:
         if detail is None or detail.id != self._identity_id:
@@ -194,8 +271,11 @@ class IdentityPicker(QGroupBox):
 
     def _fill_media(self) -> None:
         detail = self._detail
-        keep_image = self.selected_image()
-        keep_clip = self.selected_clip()
+        keep_image_id = getattr(self.selected_image(), "id", None)
+        keep_clip_id = getattr(self.selected_clip(), "id", None)
+        if self._pending_media is not None and detail is not None:
+            keep_image_id, keep_clip_id = self._pending_media
+            self._pending_media = None
         self.image_list.blockSignals(True)
         self.image_list.clear()
         self.clip_combo.blockSignals(True)
@@ -211,18 +291,19 @@ class IdentityPicker(QGroupBox):
                 if pix is not None:
                     item.setIcon(QIcon(pix))
                 self.image_list.addItem(item)
-                if (keep_image and im.id == keep_image.id) or (
-                    not keep_image and im.id == detail.default_image_id
-                ):
+                if im.id == detail.default_image_id:
                     select_row = i
+            kept = [i for i, im in enumerate(detail.images) if im.id == keep_image_id]
+            select_row = kept[0] if kept else select_row
             if detail.images:
                 self.image_list.setCurrentRow(select_row)
             for c in detail.clips:
                 name = getattr(c, "original_name", "") or Path(str(c.path)).name
                 default = " (default)" if c.id == detail.default_clip_id else ""
                 self.clip_combo.addItem(f"{name} · {fmt_seconds(c.duration_s)}{default}", c.id)
-            wanted = keep_clip.id if keep_clip else detail.default_clip_id
-            idx = self.clip_combo.findData(wanted)
+            idx = self.clip_combo.findData(keep_clip_id)
+            if idx < 0:
+                idx = self.clip_combo.findData(detail.default_clip_id)
             self.clip_combo.setCurrentIndex(idx if idx >= 0 else (0 if detail.clips else -1))
         self.image_list.blockSignals(False)
         self.clip_combo.blockSignals(False)

@@ -22,7 +22,7 @@ from engine.memory import PROFILE_ORDER, PROFILES, choose_profile, expected_vram
 from engine.models import registry
 from engine.models.local_sources import LocalSources, set_pipelines
 from engine.pipeline.presets import PRESETS
-from idlora_studio.ui.generate.common import dim, problem_label, show_problem, stack
+from idlora_studio.ui.generate.common import dim, problem_label, set_choice, show_problem, stack
 from idlora_studio.ui.generate.presets import PresetCombo, preset_summary
 from idlora_studio.workers.tasks import TaskRunner
 
@@ -32,6 +32,15 @@ _STATE_TEXT = {
     "present": "installed",
     "verified": "installed, verified",
 }
+
+
+def _narrow_combo() -> QComboBox:
+    """A combo whose width does not follow its longest item (set names, VRAM notes): long
+    items must not widen the form past half a laptop screen; the popup shows them in full."""
+    combo = QComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(18)
+    return combo
 
 
 class ModelSettings(QGroupBox):
@@ -63,6 +72,7 @@ class ModelSettings(QGroupBox):
         self._gpu: Any = None
         self._gpu_known = False
         self._gpu_started = False
+        self._model_picked = False  # a model set was chosen (or restored): keep it
 
         lay = QFormLayout(self)
         lay.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
@@ -72,13 +82,9 @@ class ModelSettings(QGroupBox):
         self.preset_combo.currentIndexChanged.connect(self._preset_chosen)
         lay.addRow("Preset", stack(self.preset_combo, self.preset_note, self.preset_problem))
 
-        self.model_combo = QComboBox()
-        # long set names and states must not widen the form past its column
-        self.model_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.model_combo.setMinimumContentsLength(24)
+        self.model_combo = _narrow_combo()
         self.model_combo.currentIndexChanged.connect(lambda *_: self._model_chosen())
+        self.model_combo.activated.connect(self._user_chose_model)
         models_btn = QPushButton("Models…")
         models_btn.setToolTip("Download model sets or point the Studio at files on disk")
         models_btn.clicked.connect(self.models_requested)
@@ -88,7 +94,7 @@ class ModelSettings(QGroupBox):
         self.model_problem = problem_label()
         lay.addRow("Model", stack(row, self.model_problem))
 
-        self.profile_combo = QComboBox()
+        self.profile_combo = _narrow_combo()
         self.profile_combo.addItem("Auto", "auto")
         for name in PROFILE_ORDER:
             self.profile_combo.addItem(PROFILES[name].title, name)
@@ -99,6 +105,7 @@ class ModelSettings(QGroupBox):
             )
         wanted = str(self._setting("memory_profile", "auto"))
         self.profile_combo.setCurrentIndex(max(0, self.profile_combo.findData(wanted)))
+        self.profile_combo.currentIndexChanged.connect(lambda *_: self.changed.emit())
         self.profile_note = dim()
         lay.addRow("Memory", stack(self.profile_combo, self.profile_note))
 
@@ -142,10 +149,37 @@ class ModelSettings(QGroupBox):
     def select_model_set(self, set_id: str) -> None:
         index = self.model_combo.findData(set_id)
         if index >= 0:
+            self._model_picked = True
             self.model_combo.setCurrentIndex(index)
+
+    def form_state(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset_combo.preset(),
+            "model_set": self.selected_model_set(),
+            "memory_profile": self.memory_profile(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("preset"), str):
+            self.preset_combo.set_preset(state["preset"])
+        if isinstance(state.get("model_set"), str):
+            self.select_model_set(state["model_set"])
+        set_choice(self.profile_combo, state.get("memory_profile"))
+
+    def _user_chose_model(self, _index: int) -> None:
+        self._model_picked = True
 
     def memory_profile(self) -> str:
         return str(self.profile_combo.currentData() or "auto")
+
+    def has_gpu(self) -> bool | None:
+        """True/False once the GPU probe answered (a CUDA GPU or none); None before."""
+        return (self._gpu is not None) if self._gpu_known else None
+
+    def is_test_model(self) -> bool:
+        """True when the built-in test model is chosen."""
+        ms = self._sets.get(self.selected_model_set() or "")
+        return ms is not None and ms.builtin
 
     def variant(self) -> str:
         ms = self._sets.get(self.selected_model_set() or "")
@@ -256,7 +290,7 @@ class ModelSettings(QGroupBox):
                 self.model_combo.setItemText(
                     i, self._model_text(self._sets[self.model_combo.itemData(i)])
                 )
-            if first:
+            if first and not self._model_picked:
                 self.model_combo.setCurrentIndex(self._default_model_index())
             self.changed.emit()
 
@@ -299,12 +333,12 @@ class ModelSettings(QGroupBox):
         if not self._gpu_known:
             auto, note = "Auto (checking the GPU…)", ""
         else:
-            free = self._gpu.free_bytes if self._gpu is not None else None
-            chosen = choose_profile(free, variant, w, h, frames)
-            auto = f"Auto (→ {PROFILES[chosen].title})"
-            if self._gpu is None:
+            if self._gpu is None:  # no profile applies: everything runs on the CPU
+                auto = "Auto (→ CPU: no CUDA GPU)"
                 note = "No CUDA GPU: generation runs on the CPU (slow)."
             else:
+                chosen = choose_profile(self._gpu.free_bytes, variant, w, h, frames)
+                auto = f"Auto (→ {PROFILES[chosen].title})"
                 note = f"{self._gpu.name}: {self._gpu.free_bytes / 2**30:.1f} GiB free."
                 need = expected_vram_gib(chosen, variant, w, h, frames)
                 if not tiny and need + 1.0 > self._gpu.free_bytes / 2**30:

@@ -22,7 +22,15 @@ from PySide6.QtWidgets import (
 from engine import api
 from engine.api import GenerationRequest, InvalidRequestError
 from engine.generate import resolve_frames, resolve_size
-from idlora_studio.ui.generate.common import dim, fmt_seconds, problem_label, show_problem, stack
+from idlora_studio.ui.generate.common import (
+    dim,
+    fmt_seconds,
+    problem_label,
+    set_choice,
+    set_number,
+    show_problem,
+    stack,
+)
 
 MAX_TAKES = 16
 SEED_MAX = 2**31 - 1
@@ -193,6 +201,34 @@ class OutputSettings(QGroupBox):
         except InvalidRequestError as exc:
             out["frames"] = str(exc)
         return out
+
+    # ------------------------------------------------------------------ saved form
+    def form_state(self) -> dict[str, Any]:
+        return {
+            "size_mode": self.size_mode.currentData(),
+            "long_side": self.long_side_spin.value(),
+            "width": self.width_spin.value(),
+            "height": self.height_spin.value(),
+            "length_mode": self.length_mode.currentData(),
+            "duration_s": self.duration_spin.value(),
+            "frames": self.frames_spin.value(),
+            "seed": self.seed_spin.value(),
+            "random_seed": self.random_seed.isChecked(),
+            "takes": self.takes_spin.value(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        set_choice(self.size_mode, state.get("size_mode"))
+        set_number(self.long_side_spin, state.get("long_side"))
+        set_number(self.width_spin, state.get("width"))
+        set_number(self.height_spin, state.get("height"))
+        set_choice(self.length_mode, state.get("length_mode"))
+        set_number(self.duration_spin, state.get("duration_s"))
+        set_number(self.frames_spin, state.get("frames"))
+        set_number(self.seed_spin, state.get("seed"))
+        if isinstance(state.get("random_seed"), bool):
+            self.random_seed.setChecked(state["random_seed"])
+        set_number(self.takes_spin, state.get("takes"))
 
     # ------------------------------------------------------------------ showing
     def refresh(

@@ -12,6 +12,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QVBoxLayout, QWidget
 
 from engine.models import registry
+from idlora_studio.state.generate_form import GenerateFormStore
 from idlora_studio.ui.generate.common import PANEL_STYLE
 from idlora_studio.ui.generate.form import GenerateForm
 from idlora_studio.ui.generate.preview import LivePreview
@@ -26,6 +27,8 @@ class GeneratePanel(QWidget):
     """Form → requests → queue; queue view, preview, takes.
 
     ``queue`` is a :class:`~idlora_studio.state.jobs.JobQueue` (or an object with its API).
+    ``form_store`` (optional) keeps the form per project: :meth:`open_project` shows the
+    project's form, every edit is saved to it.
     ``gpu_probe`` returns ``engine.memory.GPUInfo | None`` and runs on ``runner``
     (default: ``engine.memory.gpu_info``, which imports torch). Components: ``form``
     (:class:`GenerateForm`), ``queue_view`` (:class:`QueueView`), ``preview``
@@ -44,6 +47,7 @@ class GeneratePanel(QWidget):
         settings: Any = None,
         *,
         runner: TaskRunner | None = None,
+        form_store: GenerateFormStore | None = None,
         gpu_probe: Callable[[], Any] | None = None,
         local_sources: LocalSources | None = None,
         model_sets: dict[str, registry.ModelSet] | None = None,
@@ -70,16 +74,17 @@ class GeneratePanel(QWidget):
             local_sources=local_sources,
             model_sets=model_sets,
         )
-        self.queue_view = QueueView(queue)
-        self.preview = LivePreview(queue)
+        self.queue_view = QueueView(queue, state, thumbnails)
+        self.preview = LivePreview(queue, self.queue_view.job_label)
         self.takes = TakesStrip(queue, thumbnails, self._runner)
+        self.form_store = form_store
 
         side = QWidget()
         side.setObjectName("editorBody")
         lay = QVBoxLayout(side)
         lay.setContentsMargins(12, 12, 16, 12)
         lay.setSpacing(10)
-        lay.addWidget(self.queue_view, 3)
+        lay.addWidget(self.queue_view, 5)
         bottom = QHBoxLayout()
         bottom.setSpacing(10)
         bottom.addWidget(self.preview, 1)
@@ -100,6 +105,13 @@ class GeneratePanel(QWidget):
         self.form.model.models_requested.connect(self.models_requested)
         self.form.requests_queued.connect(self.requests_queued)
         self.form.identity.identity_switched.connect(self.takes.show_identity)
+        self.queue_view.settings_requested.connect(self._use_job_settings)
+        self.takes.settings_requested.connect(self.form.apply_job)
+        self._form_shown_once = False  # a project's saved form has been shown
+        self._form_loaded = False  # the open project's saved form has arrived
+        if form_store is not None:
+            self.form.edited.connect(self._form_edited)
+            form_store.loaded.connect(self._project_form_loaded)
         thumbnails.ready.connect(self.form.identity.thumbnail_ready)
         thumbnails.ready.connect(self.takes.thumbnail_ready)
 
@@ -131,6 +143,33 @@ class GeneratePanel(QWidget):
     def refresh_models(self) -> None:
         """Re-read which model sets are installed (after the model manager changed them)."""
         self.form.model.refresh_models()
+
+    def open_project(self, project_id: int | None) -> None:
+        """Show the form as it was left in ``project_id`` (saved as it changes)."""
+        if self.form_store is not None and project_id != self.form_store.project_id:
+            self._form_loaded = False
+            self.form_store.open_project(project_id)
+
+    def _form_edited(self) -> None:
+        # Nothing is saved before the project's own form has been read: a write of the
+        # defaults must never replace it.
+        if self.form_store is not None and self._form_loaded:
+            self.form_store.save(self.form.form_state())
+
+    def _project_form_loaded(self, _project_id: int, form: dict[str, Any]) -> None:
+        first = not self._form_shown_once
+        self._form_shown_once = self._form_loaded = True
+        if first and self.form.typed_since_start() and self.form_store is not None:
+            # The user typed while the Studio was still opening the project: what they typed
+            # wins over the older saved form (and becomes the project's form).
+            self.form_store.save(self.form.form_state())
+            return
+        self.form.restore(form)
+
+    def _use_job_settings(self, job_id: int) -> None:
+        job = self.queue.job(job_id)
+        if job is not None:
+            self.form.apply_job(job)
 
     def queue_takes(self) -> int:
         """Queue the form's takes; returns how many (0 when something is wrong)."""

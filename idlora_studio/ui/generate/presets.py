@@ -54,6 +54,14 @@ def preset_summary(preset: Preset) -> str:
     return text
 
 
+def preset_title(key: str, short: bool = False) -> str:
+    """The title of the preset named ``key`` (a request's ``pipeline``); ``short``: without
+    the part in brackets ("Two-stage")."""
+    preset = PRESETS.get(_OLD_KEYS.get(key, key))
+    title = preset.title if preset is not None else key
+    return title.split(" (")[0] if short else title
+
+
 class PresetCombo(QComboBox):
     """The pipeline picker. :meth:`set_missing` marks what the model set cannot run."""
 

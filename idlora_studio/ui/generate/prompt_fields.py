@@ -3,6 +3,8 @@ negative prompt."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -15,7 +17,14 @@ from PySide6.QtWidgets import (
 
 from engine import api
 from engine.api import PromptParts
-from idlora_studio.ui.generate.common import Collapsible, dim, problem_label, show_problem, stack
+from idlora_studio.ui.generate.common import (
+    Collapsible,
+    dim,
+    problem_label,
+    set_text,
+    show_problem,
+    stack,
+)
 
 
 class PromptFields(QGroupBox):
@@ -50,6 +59,7 @@ class PromptFields(QGroupBox):
         nl.addWidget(self.negative_edit)
         nl.addWidget(reset, 0, Qt.AlignmentFlag.AlignRight)
         self.negative_section = Collapsible("Negative prompt", neg_body)
+        self.negative_section.button.toggled.connect(self.changed)
         lay.addRow(self.negative_section)
 
     def _text_field(self, placeholder: str, height: int = 54) -> QPlainTextEdit:
@@ -79,3 +89,21 @@ class PromptFields(QGroupBox):
         """Show the assembled prompt and the Speech problem (if any)."""
         self.assembled_label.setText(self.parts().tagged() or "(empty)")
         show_problem(self.speech_problem, problems.get("speech", ""))
+
+    # ------------------------------------------------------------------ saved form
+    def form_state(self) -> dict[str, Any]:
+        return {
+            "visual": self.visual_edit.toPlainText(),
+            "speech": self.speech_edit.toPlainText(),
+            "sounds": self.sounds_edit.toPlainText(),
+            "negative": self.negative_edit.toPlainText(),
+            "negative_open": self.negative_section.expanded,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        set_text(self.visual_edit, state.get("visual"))
+        set_text(self.speech_edit, state.get("speech"))
+        set_text(self.sounds_edit, state.get("sounds"))
+        set_text(self.negative_edit, state.get("negative"))
+        if isinstance(state.get("negative_open"), bool):
+            self.negative_section.set_expanded(state["negative_open"])

@@ -56,6 +56,8 @@ class QuitGuard:
 
     def confirm(self) -> bool:
         """True: the window may close. Asks only when there is a job to lose."""
+        if self.queue.closed:  # already shut down (a second close): nothing to ask
+            return True
         running = self.queue.running_job is not None
         queued = len(self.queue.queued())
         if not running and not queued:

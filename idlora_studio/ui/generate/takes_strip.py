@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QGroupBox,
     QHBoxLayout,
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QVBoxLayout,
 )
@@ -39,7 +41,11 @@ def sort_takes(takes: list[Any], order: str) -> list[Any]:
 
 
 class TakesStrip(QGroupBox):
-    """Takes of one identity (``show_identity``); reloads when a job of the queue finishes."""
+    """Takes of one identity (``show_identity``); reloads when a job of the queue finishes.
+
+    ``settings_requested(take)``: the user wants the form set to that take's recipe."""
+
+    settings_requested = Signal(object)  # a TakeInfo
 
     def __init__(self, queue: Any, thumbnails: ThumbnailCache, runner: TaskRunner) -> None:
         super().__init__("Takes of this identity")
@@ -58,6 +64,8 @@ class TakesStrip(QGroupBox):
         self.takes_list.setResizeMode(QListView.ResizeMode.Adjust)
         self.takes_list.setWordWrap(True)
         self.takes_list.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.takes_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.takes_list.customContextMenuRequested.connect(self._context_menu)
         self.rerun_button = QPushButton("Re-run")
         self.rerun_button.setToolTip("Queue the same recipe again (same seed)")
         self.vary_button = QPushButton("Vary (new seed)")
@@ -145,6 +153,30 @@ class TakesStrip(QGroupBox):
             item = self.takes_list.item(i)
             if item.data(PATH_ROLE) == path:
                 item.setIcon(QIcon(pix))
+
+    def take_menu(self, take_id: int) -> QMenu:
+        """The right-click menu of a take: queue it again, vary it, reuse its settings."""
+        menu = QMenu(self)
+        take = next((t for t in self._takes if t.id == take_id), None)
+        if take is None:
+            return menu
+        menu.addAction("Re-run (same seed)").triggered.connect(lambda: self.queue.rerun(take_id))
+        menu.addAction("Vary (new seed)").triggered.connect(lambda: self.queue.vary(take_id))
+        menu.addSeparator()
+        menu.addAction("Use these settings").triggered.connect(
+            lambda: self.settings_requested.emit(take)
+        )
+        menu.addAction("Copy prompt").triggered.connect(
+            lambda: QApplication.clipboard().setText(take.request.full_prompt)
+        )
+        return menu
+
+    def _context_menu(self, pos: QPoint) -> None:
+        item = self.takes_list.itemAt(pos)
+        if item is None:
+            return
+        self.takes_list.setCurrentItem(item)
+        self.take_menu(item.data(ID_ROLE)).exec(self.takes_list.viewport().mapToGlobal(pos))
 
     def _update_buttons(self) -> None:
         has = self.selected_take() is not None
