@@ -489,17 +489,17 @@ def test_real_queue_take_lands_in_takes(qtbot, paths, settings, repos, make_queu
     # Both takes carry their voice match: on the take cards, in the queue rows, and the
     # strip sorts by it.
     model = panel.queue_view.jobs_model
-    assert model.headerData(4, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole) == (
-        "Voice match"
-    )
+    assert model.headerData(
+        model.VOICE, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole
+    ) == ("Voice match")
     qtbot.waitUntil(lambda: len(panel.takes.take_ids()) == 2, timeout=10_000)
     qtbot.waitUntil(lambda: queue.job(varied.id).voice_match is not None, timeout=10_000)
     scores = {t: takes.get_take(t).voice_match for t in panel.takes.take_ids()}
     assert all(v is not None and 0.0 <= v <= 1.0 for v in scores.values())
     for row in range(model.rowCount()):
         job = queue.job(model.job_id(row))
-        assert model.data(model.index(row, 4)) == f"{scores[job.take_id]:.2f}"
-        tip = model.data(model.index(row, 4), Qt.ItemDataRole.ToolTipRole)
+        assert model.data(model.index(row, model.VOICE)) == f"{scores[job.take_id]:.2f}"
+        tip = model.data(model.index(row, model.VOICE), Qt.ItemDataRole.ToolTipRole)
         assert "Resemblyzer" in tip
     panel.takes.sort_combo.setCurrentText("Best voice match")
     shown = panel.takes.take_ids()
