@@ -35,7 +35,7 @@ from tests.app.test_generate_panel import (  # noqa: F401 - fixtures
     job_info,
     media,
 )
-from tests.media_fixtures import face_image, tone_wav
+from tests.media_fixtures import face_image, speech_wav
 
 LONG = 60_000
 
@@ -91,7 +91,7 @@ def real_panel(qtbot, paths, settings, repos, make_queue, tmp_path):  # noqa: AN
     created = lib.create_identity_with_media(
         "Astronaut",
         [face_image(tmp_path / "face.png")],
-        [tone_wav(tmp_path / "voice.wav", freq=190.0, seconds=3.0)],
+        [speech_wav(tmp_path / "voice.wav")],
     )
 
     def make(factory: Any = None) -> tuple[Any, Any, int]:
@@ -122,7 +122,7 @@ def test_library_search_does_not_change_the_generate_identity(
     ids = {}
     for name in ("Anna Berg", "Zed Quist"):
         ids[name] = real_library.create_identity_with_media(
-            name, [face_image(tmp_path / f"{name}.png")], [tone_wav(tmp_path / f"{name}.wav")]
+            name, [face_image(tmp_path / f"{name}.png")], [speech_wav(tmp_path / f"{name}.wav")]
         ).identity_id
     window = build_main_window(paths, settings, real_library)
     qtbot.addWidget(window)
@@ -378,7 +378,7 @@ def test_form_persists_per_project_and_across_restart(
     from idlora_studio.library.projects_repo import ProjectsRepository
 
     ident = real_library.create_identity_with_media(
-        "Maya", [face_image(tmp_path / "m.png")], [tone_wav(tmp_path / "m.wav")]
+        "Maya", [face_image(tmp_path / "m.png")], [speech_wav(tmp_path / "m.wav")]
     ).identity_id
     window = _studio(qtbot, paths, settings, real_library)
     panel, form = window.generate_panel, window.generate_panel.form
@@ -462,7 +462,7 @@ def test_quitting_with_a_running_job_asks_and_the_job_resumes_after_restart(
     from tests.app.test_generation_worker import BlockingGenerator
 
     created = real_library.create_identity_with_media(
-        "Astronaut", [face_image(tmp_path / "a.png")], [tone_wav(tmp_path / "a.wav", seconds=3.0)]
+        "Astronaut", [face_image(tmp_path / "a.png")], [speech_wav(tmp_path / "a.wav")]
     )
     img, wav = (Path(str(p)) for p in _media_paths(real_library, created.identity_id))
     blocking = BlockingGenerator()
