@@ -32,6 +32,7 @@ class LivePreview(QGroupBox):
         self.preview_label = QLabel(IDLE_TEXT)
         self.preview_label.setObjectName("previewImage")
         self.preview_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview_label.setWordWrap(True)  # the idle text fits a narrow laptop column
         self.preview_label.setMinimumSize(200, 120)
         self.preview_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.preview_label.setStyleSheet(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSizeF, Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
@@ -27,6 +27,39 @@ from idlora_studio.ui.generate.common import (
 )
 
 
+class GrowingTextEdit(QPlainTextEdit):
+    """A text field as tall as its text (wrapped lines), between ``min_lines`` and
+    ``max_lines``: a prompt is read whole without scrolling a two-line box; past
+    ``max_lines`` the field scrolls (the form around it scrolls too)."""
+
+    def __init__(self, placeholder: str, min_lines: int, max_lines: int) -> None:
+        super().__init__()
+        self.setPlaceholderText(placeholder)
+        self.setTabChangesFocus(True)
+        self.min_lines, self.max_lines = min_lines, max_lines
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self._fit()
+
+    def height_for_lines(self, lines: int) -> int:
+        frame = self.frameWidth() * 2
+        margin = int(self.document().documentMargin() * 2)
+        return lines * self.fontMetrics().lineSpacing() + frame + margin + 2
+
+    def _fit(self, size: QSizeF | None = None) -> None:
+        lines = int(size.height()) if size is not None else self.blockCount()
+        shown = max(self.min_lines, min(lines, self.max_lines))
+        # Below the maximum no scroll bar is ever needed (and none may take width away
+        # and wrap one more line, which would grow the field again).
+        self.setVerticalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded
+            if lines > self.max_lines
+            else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )
+        height = self.height_for_lines(shown)
+        if height != self.height():
+            self.setFixedHeight(height)
+
+
 class PromptFields(QGroupBox):
     """The three prompt parts (``parts()``) and the negative prompt; ``changed`` on any edit."""
 
@@ -38,7 +71,7 @@ class PromptFields(QGroupBox):
         lay.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         self.visual_edit = self._text_field("What we see: the person, framing, light, motion")
         self.speech_edit = self._text_field("What the person says, word for word")
-        self.sounds_edit = self._text_field("Other sounds: room tone, background", 40)
+        self.sounds_edit = self._text_field("Other sounds: room tone, background", 1, 4)
         self.speech_problem = problem_label()
         self.assembled_label = dim()
         self.assembled_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -48,8 +81,8 @@ class PromptFields(QGroupBox):
         lay.addRow("Sounds", self.sounds_edit)
         lay.addRow("Prompt", self.assembled_label)
 
-        self.negative_edit = QPlainTextEdit(api.DEFAULT_NEGATIVE_PROMPT)
-        self.negative_edit.setFixedHeight(84)
+        self.negative_edit = GrowingTextEdit("", 3, 8)
+        self.negative_edit.setPlainText(api.DEFAULT_NEGATIVE_PROMPT)
         self.negative_edit.textChanged.connect(self.changed)
         reset = QPushButton("Reset to default")
         reset.clicked.connect(lambda: self.negative_edit.setPlainText(api.DEFAULT_NEGATIVE_PROMPT))
@@ -62,11 +95,10 @@ class PromptFields(QGroupBox):
         self.negative_section.button.toggled.connect(self.changed)
         lay.addRow(self.negative_section)
 
-    def _text_field(self, placeholder: str, height: int = 54) -> QPlainTextEdit:
-        edit = QPlainTextEdit()
-        edit.setPlaceholderText(placeholder)
-        edit.setFixedHeight(height)
-        edit.setTabChangesFocus(True)
+    def _text_field(
+        self, placeholder: str, min_lines: int = 2, max_lines: int = 8
+    ) -> QPlainTextEdit:
+        edit = GrowingTextEdit(placeholder, min_lines, max_lines)
         edit.textChanged.connect(self.changed)
         return edit
 
