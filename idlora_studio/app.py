@@ -77,6 +77,15 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
         # The bin's take menu: the same recipe again, with the same or a new seed.
         timeline.bin.regenerate_requested.connect(lambda take_id: generate.queue.rerun(take_id))
         timeline.bin.vary_requested.connect(lambda take_id: generate.queue.vary(take_id))
+        # Takes arriving any other way (bundle import) reach the takes strip.
+        window.library_changes.tables_changed.connect(generate.on_library_changed)
+
+        # The identity card's "Generate with this person…": the Generate page, that person.
+        def generate_with(identity_id: int) -> None:
+            generate.generate_with(identity_id)
+            window.show_page("generate")
+
+        window.library_panel.generate_requested.connect(generate_with)
         # The Generate form is the open project's.
         timeline.state.project_changed.connect(
             lambda: generate.open_project(timeline.state.project_id)

@@ -151,6 +151,78 @@ def test_library_search_does_not_change_the_generate_identity(
     window.shutdown()
 
 
+def test_generate_with_this_person_from_a_library_card(
+    qtbot, paths, settings, real_library, tmp_path
+) -> None:  # noqa: ANN001
+    """The card menu's "Generate with this person…" chooses that person in the Generate
+    page's own picker and shows the page; what was typed stays."""
+    ids = {}
+    for name in ("Anna Berg", "Zed Quist"):
+        ids[name] = real_library.create_identity_with_media(
+            name, [face_image(tmp_path / f"{name}.png")], [speech_wav(tmp_path / f"{name}.wav")]
+        ).identity_id
+    window = _studio(qtbot, paths, settings, real_library)
+    panel = window.generate_panel
+    _choose(qtbot, panel, ids["Zed Quist"])
+    panel.form.prompt.speech_edit.setPlainText("Hello there.")
+    window.show_page("library")
+    actions = _menu_actions(window.library_panel.context_menu(ids["Anna Berg"]))
+    actions["Generate with this person…"].trigger()
+    assert window.current_page_key() == "generate"
+    assert panel.identity_id == ids["Anna Berg"]
+    qtbot.waitUntil(
+        lambda: (
+            panel.form.identity.detail is not None
+            and panel.form.identity.detail.id == ids["Anna Berg"]
+        ),
+        timeout=10_000,
+    )
+    assert panel.form.identity.identity_combo.currentText() == "Anna Berg"
+    assert panel.form.prompt.speech_edit.toPlainText() == "Hello there."
+    window.shutdown()
+
+
+def test_takes_arriving_another_way_show_without_a_restart(
+    qtbot, paths, settings, real_library, tmp_path
+) -> None:  # noqa: ANN001
+    """A take written by another writer (as a bundle import does, on its worker) reaches
+    the takes strip through the library's change feed; no job of this queue finished."""
+    from idlora_studio.library.jobs_repo import TakeFiles, TakesRepository
+    from tests.app.timeline_helpers import FPS, SIZE, make_take_mp4
+
+    ident = real_library.create_identity_with_media(
+        "Maya", [face_image(tmp_path / "m.png")], [speech_wav(tmp_path / "m.wav")]
+    ).identity_id
+    window = _studio(qtbot, paths, settings, real_library)
+    panel = window.generate_panel
+    _choose(qtbot, panel, ident)
+    qtbot.wait(300)
+    assert panel.takes.take_ids() == []
+    request = GenerationRequest(parts=PromptParts(speech="imported take"), seed=5, steps=2)
+    recipe = {
+        "request": request.to_dict(),
+        "effective": {"seed": 5},
+        "output": {"width": SIZE, "height": SIZE, "num_frames": 25, "fps": FPS},
+    }
+    mp4 = make_take_mp4(tmp_path / "imported.mp4", (200, 60, 60), 25, 220.0)
+    take_id = threading_result(
+        lambda: TakesRepository.from_library(real_library).add_take(
+            TakeFiles(mp4), recipe, spec=JobSpec(identity_id=ident), label="Imported"
+        )
+    )
+    qtbot.waitUntil(lambda: panel.takes.take_ids() == [take_id], timeout=10_000)
+    window.shutdown()
+
+
+def threading_result(fn: Any) -> Any:
+    """``fn()`` run on a thread of its own (as a worker writes), its result returned."""
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(fn()))
+    thread.start()
+    thread.join()
+    return out[0]
+
+
 def test_no_face_and_missing_consent_warn_without_blocking(flow, qtbot, fake_library) -> None:  # noqa: ANN001, F811
     from tests.app.fake_library import FakeConsent
 

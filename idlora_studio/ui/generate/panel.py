@@ -12,6 +12,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QVBoxLayout, QWidget
 
 from engine.models import registry
+from idlora_studio.state.changes import TAKE_TABLES
 from idlora_studio.state.generate_form import GenerateFormStore
 from idlora_studio.ui.generate.common import PANEL_STYLE
 from idlora_studio.ui.generate.form import GenerateForm
@@ -136,6 +137,17 @@ class GeneratePanel(QWidget):
     def set_identity(self, identity_id: int | None) -> None:
         """Choose the identity the next takes are generated from."""
         self.form.identity.set_identity(identity_id)
+
+    def generate_with(self, identity_id: int) -> None:
+        """The library's "Generate with this person…": that identity in this page's own
+        picker (the prompt and settings stay as they are)."""
+        self.set_identity(identity_id)
+
+    def on_library_changed(self, tables: frozenset[str]) -> None:
+        """The library's change feed: takes that arrived by another way (a bundle import,
+        another window) show in the takes strip without a restart."""
+        if tables & TAKE_TABLES:
+            self.takes.reload()
 
     def select_model_set(self, set_id: str) -> None:
         self.form.model.select_model_set(set_id)
