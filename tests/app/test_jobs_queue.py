@@ -118,6 +118,8 @@ def test_queue_survives_reopen_pauses_and_resumes_in_order(
     assert table.data(table.index(0, JobsTableModel.PROGRESS)) == "Queued · paused"
     second.resume_pending()
     qtbot.waitUntil(lambda: second.running_job == a, timeout=30_000)  # resumed, in order
+    # (the worker's first job imports the engine before it marks the job running)
+    qtbot.waitUntil(lambda: jobs.get(a).state == "running", timeout=30_000)
     assert not second.paused and second.queued() == [b, e, c, d]  # b back in its place
     assert jobs.get(b).state == "queued" and jobs.get(b).error is None
     second.remove(c)
