@@ -62,6 +62,12 @@ def preset_title(key: str, short: bool = False) -> str:
     return title.split(" (")[0] if short else title
 
 
+def preset_upscale(key: str) -> int:
+    """How many times the requested size the take of pipeline ``key`` is (1 if unknown)."""
+    preset = PRESETS.get(_OLD_KEYS.get(key, key))
+    return preset.upscale if preset is not None else 1
+
+
 class PresetCombo(QComboBox):
     """The pipeline picker. :meth:`set_missing` marks what the model set cannot run."""
 

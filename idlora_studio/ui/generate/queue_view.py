@@ -43,7 +43,7 @@ from engine.memory import PROFILES
 from idlora_studio.library.jobs_repo import JobInfo
 from idlora_studio.state.jobs import JobsTableModel, JobState
 from idlora_studio.ui.generate.common import fmt_seconds
-from idlora_studio.ui.generate.presets import preset_title
+from idlora_studio.ui.generate.presets import preset_title, preset_upscale
 from idlora_studio.ui.thumbnails import ThumbnailCache
 
 ROW_HEIGHT = 52
@@ -54,7 +54,8 @@ def job_details(job: JobInfo) -> list[str]:
     """What a queue row says about a take besides who and what is said: seed, size, length,
     preset (most telling first: a narrow row cuts the end). Append here to show more."""
     req = job.request
-    size = f"{req.width}×{req.height}" if req.width and req.height else "auto size"
+    up = preset_upscale(req.pipeline)  # a 2x pipeline's take is twice the requested size
+    size = f"{req.width * up}×{req.height * up}" if req.width and req.height else "auto size"
     try:
         frames, _ = resolve_frames(req)
         length = fmt_seconds(frames / req.fps)
