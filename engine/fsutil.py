@@ -11,10 +11,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import math
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from engine.api import DiskFullError
 
 TMP_PREFIX = ".tmp-"
 
@@ -33,6 +38,61 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def temp_prefix(prefix: str = TMP_PREFIX) -> str:
+    """``.tmp-<pid>-``: temp names carry their process, so a later start can tell debris
+    (its process is gone) from a file another running Studio is still writing."""
+    return f"{prefix}{os.getpid()}-"
+
+
+# Folders outside the Studio's own that hold its temp files (render and batch outputs) are
+# recorded in a small journal, so the next start can remove what a killed run left there.
+_journal: Path | None = None
+_noted: set[Path] = set()
+_journal_lock = threading.Lock()
+
+
+def record_temp_folders(journal: Path | None) -> None:
+    """Record folders that receive temp files in ``journal`` (one path a line); None: stop."""
+    global _journal
+    with _journal_lock:
+        _journal = Path(journal) if journal is not None else None
+        _noted.clear()
+
+
+def _note_temp_folder(folder: Path) -> None:
+    with _journal_lock:
+        if _journal is None or folder in _noted:
+            return
+        _noted.add(folder)
+        try:
+            known = set(temp_folders(_journal))
+            if folder.resolve() not in known:
+                _journal.parent.mkdir(parents=True, exist_ok=True)
+                with open(_journal, "a", encoding="utf-8", errors="surrogateescape") as fh:
+                    fh.write(str(folder.resolve()) + "\n")
+        except OSError:
+            pass  # housekeeping only
+
+
+def temp_folders(journal: Path) -> list[Path]:
+    """The folders recorded in ``journal``."""
+    try:
+        text = Path(journal).read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return []
+    return [Path(line) for line in dict.fromkeys(text.splitlines()) if line.strip()]
+
+
+def forget_temp_folders(journal: Path, folders: list[Path]) -> None:
+    """Drop ``folders`` from ``journal`` (they hold no temp files any more)."""
+    if not folders:
+        return
+    drop = set(folders)
+    keep = [f for f in temp_folders(journal) if f not in drop]
+    with contextlib.suppress(OSError):
+        atomic_write_text(Path(journal), "".join(f"{f}\n" for f in keep))
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temp path beside ``target``; on success fsync it and rename it to ``target``.
@@ -42,8 +102,11 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _note_temp_folder(target.parent)
     fd, tmp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=TMP_PREFIX, suffix=suffix if suffix is not None else target.suffix
+        dir=target.parent,
+        prefix=temp_prefix(),
+        suffix=suffix if suffix is not None else target.suffix,
     )
     os.close(fd)
     tmp = Path(tmp_name)
@@ -65,7 +128,7 @@ def atomic_write_bytes(target: Path, data: bytes) -> None:
 
 
 def atomic_write_text(target: Path, text: str) -> None:
-    atomic_write_bytes(target, text.encode("utf-8"))
+    atomic_write_bytes(target, text.encode("utf-8", "surrogateescape"))
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -86,10 +149,106 @@ def free_bytes(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
+#: SQLite's result code for "database or disk is full" (``sqlite3.Error.sqlite_errorcode``).
+SQLITE_FULL = 13
+MB = 1_000_000
+
+
 def is_disk_full(exc: BaseException | None) -> bool:
-    """True when ``exc`` (or an exception it was raised from) is ENOSPC / EDQUOT."""
-    while exc is not None:
+    """True when ``exc`` (or an exception it was raised from) is ENOSPC / EDQUOT, or SQLite's
+    "database or disk is full" (SQLAlchemy wraps it; the original is its cause)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL:
+            return True
+        orig = getattr(exc, "orig", None)  # sqlalchemy.exc.DBAPIError
+        if orig is not None and orig is not exc and is_disk_full(orig):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def disk_full_message(folder: Path | str, needed_bytes: int | float, what: str = "") -> str:
+    """``"disk full: 12 MB needed in /folder (for clip.mp4), 3 MB free"``: what the user must
+    free, and where; ``what`` names the file or action that needed it."""
+    needed = max(1, math.ceil(float(needed_bytes) / MB))
+    try:
+        free = f", {free_bytes(Path(folder)) / MB:.0f} MB free"
+    except OSError:
+        free = ""
+    for_what = f" (for {what})" if what else ""
+    return f"disk full: {needed} MB needed in {folder}{for_what}{free}"
+
+
+def disk_full(folder: Path | str, needed_bytes: int | float, what: str = "") -> DiskFullError:
+    """A :class:`~engine.api.DiskFullError` carrying :func:`disk_full_message`."""
+    err = DiskFullError(disk_full_message(folder, needed_bytes, what))
+    err.folder = Path(folder)  # type: ignore[attr-defined]
+    err.needed_bytes = int(needed_bytes)  # type: ignore[attr-defined]
+    return err
+
+
+def require_free(folder: Path | str, needed_bytes: int | float, what: str = "") -> None:
+    """Raise :func:`disk_full` unless ``folder``'s disk has ``needed_bytes`` free."""
+    if free_bytes(Path(folder)) < needed_bytes:
+        raise disk_full(folder, needed_bytes, what)
+
+
+class FailOnceWriter:
+    """A binary file for PyAV's custom I/O that fails once and then stays quiet.
+
+    When a write fails (a full disk), FFmpeg keeps calling write/seek while it unwinds (the
+    trailer, flushes on close). Each of those failures would make PyAV print "PyAV library
+    exception being dropped: Traceback..." for the one before it. Here the first error is
+    raised to PyAV (which reports it to the caller), later calls do nothing, and leaving the
+    ``with`` block re-raises the first error if nothing else is propagating -- so a swallowed
+    error can never leave a half-written file looking finished.
+    """
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        if self.error is not None:
+            return len(data)
+        try:
+            return self._fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if self.error is not None:
+            return offset
+        try:
+            return self._fh.seek(offset, whence)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self._fh.flush()
+            except OSError as exc:
+                self.error = exc
+                raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+    def __enter__(self) -> FailOnceWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            self._fh.close()
+        except OSError:
+            if exc is None and self.error is None:
+                raise
+        if exc is None and self.error is not None:
+            raise self.error

@@ -35,7 +35,16 @@ from engine.export.spec import (
     even,
     plan,
 )
-from engine.fsutil import TMP_PREFIX, atomic_path, free_bytes, is_disk_full, sha256_file
+from engine.fsutil import (
+    FailOnceWriter,
+    atomic_path,
+    disk_full,
+    is_disk_full,
+    require_free,
+    sha256_file,
+    temp_prefix,
+)
+from engine.limits import RENDER
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +96,8 @@ def export_timeline(
     out_h = even(height if height is not None else spec.height)
     if (width is not None and width < 2) or (height is not None and height < 2):
         raise InvalidRequestError(f"The output size {width}x{height} is too small.")
+    RENDER["width"].check(out_w, "the output width")
+    RENDER["height"].check(out_h, "the output height")
     total = spec.duration_frames
     if fmt == "png":
         frame_index = 0 if frame_index is None else int(frame_index)
@@ -117,12 +128,7 @@ def export_timeline(
     estimate = estimate_bytes(fmt, out_w, out_h, total, spec.fps, spec.sample_rate, quality)
     needed = estimate * (2 if sign else 1) + _SAFETY_BYTES
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    free = free_bytes(out_path.parent)
-    if free < needed:
-        raise DiskFullError(
-            f"Not enough free disk space for {out_path.name}: about {needed / 1e6:.0f} MB are "
-            f"needed and {free / 1e6:.0f} MB are free."
-        )
+    require_free(out_path.parent, needed, out_path.name)
 
     title = spec.title or out_path.stem
     metadata = export_metadata(title)
@@ -157,9 +163,10 @@ def export_timeline(
             # 4. stream the media into a temp file beside the target
             encoded = tmp
             if sign:
-                encoded = tmp.with_name(f"{TMP_PREFIX}enc-{tmp.name[len(TMP_PREFIX) :]}")
+                own = temp_prefix()  # ".tmp-<pid>-": the next start can tell whose it is
+                encoded = tmp.with_name(f"{own}enc-{tmp.name[len(own) :]}")
             try:
-                with encode.open_output_file(encoded) as fh:
+                with FailOnceWriter(encode.open_output_file(encoded)) as fh:
                     if fmt == "png":
                         assert frame_index is not None
                         rgb = renderer.rgb_frame(frame_index)
@@ -217,12 +224,10 @@ def export_timeline(
             check_cancel(cancel)
             prog(0.995)
             # 6. sidecar, then the final rename (by atomic_path)
-            os.chmod(tmp, 0o644)  # a file to share, not a private temp file (mkstemp: 0600)
             size = tmp.stat().st_size
             file_sha = sha256_file(tmp)
             side = build_sidecar(spec, fmt, out_path, settings, infos, file_sha, size, cc)
             with atomic_path(sidecar_path) as side_tmp:
-                os.chmod(side_tmp, 0o644)
                 side_tmp.write_text(
                     json.dumps(side, indent=2, ensure_ascii=False, default=str) + "\n",
                     encoding="utf-8",
@@ -234,10 +239,7 @@ def export_timeline(
             with contextlib.suppress(OSError):
                 if not out_path.exists():
                     sidecar_path.unlink(missing_ok=True)
-            raise DiskFullError(
-                f"The disk is full: {out_path.name} could not be written "
-                f"({free_bytes(out_path.parent) / 1e6:.0f} MB free)."
-            ) from exc
+            raise disk_full(out_path.parent, needed, out_path.name) from exc
         raise
     prog(1.0, force=True)
     return ExportResult(

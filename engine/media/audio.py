@@ -290,6 +290,12 @@ def decode_audio(
             else:
                 detail = f"decoding stopped after {_fmt_duration(decoded_s)} on damaged data"
             raise MediaError(path, f"the file is truncated or damaged: {detail}")
+        if not np.isfinite(samples).all():
+            bad = int(np.size(samples) - np.count_nonzero(np.isfinite(samples)))
+            raise MediaError(
+                path,
+                f"{bad} of its samples are not numbers (NaN or infinity); it cannot be used",
+            )
         np.clip(samples, -1.0, 1.0, out=samples)
         source_channels = samples.shape[0]
         if mono and samples.shape[0] > 1:

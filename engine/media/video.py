@@ -24,7 +24,7 @@ from typing import IO
 import numpy as np
 
 from engine.api import DiskFullError, InvalidRequestError, MediaError
-from engine.fsutil import atomic_path, free_bytes, is_disk_full
+from engine.fsutil import FailOnceWriter, atomic_path, disk_full, is_disk_full
 
 #: Sample rate of the AAC track (the usual rate for video; 24 kHz input is upsampled so the
 #: trailing AAC padding stays under one 0.04 s audio latent).
@@ -272,16 +272,14 @@ def _write(
         raise
     except BaseException as exc:
         if is_disk_full(exc):
-            raise DiskFullError(_disk_full_message(path)) from exc
+            raise disk_full(path.parent, _size_estimate(frames, rate), path.name) from exc
         raise
 
 
-def _disk_full_message(path: Path) -> str:
-    try:
-        free = free_bytes(path.parent) / 1e6
-        return f"The disk is full: {path.name} could not be written ({free:.0f} MB free)."
-    except OSError:
-        return f"The disk is full: {path.name} could not be written."
+def _size_estimate(frames: np.ndarray, rate: Fraction) -> int:
+    """A generous size of the encoded file (0.5 bit per pixel, 48 kHz 16-bit stereo)."""
+    n, h, w, _ = frames.shape
+    return int(n * h * w * 0.5 / 8 + n / float(rate) * AAC_SAMPLE_RATE * 4) + (1 << 16)
 
 
 def _encode(
@@ -297,7 +295,7 @@ def _encode(
     options = dict(fmt.options)
     if any(k not in _STANDARD_MP4_KEYS for k in metadata):
         options["movflags"] = options.get("movflags", "") + "+use_metadata_tags"
-    with _open_output_file(tmp) as fh:
+    with FailOnceWriter(_open_output_file(tmp)) as fh:
         container = av.open(fh, "w", format=fmt.container, options=options)
         try:
             for key, value in metadata.items():

@@ -288,3 +288,23 @@ def test_non_finite_final_latents_fail_clearly(
     finally:
         gen.close()
     assert decoded == []
+
+
+def test_generate_refuses_a_nan_voice(tiny_model_dir: Path, tmp_path: Path, capsys: Any) -> None:
+    """Non-finite media: a float WAV holding NaN is refused before anything is generated."""
+    import numpy as np
+    import soundfile as sf
+
+    from tests.media_fixtures import face_image
+
+    wav = tmp_path / "nan.wav"
+    x = (0.2 * np.sin(np.arange(16_000 * 3) / 7)).astype(np.float32)
+    x[5000:5003] = np.nan
+    sf.write(wav, x, 16_000, subtype="FLOAT")
+    argv = ["generate", "--model", str(tiny_model_dir), "--device", "cpu", "--no-progress"]
+    argv += ["--image", str(face_image(tmp_path / "f.jpg")), "--voice", str(wav)]
+    argv += ["--prompt", "[VISUAL]: x", "--frames", "9", "--steps", "1", "--stg-block", "1"]
+    assert main([*argv, "--out", str(tmp_path / "o.mp4")]) == 1
+    err = capsys.readouterr().err
+    assert "nan.wav: 3 of its samples are not numbers (NaN or infinity)" in err
+    assert "Traceback" not in err and not (tmp_path / "o.mp4").exists()
