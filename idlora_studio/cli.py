@@ -50,11 +50,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from idlora_studio.app import run_gui
 
         return run_gui(sys.argv[:1])
+    from idlora_studio.library import access
+    from idlora_studio.paths import Paths
+
+    paths = Paths.from_env()
+    access.start(paths)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        access.end(paths)
 
 
 if __name__ == "__main__":

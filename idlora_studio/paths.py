@@ -86,7 +86,7 @@ class Paths:
         return self.cache_dir / "logs"
 
     def ensure(self) -> Paths:
-        """Create the folders (idempotent) and return self."""
+        """Create the folders (idempotent, private: ``0700``) and return self."""
         for d in (
             self.data_dir,
             self.config_dir,
@@ -100,5 +100,5 @@ class Paths:
             self.drag_dir,
             self.logs_dir,
         ):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self

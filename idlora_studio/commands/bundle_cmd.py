@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from idlora_studio.commands.common import describe, errors, fail, open_library, shown
+
 
 def register(subparsers: Any) -> None:
     """Add the ``bundle`` and ``render`` commands."""
@@ -23,7 +25,7 @@ def register(subparsers: Any) -> None:
     ex.add_argument("out", type=Path, help="bundle file to write (e.g. promo.idlora)")
     ex.set_defaults(func=_cmd_export)
     im = sub.add_parser("import", help="import a project bundle into the library")
-    im.add_argument("file", type=Path)
+    im.add_argument("file", type=Path, help="the bundle file (.idlora)")
     im.set_defaults(func=_cmd_import)
 
     r = subparsers.add_parser("render", help="export a project's timeline to a media file")
@@ -34,35 +36,27 @@ def register(subparsers: Any) -> None:
         choices=("mp4", "mov", "wav", "png"),
         help="default: from the file name's extension, else mp4",
     )
-    r.add_argument("--width", type=int)
-    r.add_argument("--height", type=int)
+    r.add_argument("--width", type=int, help=_render_help("width", "output width"))
+    r.add_argument("--height", type=int, help=_render_help("height", "output height"))
     r.add_argument("--quality", choices=("high", "medium", "small"), default="high")
     r.add_argument("--frame", type=int, help="timeline frame for --format png (default 0)")
     r.add_argument("--quiet", action="store_true", help="no progress display")
     r.set_defaults(func=_cmd_render)
 
 
-def _fail(message: str) -> int:
-    message = message.strip()
-    if message and message[-1] not in ".!?":
-        message += "."
-    print(f"error: {message or 'failed.'}", file=sys.stderr)
-    return 1
+def _render_help(name: str, text: str) -> str:
+    from engine.limits import RENDER
 
-
-def _open():  # noqa: ANN202 - Library, imported lazily
-    from idlora_studio.library.repository import Library
-    from idlora_studio.paths import Paths
-
-    return Library.open(Paths.from_env())
+    return RENDER[name].help(f"{text} (default: the timeline's)")
 
 
 def _find_project(lib: Any, name_or_id: str) -> Any:
     from idlora_studio.library.projects_repo import ProjectsRepository
+    from idlora_studio.library.repository import text_of
 
-    found = ProjectsRepository.from_library(lib).find(name_or_id)
+    found = ProjectsRepository.from_library(lib).find(text_of(name_or_id))
     if found is None:
-        raise LookupError(f"There is no project named or numbered {name_or_id!r}.")
+        raise LookupError(f"There is no project named or numbered {shown(name_or_id)!r}.")
     return found
 
 
@@ -78,23 +72,15 @@ def _progress_printer(enabled: bool, label: str):  # noqa: ANN202
     return show
 
 
-def _errors() -> tuple[type[BaseException], ...]:
-    from engine.api import EngineError
-    from idlora_studio.library.migrate import MigrationError
-    from idlora_studio.library.repository import LibraryError
-
-    return (EngineError, LibraryError, MigrationError, LookupError, OSError)
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
     from idlora_studio.library.bundle import export_bundle
 
     try:
-        with _open() as lib:
+        with open_library(writing=False) as lib:
             project = _find_project(lib, args.project)
             result = export_bundle(lib, project.id, args.out)
-    except _errors() as exc:
-        return _fail(str(exc))
+    except errors() as exc:
+        return fail(describe(exc))
     print(
         f"Exported project {project.name!r} to {result.path} "
         f"({result.media_files} media files, {result.size_bytes / 1e6:.1f} MB)."
@@ -107,11 +93,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from idlora_studio.library.projects_repo import ProjectsRepository
 
     try:
-        with _open() as lib:
+        with open_library(writing=True) as lib:
             project_id = import_bundle(args.file, lib)
             project = ProjectsRepository.from_library(lib).get(project_id)
-    except _errors() as exc:
-        return _fail(str(exc))
+    except errors() as exc:
+        return fail(describe(exc))
     print(
         f"Imported project {project.name!r} (id {project.id}) with {len(project.bin)} takes "
         f"and {len(project.clips)} timeline clips."
@@ -126,12 +112,17 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     show = _progress_printer(not args.quiet and sys.stderr.isatty(), "Rendering")
     try:
-        with _open() as lib:
+        with open_library(writing=False) as lib:
             project = _find_project(lib, args.project)
             spec = ProjectsRepository.from_library(lib).timeline_spec(project.id)
             if not spec.clips:
-                return _fail(f"The timeline of project {project.name!r} is empty")
-            creds = load_or_create_credentials(Paths.from_env().config_dir / "content-credentials")
+                return fail(f"The timeline of project {project.name!r} is empty")
+            try:
+                creds = load_or_create_credentials(
+                    Paths.from_env().config_dir / "content-credentials"
+                )
+            except OSError:  # a read-only config folder: sign with a one-off identity
+                creds = None
             result = export_timeline(
                 spec,
                 args.out,
@@ -143,10 +134,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
                 progress=show,
                 credentials=creds,
             )
-    except _errors() as exc:
+    except errors() as exc:
         if not args.quiet and sys.stderr.isatty():
             print(file=sys.stderr)
-        return _fail(str(exc))
+        return fail(describe(exc))
     if not args.quiet and sys.stderr.isatty():
         print(file=sys.stderr)
     what = "frame" if result.format == "png" else f"{result.duration_s:.2f} s"

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from idlora_studio.commands.common import describe, errors, fail, open_library, shown
+
 
 def register(subparsers: Any) -> None:
     """Add the ``library`` command and its sub-commands."""
@@ -44,13 +46,6 @@ def register(subparsers: Any) -> None:
     rm.set_defaults(func=_cmd_remove)
 
 
-def _open():  # noqa: ANN202 - returns Library, imported lazily
-    from idlora_studio.library.repository import Library
-    from idlora_studio.paths import Paths
-
-    return Library.open(Paths.from_env())
-
-
 def _consent(text: str | None, document: Path | None):  # noqa: ANN202
     from idlora_studio.library.repository import ConsentRecord
 
@@ -61,37 +56,39 @@ def _consent(text: str | None, document: Path | None):  # noqa: ANN202
     who, sep, scope = text.partition(":")
     if not sep:
         who, scope = text, text
+    from idlora_studio.library.repository import text_of
+
     return ConsentRecord(
-        given_by=who.strip(), date=dt.date.today(), scope=scope.strip(), document_path=document
+        given_by=text_of(who.strip()),
+        date=dt.date.today(),
+        scope=text_of(scope.strip()),
+        document_path=document,
     )
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
-    from idlora_studio.library.media_types import ImportRejected
-    from idlora_studio.library.migrate import MigrationError
-    from idlora_studio.library.repository import LibraryError
+    from idlora_studio.library.repository import text_of
 
     try:
         consent = _consent(args.consent, args.consent_document)
-        with _open() as lib:
+        with open_library(writing=True) as lib:
             created = lib.create_identity_with_media(
                 args.name,
                 images=args.image,
                 clips=args.voice,
                 consent=consent,
-                notes=args.notes,
+                notes=text_of(args.notes),
                 tags=args.tag,
             )
             detail = lib.get_identity(created.identity_id)
-    except (ImportRejected, LibraryError, MigrationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except errors() as exc:
+        return fail(describe(exc))
     for res, img in zip(created.images, args.image, strict=True):
         for w in res.warnings:
-            print(f"warning: {img.name}: {w}", file=sys.stderr)
+            print(f"warning: {shown(img.name)}: {w}", file=sys.stderr)
     for res, clip in zip(created.clips, args.voice, strict=True):
         for w in res.warnings:
-            print(f"warning: {clip.name}: {w}", file=sys.stderr)
+            print(f"warning: {shown(clip.name)}: {w}", file=sys.stderr)
     print(
         f"added {detail.name!r} (id {detail.id}): {len(detail.images)} image(s), "
         f"{len(detail.clips)} voice clip(s)"
@@ -100,15 +97,13 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from idlora_studio.library.migrate import MigrationError
-    from idlora_studio.library.repository import LibraryError
+    from idlora_studio.library.repository import text_of
 
     try:
-        with _open() as lib:
-            items = lib.list_identities(args.search, args.tag)
-    except (LibraryError, MigrationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        with open_library(writing=False) as lib:
+            items = lib.list_identities(text_of(args.search), args.tag)
+    except errors() as exc:
+        return fail(describe(exc))
     if args.json:
         data = [
             {
@@ -137,18 +132,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
-    from idlora_studio.library.migrate import MigrationError
-    from idlora_studio.library.repository import LibraryError
-
     try:
-        with _open() as lib:
+        with open_library(writing=True) as lib:
             found = lib.find_identity(args.name)
             if found is None:
-                print(f"error: no identity named {args.name!r}", file=sys.stderr)
-                return 1
+                return fail(f"no identity named '{shown(args.name)}'")
             lib.delete_identity(found.id)
-    except (LibraryError, MigrationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except errors() as exc:
+        return fail(describe(exc))
     print(f"removed {found.name!r}")
     return 0

@@ -28,11 +28,13 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
         Library,
         LibraryError,
         NotFoundError,
+        ReadOnlyLibraryError,
     )
 
 _EXPORTS = {
     "Library": "repository",
     "LibraryError": "repository",
+    "ReadOnlyLibraryError": "repository",
     "InvalidInputError": "repository",
     "DuplicateNameError": "repository",
     "NotFoundError": "repository",
@@ -67,6 +69,7 @@ __all__ = [
     "InvalidInputError",
     "Library",
     "LibraryError",
+    "ReadOnlyLibraryError",
     "MigrationError",
     "NotFoundError",
     "VoiceImport",

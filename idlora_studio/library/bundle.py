@@ -36,21 +36,39 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import shutil
 import stat
 import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, DateTime, LargeBinary, select
 
 from engine.api import CancelToken, DiskFullError
-from engine.fsutil import atomic_path, free_bytes, fsync_dir, is_disk_full
+from engine.fsutil import (
+    atomic_path,
+    disk_full,
+    fsync_dir,
+    is_disk_full,
+    require_free,
+    temp_prefix,
+)
 
+from .access import IMPORT_STAGING_PREFIX
+from .bundle_checks import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    MEDIA_PREFIX,
+    BundleError,
+    check_entry,
+    check_media,
+    parse_manifest,
+)
+from .db import DB_WRITE_BYTES, ReadOnlyLibraryError
 from .models import Identity, ReferenceImage, VoiceClip
 from .models_generation import Project, ProjectBinEntry, Take, TimelineClip
 from .projects_repo import free_name, normalize_project_name
@@ -59,10 +77,6 @@ from .repository import LibraryError
 if TYPE_CHECKING:
     from .repository import Library
 
-FORMAT = "idlora-studio/bundle"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-MEDIA_PREFIX = "media/"
 
 #: Limits an import enforces before extracting anything.
 MAX_ENTRIES = 20_000
@@ -71,12 +85,7 @@ DEFAULT_MAX_TOTAL_BYTES = 200 << 30
 MAX_COMPRESSION_RATIO = 100
 FREE_SPACE_MARGIN = 64 << 20
 
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
-
-
-class BundleError(LibraryError):
-    """A bundle that cannot be written or read; ``str(err)`` is one sentence for the user."""
 
 
 @dataclass(frozen=True)
@@ -281,12 +290,7 @@ def export_bundle(
     manifest_bytes = json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8")
     needed = total + len(manifest_bytes) + 22 * (len(media) + 1) * 4 + (1 << 20)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    free = free_bytes(out_path.parent)
-    if free < needed:
-        raise DiskFullError(
-            f"Not enough free disk space for {out_path.name}: about {needed / 1e6:.0f} MB are "
-            f"needed and {free / 1e6:.0f} MB are free."
-        )
+    require_free(out_path.parent, needed, out_path.name)
     done = 0
     try:
         with atomic_path(out_path) as tmp:
@@ -320,7 +324,7 @@ def export_bundle(
         raise
     except BaseException as exc:
         if is_disk_full(exc):
-            raise DiskFullError(f"The disk is full: {out_path.name} could not be written.") from exc
+            raise disk_full(out_path.parent, needed, out_path.name) from exc
         raise
     if progress is not None:
         progress(1.0)
@@ -328,105 +332,6 @@ def export_bundle(
 
 
 # ----------------------------------------------------------------------------- import checks
-
-
-def _check_entry_name(info: zipfile.ZipInfo) -> str | None:
-    """'manifest' / a media hash for an acceptable entry, None for a directory entry."""
-    name = info.filename
-    if "\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name) or "\x00" in name:
-        raise BundleError(f"The bundle contains an entry with an absolute path ({name!r}).")
-    parts = PurePosixPath(name).parts
-    if ".." in parts:
-        raise BundleError(f"The bundle contains an entry that points outside it ({name!r}).")
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        raise BundleError(f"The bundle contains a symbolic link ({name!r}); it is refused.")
-    if info.is_dir():
-        if name.rstrip("/") in ("media",):
-            return None
-        raise BundleError(f"The bundle contains an unexpected folder ({name!r}).")
-    if name == MANIFEST:
-        return "manifest"
-    if name.startswith(MEDIA_PREFIX) and _SHA_RE.match(name[len(MEDIA_PREFIX) :]):
-        return name[len(MEDIA_PREFIX) :]
-    raise BundleError(f"The bundle contains an unexpected file ({name!r}).")
-
-
-def _require(cond: bool, what: str) -> None:
-    if not cond:
-        raise BundleError(f"The bundle's manifest is invalid: {what}.")
-
-
-def _check_manifest(m: Any) -> None:
-    _require(isinstance(m, dict), "it is not a JSON object")
-    if m.get("format") != FORMAT:
-        raise BundleError("This file is not an ID-LoRA Studio project bundle.")
-    version = m.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise BundleError("The bundle has no valid format version.")
-    if version > FORMAT_VERSION:
-        raise BundleError(
-            f"The bundle uses format version {version}, newer than this Studio reads "
-            f"({FORMAT_VERSION}); update the Studio to import it."
-        )
-    for key in ("bin", "timeline", "takes", "identities", "media"):
-        _require(isinstance(m.get(key), list), f"'{key}' is missing")
-    _require(isinstance(m.get("project"), dict), "'project' is missing")
-    _require(isinstance(m["project"].get("name"), str), "the project has no name")
-    media = {}
-    for item in m["media"]:
-        _require(isinstance(item, dict), "a media entry is not an object")
-        sha, size = item.get("sha256"), item.get("size")
-        _require(isinstance(sha, str) and bool(_SHA_RE.match(sha)), "a media hash is malformed")
-        _require(isinstance(size, int) and size >= 0, f"media {str(sha)[:12]} has no valid size")
-        media[sha] = size
-
-    def listed(sha: Any, what: str) -> None:
-        if sha is not None:
-            _require(isinstance(sha, str) and sha in media, f"{what} refers to an unlisted file")
-
-    keys = {"identity": set(), "image": set(), "clip": set(), "take": set()}
-    for ident in m["identities"]:
-        _require(isinstance(ident, dict), "an identity is not an object")
-        _require(isinstance(ident.get("key"), str), "an identity has no key")
-        _require(isinstance(ident.get("name"), str), "an identity has no name")
-        keys["identity"].add(ident["key"])
-        consent = ident.get("consent")
-        if consent is not None:
-            _require(isinstance(consent, dict), "a consent record is malformed")
-            _require(
-                isinstance(consent.get("given_by"), str) and isinstance(consent.get("date"), str),
-                "a consent record is incomplete",
-            )
-            listed(consent.get("document_sha256"), "a consent record")
-        for kind, field in (("images", "image"), ("clips", "clip")):
-            _require(isinstance(ident.get(kind), list), f"an identity has no {kind} list")
-            for item in ident[kind]:
-                _require(isinstance(item, dict) and isinstance(item.get("key"), str), "bad item")
-                _require("sha256" in item, f"an identity {field} has no hash")
-                listed(item["sha256"], f"an identity {field}")
-                listed(item.get("thumbnail_sha256"), f"an identity {field}")
-                keys[field].add(item["key"])
-    for t in m["takes"]:
-        _require(isinstance(t, dict) and isinstance(t.get("key"), str), "a take has no key")
-        _require(isinstance(t.get("video_hash"), str), "a take has no video")
-        _require(isinstance(t.get("recipe"), dict), "a take has no recipe")
-        for col in ("video_hash", "audio_hash", "thumbnail_hash"):
-            listed(t.get(col), "a take")
-        for field in ("identity", "image", "clip"):
-            ref = t.get(field)
-            _require(ref is None or ref in keys[field], f"a take refers to an unknown {field}")
-        keys["take"].add(t["key"])
-    for b in m["bin"]:
-        _require(isinstance(b, dict) and b.get("take") in keys["take"], "a bin entry is unknown")
-    for c in m["timeline"]:
-        _require(isinstance(c, dict) and c.get("take") in keys["take"], "a clip's take is unknown")
-        for f in ("position_frames", "in_frame", "out_frame"):
-            _require(isinstance(c.get(f), int), f"a timeline clip has no {f}")
-        _require(
-            0 <= c["in_frame"] < c["out_frame"] and c["position_frames"] >= 0,
-            "a timeline clip has an invalid range",
-        )
 
 
 @dataclass(frozen=True)
@@ -446,7 +351,7 @@ def _inspect(zf: zipfile.ZipFile, path: Path, max_total: int, free_dir: Path) ->
     manifest_info = None
     declared = 0
     for info in infos:
-        kind = _check_entry_name(info)
+        kind = check_entry(info)
         if kind is None:
             continue
         if info.file_size < 0 or info.compress_size < 0:
@@ -476,18 +381,8 @@ def _inspect(zf: zipfile.ZipFile, path: Path, max_total: int, free_dir: Path) ->
             f"The bundle declares {declared / 1e9:.1f} GB of content, more than the "
             f"{max_total / 1e9:.1f} GB limit."
         )
-    free = free_bytes(free_dir)
-    if declared + FREE_SPACE_MARGIN > free:
-        raise DiskFullError(
-            f"Not enough free disk space to import {path.name}: it holds "
-            f"{declared / 1e6:.0f} MB and {free / 1e6:.0f} MB are free."
-        )
-    try:
-        raw = _read_limited(zf, manifest_info, MAX_MANIFEST_BYTES)
-        manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"The bundle's manifest is not valid JSON ({exc}).") from exc
-    _check_manifest(manifest)
+    require_free(free_dir, declared + FREE_SPACE_MARGIN, f"importing {path.name}")
+    manifest = parse_manifest(_read_limited(zf, manifest_info, MAX_MANIFEST_BYTES))
     media = {item["sha256"]: item["size"] for item in manifest["media"]}
     for sha, size in media.items():
         info = media_infos.get(sha)
@@ -529,7 +424,8 @@ def _extract(
     h = hashlib.sha256()
     n = 0
     try:
-        with zf.open(info) as src, open(dest, "wb") as out:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with zf.open(info) as src, open(fd, "wb") as out:
             while block := src.read(_CHUNK):
                 if cancel is not None:
                     cancel.raise_if_cancelled()
@@ -548,7 +444,7 @@ def _extract(
         raise BundleError(f"The bundle is damaged or truncated ({exc}).") from exc
     except OSError as exc:
         if is_disk_full(exc):
-            raise DiskFullError("The disk filled up while the bundle was being imported.") from exc
+            raise disk_full(dest.parent.parent, size, "the bundle's media") from exc
         raise BundleError(f"The bundle could not be read ({exc}).") from exc
     if n != size:
         raise BundleError(f"The media file {sha[:12]}... is truncated in the bundle.")
@@ -577,6 +473,12 @@ def import_bundle(
     library is unchanged.
     """
     path = Path(path)
+    if library.read_only:
+        raise ReadOnlyLibraryError(library.read_only)
+    if path.is_dir():
+        raise BundleError(
+            f"{path} is a folder, not a bundle: give the bundle file itself (a .idlora file)."
+        )
     if not path.is_file():
         raise BundleError(f"{path.name} does not exist.")
     if not zipfile.is_zipfile(path):
@@ -586,7 +488,13 @@ def import_bundle(
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as exc:
         raise BundleError(f"{path.name} is not a readable project bundle ({exc}).") from exc
-    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=data_dir))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=temp_prefix(IMPORT_STAGING_PREFIX), dir=data_dir))
+    except OSError as exc:
+        zf.close()
+        if is_disk_full(exc):
+            raise disk_full(data_dir, FREE_SPACE_MARGIN, f"importing {path.name}") from exc
+        raise
     try:
         with zf:
             checked = _inspect(zf, path, max_total_bytes, data_dir)
@@ -596,7 +504,10 @@ def import_bundle(
                 _extract(zf, checked.infos[sha], sha, size, staging / sha, cancel)
                 done += size
                 if progress is not None:
-                    progress(0.9 * done / total)
+                    progress(0.85 * done / total)
+        check_media(checked.manifest, staging)
+        if progress is not None:
+            progress(0.9)
         if cancel is not None:
             cancel.raise_if_cancelled()  # the last moment: past here the import commits
         project_id = _commit(library, checked.manifest, staging)
@@ -709,8 +620,13 @@ def _commit(library: Library, m: dict[str, Any], staging: Path) -> int:
                         clip_ids[vc["key"]] = row.id
 
                 take_ids: dict[str, int] = {}
+                shas = {
+                    item["key"]: item["sha256"]
+                    for ident in m["identities"]
+                    for item in (*ident["images"], *ident["clips"])
+                }
                 for t in m["takes"]:
-                    data = dict(t)
+                    data = _localized(t, shas, library)
                     data["recipe_json"] = json.dumps(data.pop("recipe"))
                     data["timings_json"] = json.dumps(data.pop("timings", {}) or {})
                     take = Take(
@@ -757,11 +673,51 @@ def _commit(library: Library, m: dict[str, Any], staging: Path) -> int:
         if isinstance(exc, BundleError | DiskFullError):
             raise
         if is_disk_full(exc):
-            raise DiskFullError("The disk filled up while the bundle was being imported.") from exc
+            raise disk_full(library.paths.data_dir, DB_WRITE_BYTES, "the import") from exc
         if isinstance(exc, Exception) and not isinstance(exc, LibraryError):
-            raise BundleError(f"The bundle could not be imported: {exc}") from exc
+            # The database's own text would carry the whole SQL statement: say what it refused.
+            reason = getattr(exc, "orig", None) or exc
+            raise BundleError(f"The bundle could not be imported: {reason}") from exc
         raise
     return project_id
+
+
+def _installed_model_sets() -> set[str]:
+    from engine.models import registry
+
+    return {"tiny", "tiny-ltx2", "tiny-ltx2.3", *registry.MODEL_SETS}
+
+
+def _localized(take: dict[str, Any], shas: dict[str, str], library: Library) -> dict[str, Any]:
+    """A take row as this machine may keep it: nothing that runs points at the other machine.
+
+    * the LoRA path is dropped (a path on another machine; a registry model set brings its
+      own LoRA from this machine's downloads when the take is run again);
+    * a model set that is not a known set id (a folder, a file, a hub repo named by the
+      other machine) is marked unavailable (empty) and kept in the recipe for the record;
+    * an unknown memory profile becomes ``auto``;
+    * the request's image and voice become this library's copies of the take's reference
+      image and clip (from the bundle), or nothing.
+    """
+    from engine.memory import PROFILES
+
+    data = dict(take)
+    recipe = dict(data["recipe"])
+    request = dict(recipe["request"])
+    origin = {"model_set": data.get("model_set"), "lora_path": data.get("lora_path")}
+    origin["image"], origin["voice"] = request.get("image"), request.get("voice")
+    image_sha, clip_sha = shas.get(take.get("image") or ""), shas.get(take.get("clip") or "")
+    request["image"] = str(library.store.path(image_sha)) if image_sha else None
+    request["voice"] = str(library.store.path(clip_sha)) if clip_sha else None
+    recipe["request"] = request
+    recipe["imported_from"] = origin
+    data["recipe"] = recipe
+    data["lora_path"] = None
+    if data.get("model_set") not in _installed_model_sets():
+        data["model_set"] = ""
+    if data.get("memory_profile") not in ("auto", *PROFILES):
+        data["memory_profile"] = "auto"
+    return data
 
 
 def _remove_added(library: Library, added: list[str]) -> None:

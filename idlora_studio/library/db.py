@@ -1,5 +1,11 @@
 """SQLite engine for the library: WAL journal, foreign keys, busy timeout, explicit BEGINs.
 
+A library on a read-only folder (or a full disk) is opened read-only (:func:`make_engine`
+with ``read_only``): ``mode=ro`` where SQLite can still use the WAL's shared-memory file,
+else ``immutable=1`` (nothing can change the file while it is open read-only). Writes then
+raise :class:`ReadOnlyLibraryError`; a write that hits a full disk raises
+:class:`~engine.api.DiskFullError` saying how much space is needed where.
+
 Every pooled connection gets the pragmas (SQLite forgets ``foreign_keys`` per connection).
 pysqlite's own transaction handling is switched off and SQLAlchemy emits ``BEGIN`` itself:
 plain ``BEGIN`` for reads and ``BEGIN IMMEDIATE`` for writes (see :func:`writer`), so two
@@ -18,8 +24,51 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 BUSY_TIMEOUT_MS = 15_000
+#: Space a database write transaction may need in the WAL (reported when the disk is full).
+DB_WRITE_BYTES = 4_000_000
+
+
+class LibraryError(Exception):
+    """Base of the library's own errors; ``str(err)`` is a message for the user."""
+
+
+class ReadOnlyLibraryError(LibraryError):
+    """A change asked of a library that is open read-only; ``reason`` says why it is."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the library is open read-only ({reason}); nothing was changed")
+
+
+def _ro_uri(db_path: Path, immutable: bool) -> str:
+    from urllib.parse import quote
+
+    return f"file:{quote(str(Path(db_path).resolve()))}?mode=ro" + (
+        "&immutable=1" if immutable else ""
+    )
+
+
+def connect_read_only(db_path: Path, timeout: float = 15) -> sqlite3.Connection:
+    """A read-only connection: ``mode=ro``, or ``immutable=1`` when SQLite cannot create the
+    WAL's shared-memory file beside the database (read-only folder, full disk)."""
+    last: sqlite3.Error | None = None
+    for immutable in (False, True):
+        con = sqlite3.connect(
+            _ro_uri(db_path, immutable), uri=True, timeout=timeout, check_same_thread=False
+        )
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return con
+        except sqlite3.Error as exc:
+            con.close()
+            last = exc
+    assert last is not None
+    raise last
+
+
 _BEGIN_OPTION = "idlora_sqlite_begin"
 
 
@@ -43,9 +92,30 @@ def _on_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {kind}".strip())
 
 
-def make_engine(db_path: Path, *, echo: bool = False) -> Engine:
-    """Engine for the database file at ``db_path`` (created if missing)."""
+def _on_connect_read_only(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cur.close()
+
+
+def make_engine(db_path: Path, *, echo: bool = False, read_only: bool = False) -> Engine:
+    """Engine for the database file at ``db_path`` (created if missing, unless ``read_only``:
+    then the file must exist and nothing is ever written to it)."""
     db_path = Path(db_path)
+    if read_only:
+        engine = create_engine(
+            "sqlite://",
+            echo=echo,
+            creator=lambda: connect_read_only(db_path, BUSY_TIMEOUT_MS / 1000),
+            poolclass=QueuePool,
+        )
+        event.listen(engine, "connect", _on_connect_read_only)
+        event.listen(engine, "begin", _on_begin)
+        return engine
     db_path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         f"sqlite:///{db_path}",
@@ -161,11 +231,36 @@ class SessionScopes:
         with self._read_session() as s:
             yield s
 
+    @property
+    def read_only(self) -> str | None:
+        """Why the library is open read-only, or None when it can be changed."""
+        return getattr(self.store, "read_only", None)
+
     @contextlib.contextmanager
     def _write(self) -> Iterator[Session]:
-        with self._write_session() as s:
-            with s.begin():
-                yield s
-            touched = frozenset(s.info.pop(_TOUCHED, ()))
+        """A ``BEGIN IMMEDIATE`` transaction; refused on a read-only library. A full disk
+        becomes :class:`~engine.api.DiskFullError` (the transaction is rolled back)."""
+        if self.read_only:
+            raise ReadOnlyLibraryError(self.read_only)
+        try:
+            with self._write_session() as s:
+                with s.begin():
+                    yield s
+                touched = frozenset(s.info.pop(_TOUCHED, ()))
+        except LibraryError:
+            raise
+        except Exception as exc:
+            _raise_if_disk_full(exc, self._engine)
+            raise
         if touched:
             self.changes.publish(touched)
+
+
+def _raise_if_disk_full(exc: BaseException, engine: Engine) -> None:
+    from engine.api import DiskFullError
+    from engine.fsutil import disk_full, is_disk_full
+
+    if not isinstance(exc, DiskFullError) and is_disk_full(exc):
+        database = engine.url.database
+        folder = Path(database).parent if database else Path.cwd()
+        raise disk_full(folder, DB_WRITE_BYTES, "the library database") from exc

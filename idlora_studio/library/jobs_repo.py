@@ -58,6 +58,10 @@ class TakeNotFoundError(LookupError):
     pass
 
 
+class TakeNotRunnableError(ValueError):
+    """The take cannot be made again here (an imported take whose model set is not installed)."""
+
+
 class TakeInUseError(ValueError):
     """The take is placed on a project's timeline; remove it there first."""
 
@@ -333,13 +337,19 @@ class JobsRepository(SessionScopes):
                 raise JobStateError("a running job cannot be removed; cancel it first")
             s.delete(j)
 
-    def retry(self, job_id: int, memory_profile: str | None = None) -> JobInfo:
-        """Put a failed/cancelled/interrupted job back at the end of the queue."""
+    def retry(
+        self, job_id: int, memory_profile: str | None = None, *, not_running: bool = False
+    ) -> JobInfo:
+        """Put a failed/cancelled/interrupted job back at the end of the queue.
+
+        ``not_running``: the caller knows no worker runs this job, so a row still marked
+        'running' (its failure could not be written: the disk was full) is retried too."""
+        ended = ("failed", "cancelled", "interrupted") + (("running",) if not_running else ())
         with self._write() as s:
             j = s.get(Job, job_id)
             if j is None:
                 raise JobNotFoundError(f"job {job_id} does not exist")
-            if j.state not in ("failed", "cancelled", "interrupted"):
+            if j.state not in ended:
                 raise JobStateError(f"job {job_id} is {j.state}; only ended jobs can be retried")
             j.position = (s.scalar(select(func.max(Job.position))) or 0) + 1
             j.state = "queued"
@@ -386,7 +396,10 @@ class JobsRepository(SessionScopes):
     def recover_after_crash(self) -> list[int]:
         """Jobs left 'running' by a previous process become 'interrupted'; returns their ids.
 
-        Call once at start-up, before any worker runs."""
+        Call once at start-up, before any worker runs. A read-only library is left as it is
+        (nothing runs there)."""
+        if self.read_only:
+            return []
         with self._write() as s:
             ids = list(s.scalars(select(Job.id).where(Job.state == "running")))
             if ids:
@@ -676,9 +689,15 @@ class TakesRepository(SessionScopes):
     def rerun_spec(self, take_id: int) -> tuple[GenerationRequest, JobSpec]:
         """What :meth:`rerun` enqueues: the same request on the same model set and LoRA."""
         t = self.get_take(take_id)
+        if not t.model_set:
+            origin = (t.recipe.get("imported_from") or {}).get("model_set") or "unknown"
+            raise TakeNotRunnableError(
+                f"This take came from another Studio with a model set that is not installed "
+                f"here ({origin}); queue it from the Generate page with one of yours."
+            )
         model = t.recipe.get("model") or {}
         spec = JobSpec(
-            model_set=t.model_set or "tiny",
+            model_set=t.model_set,
             lora_path=t.lora_path,
             lora_strength=float(model.get("lora_strength") or t.request.lora_strength or 1.0),
             memory_profile=t.memory_profile,

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from engine.fsutil import atomic_path
+from engine.fsutil import atomic_path, disk_full, is_disk_full
 
-from .db import writer
+from .db import connect_read_only, writer
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: Newest revision in ``migrations/versions``; a test checks it matches Alembic's head.
@@ -41,6 +41,8 @@ class MigrationResult:
     from_revision: str | None
     to_revision: str
     backup_path: Path | None
+    #: Things the user should know that did not stop the library opening (a skipped backup).
+    warnings: tuple[str, ...] = ()
 
 
 def alembic_config(url: str | None = None):  # noqa: ANN201 - alembic.config.Config, imported lazily
@@ -73,7 +75,10 @@ def current_revision(db_path: Path) -> str | None:
     db_path = Path(db_path)
     if not db_path.exists() or db_path.stat().st_size == 0:
         return None
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=15)
+    try:
+        con = connect_read_only(db_path)
+    except sqlite3.DatabaseError as exc:
+        raise MigrationError(f"{db_path.name}: not a readable library database ({exc})") from exc
     try:
         row = con.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name='alembic_version'"
@@ -91,7 +96,7 @@ def current_revision(db_path: Path) -> str | None:
 def _has_user_tables(db_path: Path) -> bool:
     if not db_path.exists() or db_path.stat().st_size == 0:
         return False
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=15)
+    con = connect_read_only(db_path)
     try:
         n = con.execute(
             "SELECT count(*) FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
@@ -133,6 +138,12 @@ def backup_database(
     return target
 
 
+def _backup_bytes(db_path: Path) -> int:
+    """Space a backup needs: the database and its WAL."""
+    wal = db_path.with_name(db_path.name + "-wal")
+    return sum(p.stat().st_size for p in (db_path, wal) if p.exists())
+
+
 def _backup_is_due(backups_dir: Path) -> bool:
     backups = list_backups(backups_dir)
     if not backups:
@@ -171,7 +182,15 @@ def migrate(engine: Engine, db_path: Path, backups_dir: Path) -> MigrationResult
     backup = None
     if before == HEAD_REVISION:
         if _backup_is_due(backups_dir):
-            backup = backup_database(db_path, backups_dir, label=f"r{before}")
+            try:
+                backup = backup_database(db_path, backups_dir, label=f"r{before}")
+            except Exception as exc:  # the periodic copy is insurance: never a reason to stop
+                if not is_disk_full(exc):
+                    raise
+                message = disk_full(backups_dir, _backup_bytes(db_path), "the daily backup")
+                return MigrationResult(
+                    before, HEAD_REVISION, None, (f"The daily backup was skipped: {message}.",)
+                )
         return MigrationResult(before, HEAD_REVISION, backup)
     if before is not None and before not in known_revisions():
         raise MigrationError(
@@ -183,7 +202,14 @@ def migrate(engine: Engine, db_path: Path, backups_dir: Path) -> MigrationResult
             f"{db_path.name}: holds tables but no schema revision; it is not a library database"
         )
     if before is not None:
-        backup = backup_database(db_path, backups_dir, label=f"before-r{before}")
+        try:
+            backup = backup_database(db_path, backups_dir, label=f"before-r{before}")
+        except Exception as exc:  # no schema change without its backup
+            if is_disk_full(exc):
+                raise disk_full(
+                    backups_dir, _backup_bytes(db_path), "the backup before the upgrade"
+                ) from exc
+            raise
     upgrade(engine)
     after = current_revision(db_path)
     if after != HEAD_REVISION:

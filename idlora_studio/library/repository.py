@@ -23,6 +23,7 @@ removing the default promotes the oldest remaining one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -36,12 +37,14 @@ from sqlalchemy import Engine, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from engine.api import DiskFullError
+from engine.fsutil import disk_full, is_disk_full
 from idlora_studio.paths import Paths
 
-from . import importer
-from .db import SessionScopes, make_engine
+from . import access, importer
+from .db import LibraryError, ReadOnlyLibraryError, SessionScopes, make_engine  # noqa: F401
 from .media_types import FaceBox, ImageImport, ImportRejected, VoiceImport
-from .migrate import MigrationResult, migrate
+from .migrate import HEAD_REVISION, MigrationResult, current_revision, migrate
 from .models import (
     Identity,
     ReferenceImage,
@@ -69,10 +72,6 @@ ALREADY_PRESENT = "this file is already in the identity; it was not added again"
 
 
 # ----------------------------------------------------------------------------- errors
-class LibraryError(Exception):
-    """Base of the library's own errors; ``str(err)`` is a message for the user."""
-
-
 class InvalidInputError(LibraryError, ValueError):
     pass
 
@@ -262,10 +261,21 @@ def check_clip_window(start_s: float, end_s: float, duration_s: float) -> tuple[
     return start, end
 
 
+def text_of(value: str) -> str:
+    """``value`` as storable text: bytes that were not UTF-8 (which Python keeps in file names
+    as lone surrogates, and SQLite cannot store) become U+FFFD."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def normalize_name(name: str) -> tuple[str, str]:
     """(display name, unique key) for an identity name; raises InvalidInputError."""
     if not isinstance(name, str):
         raise InvalidInputError("the name must be text")
+    if text_of(name) != name:
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise InvalidInputError(
+            f"the name '{shown}' holds bytes that are not UTF-8 text; type it again as text"
+        )
     display = " ".join(unicodedata.normalize("NFC", name).split())
     if not display:
         raise InvalidInputError("the name must not be empty")
@@ -282,7 +292,7 @@ def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
         tags = [tags]
     out: set[str] = set()
     for t in tags:
-        norm = " ".join(unicodedata.normalize("NFC", str(t)).split()).lower()
+        norm = " ".join(unicodedata.normalize("NFC", text_of(str(t))).split()).lower()
         if not norm:
             continue
         if len(norm) > MAX_TAG_LEN:
@@ -317,24 +327,79 @@ class Library(SessionScopes):
 
     # ------------------------------------------------------------------ life cycle
     @classmethod
-    def open(cls, paths: Paths, *, collect: bool = True) -> Library:
+    def open(cls, paths: Paths, *, collect: bool = True, read_only: bool | None = None) -> Library:
         """Create folders, back up and migrate the database if needed, connect.
 
         With ``collect`` (the default) unreferenced media left by an earlier crash is
-        removed, unless another process is busy importing.
+        removed, unless another process is busy importing, and so is the debris of
+        interrupted runs (:func:`access.clean_debris`). A library whose folder or database is
+        read-only, or whose disk is too full for a write to start, opens *read-only*
+        (``read_only`` True forces it, False refuses it): everything can be browsed, played,
+        rendered and exported elsewhere; changes raise :class:`ReadOnlyLibraryError`, and
+        :attr:`read_only` says why.
         """
-        paths.ensure()
+        reason = None if read_only is False else access.read_only_reason(paths)
+        if read_only and reason is None:
+            reason = "opened read-only on request"
+        if reason is None:
+            try:
+                return cls._open_writable(paths, collect)
+            except Exception as exc:
+                # A disk too full for SQLite to start its WAL fails the open itself.
+                reason = None if read_only is False else access.disk_too_full(paths)
+                if reason is None:
+                    if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+                        raise disk_full(
+                            paths.data_dir, access.MIN_FREE_BYTES, "the library"
+                        ) from exc
+                    raise
+        return cls._open_read_only(paths, reason)
+
+    @classmethod
+    def _open_writable(cls, paths: Paths, collect: bool) -> Library:
+        try:
+            paths.ensure()
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise
+            raise LibraryError(
+                f"The Studio's folders cannot be created ({exc.strerror}: {exc.filename})."
+            ) from exc
+        access.make_private(paths)
         engine = make_engine(paths.db_path)
         try:
             result = migrate(engine, paths.db_path, paths.backups_dir)
+            access.make_private(paths)  # a new database file gets 0600 too
             lib = cls(paths, engine, MediaStore(paths.media_dir))
             lib.migration = result
             lib._backfill_peaks()
             if collect:
                 lib.collect_garbage(blocking=False)
+                access.clean_debris(paths)
         except BaseException:
             engine.dispose()
             raise
+        return lib
+
+    @classmethod
+    def _open_read_only(cls, paths: Paths, reason: str) -> Library:
+        for folder in (paths.config_dir, paths.cache_dir):  # may live elsewhere, writable
+            with contextlib.suppress(OSError):
+                folder.mkdir(parents=True, exist_ok=True)
+        if not paths.db_path.is_file():
+            raise LibraryError(
+                f"There is no library in {paths.data_dir}, and none can be created: {reason}."
+            )
+        revision = current_revision(paths.db_path)
+        if revision != HEAD_REVISION:
+            raise LibraryError(
+                f"The library in {paths.data_dir} needs an upgrade (schema {revision} to "
+                f"{HEAD_REVISION}) that cannot be written: {reason}."
+            )
+        engine = make_engine(paths.db_path, read_only=True)
+        lib = cls(paths, engine, MediaStore(paths.media_dir, read_only=reason))
+        lib.migration = MigrationResult(revision, HEAD_REVISION, None)
+        log.info("library opened read-only: %s", reason)
         return lib
 
     def close(self) -> None:
@@ -1023,7 +1088,7 @@ class Library(SessionScopes):
             faces_json=json.dumps([[f.x, f.y, f.width, f.height] for f in im.faces]),
             suggested_crop_json=_crop_json(im.suggested_crop),
             warnings_json=json.dumps(list(im.warnings)),
-            original_name=im.source.name[:255],
+            original_name=text_of(im.source.name)[:255],
             is_default=has_default is None,
         )
         s.add(row)
@@ -1063,7 +1128,7 @@ class Library(SessionScopes):
             noisy=bool(c.noisy),
             noise_floor_db=float(c.noise_floor_db),
             source=source,
-            original_name=c.source.name[:255],
+            original_name=text_of(c.source.name)[:255],
             warnings_json=json.dumps(list(c.warnings)),
             peaks=importer.encode_peaks(c.peaks),
             is_default=has_default is None,

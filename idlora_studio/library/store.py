@@ -28,7 +28,17 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from engine.fsutil import TMP_PREFIX, atomic_path, sha256_file
+from engine.api import DiskFullError
+from engine.fsutil import (
+    TMP_PREFIX,
+    atomic_path,
+    disk_full,
+    is_disk_full,
+    require_free,
+    sha256_file,
+)
+
+from .db import ReadOnlyLibraryError
 
 try:  # POSIX only; elsewhere the in-process lock still protects the GUI.
     import fcntl
@@ -37,6 +47,8 @@ except ImportError:  # pragma: no cover - Windows
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 STALE_TMP_AGE_S = 60.0
+#: Free space kept on top of a file's size before it is written (file system overhead).
+WRITE_MARGIN_BYTES = 1 << 20
 
 
 class MediaStoreError(Exception):
@@ -87,11 +99,17 @@ class _SharedExclusive:
 
 
 class MediaStore:
-    """Hash-named files under ``root``. Thread-safe; safe beside other processes (POSIX)."""
+    """Hash-named files under ``root``. Thread-safe; safe beside other processes (POSIX).
 
-    def __init__(self, root: Path) -> None:
+    ``read_only`` (the reason, e.g. "the data folder is read-only") opens an existing store
+    for reading only: :meth:`writing` refuses, nothing is locked, created or collected.
+    """
+
+    def __init__(self, root: Path, read_only: str | None = None) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        if not read_only:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock_path = self.root / ".lock"
         self._local = _SharedExclusive()
 
@@ -111,7 +129,7 @@ class MediaStore:
         if fcntl is None:
             yield True
             return
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
                 fcntl.flock(fd, mode)
@@ -127,9 +145,25 @@ class MediaStore:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold while writing files and committing the rows that reference them."""
+        """Hold while writing files and committing the rows that reference them.
+
+        Refused (:class:`ReadOnlyLibraryError`) on a read-only store; a full disk inside
+        the block becomes :class:`~engine.api.DiskFullError` naming the store's folder."""
+        if self.read_only:
+            raise ReadOnlyLibraryError(self.read_only)
         with self._local.shared(), self._flock(fcntl.LOCK_SH if fcntl else 0):
-            yield
+            try:
+                yield
+            except DiskFullError:
+                raise
+            except Exception as exc:
+                if is_disk_full(exc):
+                    raise disk_full(self.root, WRITE_MARGIN_BYTES, "the media store") from exc
+                raise
+
+    def require_space(self, nbytes: int, what: str = "") -> None:
+        """Refuse (:class:`~engine.api.DiskFullError`) before writing ``nbytes`` that cannot fit."""
+        require_free(self.root, nbytes + WRITE_MARGIN_BYTES, what or "the media store")
 
     # ------------------------------------------------------------------ writing
     def put_bytes(self, data: bytes) -> str:
@@ -138,6 +172,7 @@ class MediaStore:
         target = self.path(sha)
         if self._present(target, len(data)):
             return sha
+        self.require_space(len(data))
         with atomic_path(target, suffix="") as tmp:
             tmp.write_bytes(data)
         return sha
@@ -149,6 +184,7 @@ class MediaStore:
         target = self.path(sha)
         if self._present(target, source.stat().st_size):
             return sha
+        self.require_space(source.stat().st_size, source.name)
         with atomic_path(target, suffix="") as tmp:
             shutil.copyfile(source, tmp)
         if sha256_file(target) != sha:  # the source changed while we copied it
@@ -216,7 +252,11 @@ class MediaStore:
 
     @contextlib.contextmanager
     def collecting(self, blocking: bool = True) -> Iterator[bool]:
-        """Exclusive lock for the collector; yields False if ``blocking`` is off and busy."""
+        """Exclusive lock for the collector; yields False if ``blocking`` is off and busy
+        (and always on a read-only store: nothing may be removed there)."""
+        if self.read_only:
+            yield False
+            return
         with self._local.exclusive(blocking) as got:
             if not got:
                 yield False

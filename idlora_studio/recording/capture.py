@@ -36,7 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from engine.fsutil import atomic_path, atomic_write_text
+from engine.fsutil import (
+    atomic_path,
+    atomic_write_text,
+    disk_full_message,
+    free_bytes,
+    is_disk_full,
+)
 from idlora_studio.recording.ringbuffer import SILENCE_DB, RingBuffer, block_levels
 
 log = logging.getLogger(__name__)
@@ -307,7 +313,23 @@ class Recorder:
         """Stop capturing, write everything to disk and finalise a WAV; returns its path."""
         raw, sidecar = self._finish_capture()
         wav = raw.with_suffix(WAV_SUFFIX)
-        frames = raw_to_wav(raw, wav, self._samplerate, self._channels)
+        try:
+            frames = raw_to_wav(raw, wav, self._samplerate, self._channels)
+        except Exception as exc:
+            # libsndfile reports a full disk as "System error"; the free space tells.
+            needed = raw.stat().st_size // 2 + 4096 if raw.exists() else 4096
+            if not (is_disk_full(exc) or free_bytes(raw.parent) < needed):
+                raise
+            # The raw take and its sidecar stay: the recovery offers them at the next start.
+            self._meta["state"] = "stopped"
+            with contextlib.suppress(OSError):
+                write_sidecar(sidecar, self._meta)
+            with _ACTIVE_LOCK:
+                _ACTIVE_RAW.discard(raw)  # offered back by the recovery, even in this process
+            raise RecorderError(
+                f"The recording could not be saved: {disk_full_message(raw.parent, needed)}. "
+                "It is kept and will be offered again when the Studio next starts."
+            ) from exc
         self._meta.update(state="finished", frames=frames, wav=wav.name)
         write_sidecar(sidecar, self._meta)
         raw.unlink(missing_ok=True)

@@ -98,6 +98,14 @@ def make_project(lib: Library, tmp: Path, name: str = "Spring promo") -> int:
     return pid
 
 
+def _portable(recipe: dict) -> dict:
+    """A recipe without what an import rewrites for the machine it lands on (the request's
+    input paths) or adds (where it came from)."""
+    out = {k: v for k, v in recipe.items() if k != "imported_from"}
+    out["request"] = {k: v for k, v in recipe["request"].items() if k not in ("image", "voice")}
+    return out
+
+
 def snapshot(lib: Library, project_id: int) -> dict:
     """Everything a project means, without database ids (comparable across libraries)."""
     projects = ProjectsRepository.from_library(lib)
@@ -122,7 +130,7 @@ def snapshot(lib: Library, project_id: int) -> dict:
                 "video": t.video_hash,
                 "audio": t.audio_hash,
                 "thumb": t.thumbnail_hash,
-                "recipe": t.recipe,
+                "recipe": _portable(t.recipe),
                 "timings": t.timings,
                 "label": t.label,
                 "dims": (t.width, t.height, t.num_frames, t.fps, t.duration_s, t.seed),
@@ -314,7 +322,7 @@ def test_export_refuses_damaged_library_media_and_full_disk(
 ) -> None:
     pid = make_project(lib, tmp_path / "src")
     out = tmp_path / "out" / "p.idlora"
-    monkeypatch.setattr(B, "free_bytes", lambda _p: 1000)
+    monkeypatch.setattr("engine.fsutil.free_bytes", lambda _p: 1000)
     with pytest.raises(DiskFullError, match="p.idlora"):
         B.export_bundle(lib, pid, out)
     monkeypatch.undo()
@@ -473,11 +481,11 @@ def test_absurd_sizes_are_refused_before_extracting(
     before = state(paths)
     with pytest.raises(B.BundleError, match="more than the"):
         B.import_bundle(bundle, lib, max_total_bytes=10_000)
-    monkeypatch.setattr(B, "free_bytes", lambda _p: 50_000)
-    with pytest.raises(DiskFullError, match="Not enough free disk space"):
+    monkeypatch.setattr("engine.fsutil.free_bytes", lambda _p: 50_000)
+    with pytest.raises(DiskFullError, match=r"disk full: \d+ MB needed in .*\(for importing"):
         B.import_bundle(bundle, lib)
     monkeypatch.setattr(B, "MAX_ENTRIES", 3)
-    monkeypatch.setattr(B, "free_bytes", lambda _p: 1 << 40)
+    monkeypatch.setattr("engine.fsutil.free_bytes", lambda _p: 1 << 40)
     with pytest.raises(B.BundleError, match="entries, more than"):
         B.import_bundle(bundle, lib)
     assert state(paths) == before
