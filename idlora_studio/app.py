@@ -8,6 +8,7 @@ Nothing here imports torch: the engine is loaded only when a job needs it.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from idlora_studio.library import access as housekeeping
 from idlora_studio.paths import Paths
 from idlora_studio.settings import Settings
 from idlora_studio.state.changes import LibraryChanges
@@ -92,6 +94,7 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
         )
     check = window.make_action("&Check This Machine…", lambda: offer_first_run(window, force=True))
     window.help_menu.insertAction(window.about_action, check)
+    show_library_notices(window, library)
     window.finish_setup()
     return window
 
@@ -116,6 +119,27 @@ def offer_first_run(window: MainWindow, *, force: bool = False, **panel_options:
     panel.raise_()
     panel.start()
     return panel
+
+
+READ_ONLY_BANNER = "library-read-only"
+
+
+def show_library_notices(window: MainWindow, library: Any) -> None:
+    """A banner that stays while the library is read-only (what still works, and why), and
+    the warnings of opening it (a skipped backup) in the notice bar."""
+    reason = getattr(library, "read_only", None)
+    if isinstance(reason, str) and reason:
+        window.banners.show_banner(
+            READ_ONLY_BANNER,
+            f"The library is open read-only: {reason}. You can browse, play, render and "
+            "export to another folder; nothing in the library can be added, changed or "
+            "generated until that is fixed and the Studio is started again.",
+            level="warning",
+            dismissable=False,
+        )
+    migration = getattr(library, "migration", None)
+    for warning in getattr(migration, "warnings", ()) or ():
+        window.notice.show_error(warning)
 
 
 def build_projects(
@@ -234,7 +258,10 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     apply_style(app)
     install_wheel_guard(app)  # before any widget exists: value widgets ignore a stray wheel
 
-    paths = Paths.from_env().ensure()
+    paths = Paths.from_env()
+    with contextlib.suppress(OSError):  # a read-only or full data folder opens read-only
+        paths.ensure()
+    housekeeping.start(paths)
     settings = Settings.load(paths.settings_path)
     try:
         from idlora_studio.library import Library
@@ -258,3 +285,4 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     finally:
         window.shutdown()
         library.close()
+        housekeeping.end(paths)

@@ -218,7 +218,8 @@ class JobQueue(QObject):
         profile = memory_profile
         if lighter and profile is None:
             profile = job.suggested_profile
-        self._db(lambda: self.jobs_repo.retry(job_id, profile), self._on_requeued)
+        idle = job_id != self._running
+        self._db(lambda: self.jobs_repo.retry(job_id, profile, not_running=idle), self._on_requeued)
 
     def move(self, job_id: int, delta: int) -> None:
         """Move a queued job ``delta`` places (negative: earlier)."""

@@ -51,8 +51,9 @@ from engine.api import (
     OutOfMemoryError,
     ProgressInfo,
 )
-from engine.fsutil import is_disk_full
+from engine.fsutil import is_disk_full, temp_prefix
 from engine.voice import similarity
+from idlora_studio.library.access import TAKE_TEMP_PREFIX
 from idlora_studio.library.jobs_repo import (
     JobInfo,
     JobSpec,
@@ -364,7 +365,13 @@ class GenerationWorker(QObject):
             return job_id in self._suspend
 
     def _fail(self, job: JobInfo, kind: str, message: str, suggested: str | None = None) -> None:
-        self._jobs.failed(job.id, kind, message, suggested_profile=suggested)
+        """Record and report a failure. When even the record cannot be written (the disk is
+        full), the job stays 'running' in the database -- retryable once space is freed, and
+        'interrupted' after a restart -- and the failure is still reported."""
+        try:
+            self._jobs.failed(job.id, kind, message, suggested_profile=suggested)
+        except Exception as exc:  # noqa: BLE001 - reported below either way
+            log.warning("job %s: its failure could not be recorded: %s", job.id, exc)
         self.failed.emit(job.id, kind, message)
 
     def _run(self, job: JobInfo, token: CancelToken) -> None:
@@ -431,13 +438,23 @@ class GenerationWorker(QObject):
             return
         except (DiskFullError, OSError) as exc:
             if isinstance(exc, DiskFullError) or is_disk_full(exc):
+                where = str(exc) if isinstance(exc, DiskFullError) else "disk full"
                 self._fail(
                     job,
                     "disk_full",
-                    "The disk is full: the take could not be saved. Free some space and retry.",
+                    f"The take could not be saved: {where}. Free some space and retry.",
                 )
                 return
             self._fail(job, "other", f"A file could not be written: {exc}")
+            return
+        except Exception as exc:
+            if not is_disk_full(exc):  # a database write on a full disk (SQLite)
+                raise
+            self._fail(
+                job,
+                "disk_full",
+                "The take could not be saved: disk full. Free some space and retry.",
+            )
             return
         except EngineError as exc:
             self._fail(job, "other", str(exc))
@@ -457,7 +474,8 @@ class GenerationWorker(QObject):
         from engine.recipe import build_recipe
 
         self._temp_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix="take-") as tmp:
+        prefix = temp_prefix(TAKE_TEMP_PREFIX)
+        with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix=prefix) as tmp:
             folder = Path(tmp)
             mp4, wav, jpg = folder / "take.mp4", folder / "take.wav", folder / "take.jpg"
             write_mp4(

@@ -1,7 +1,8 @@
 """The advanced section: denoising steps, the five guidance scales, STG block, CFG-star, the
 identity-guidance window, LoRA strength.
 
-Each field carries a short tooltip (:data:`TIPS`) saying what it does and the reference value.
+Each field carries a short tooltip (:data:`TIPS`) saying what it does and the reference value,
+followed by its allowed range and the reason for it (:mod:`engine.limits`).
 Choosing a preset fills the fields with that preset's public defaults (:meth:`apply_preset`);
 "Preset defaults" restores them. The fast preset's distilled schedule has a fixed 8 steps.
 """
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from engine import api
 from engine.pipeline.presets import DEFAULT_PIPELINE, PRESETS
-from idlora_studio.ui.generate.common import Collapsible, set_number
+from idlora_studio.ui.generate.common import Collapsible, bound, set_number
 
 TIPS = {
     "steps": "Denoising steps. More is slower and usually a little cleaner (reference: 30).",
@@ -61,26 +62,28 @@ class AdvancedSettings(Collapsible):
         lay = QFormLayout(body)
         lay.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.steps_spin = QSpinBox()
-        self.steps_spin.setRange(1, 200)
+        bound(self.steps_spin, "steps", TIPS["steps"])
         self.steps_spin.setValue(default_steps)
-        self.steps_spin.setToolTip(TIPS["steps"])
         self.steps_spin.valueChanged.connect(self.changed)
-        self.video_cfg = self._dspin(api.DEFAULT_VIDEO_CFG, 1.0, 20.0, TIPS["video_cfg"])
-        self.audio_cfg = self._dspin(api.DEFAULT_AUDIO_CFG, 1.0, 20.0, TIPS["audio_cfg"])
-        self.identity_scale = self._dspin(api.DEFAULT_IDENTITY_SCALE, 0.0, 20.0, TIPS["identity"])
-        self.stg_scale = self._dspin(api.DEFAULT_STG_SCALE, 0.0, 10.0, TIPS["stg"], 0.25)
+        self.video_cfg = self._dspin(api.DEFAULT_VIDEO_CFG, "video_cfg", TIPS["video_cfg"])
+        self.audio_cfg = self._dspin(api.DEFAULT_AUDIO_CFG, "audio_cfg", TIPS["audio_cfg"])
+        self.identity_scale = self._dspin(
+            api.DEFAULT_IDENTITY_SCALE, "identity_scale", TIPS["identity"]
+        )
+        self.stg_scale = self._dspin(api.DEFAULT_STG_SCALE, "stg_scale", TIPS["stg"], 0.25)
         self.stg_block = QSpinBox()
-        self.stg_block.setRange(0, 63)
+        bound(self.stg_block, "stg_block", TIPS["stg_block"])
         self.stg_block.setValue(api.DEFAULT_STG_BLOCK)
-        self.stg_block.setToolTip(TIPS["stg_block"])
         self.stg_block.valueChanged.connect(self.changed)
-        self.modality_scale = self._dspin(api.DEFAULT_MODALITY_SCALE, 1.0, 20.0, TIPS["modality"])
-        self.lora_strength = self._dspin(1.0, 0.0, 2.0, TIPS["lora"], 0.05)
+        self.modality_scale = self._dspin(
+            api.DEFAULT_MODALITY_SCALE, "modality_scale", TIPS["modality"]
+        )
+        self.lora_strength = self._dspin(1.0, "lora_strength", TIPS["lora"], 0.05)
         self.cfg_star = QCheckBox("CFG-star")
         self.cfg_star.setToolTip(TIPS["cfg_star"])
         self.cfg_star.toggled.connect(self.changed)
-        self.identity_start = self._dspin(0.0, 0.0, 1.0, TIPS["identity_window"], 0.05)
-        self.identity_end = self._dspin(1.0, 0.0, 1.0, TIPS["identity_window"], 0.05)
+        self.identity_start = self._dspin(0.0, "identity_start", TIPS["identity_window"], 0.05)
+        self.identity_end = self._dspin(1.0, "identity_end", TIPS["identity_window"], 0.05)
         window_row = QHBoxLayout()
         window_row.addWidget(self.identity_start)
         window_row.addWidget(QLabel("to"))
@@ -138,15 +141,12 @@ class AdvancedSettings(Collapsible):
         if isinstance(state.get("open"), bool):
             self.set_expanded(state["open"])
 
-    def _dspin(
-        self, value: float, lo: float, hi: float, tip: str, step: float = 0.5
-    ) -> QDoubleSpinBox:
+    def _dspin(self, value: float, name: str, tip: str, step: float = 0.5) -> QDoubleSpinBox:
         spin = QDoubleSpinBox()
-        spin.setRange(lo, hi)
+        bound(spin, name, tip)
         spin.setDecimals(2)
         spin.setSingleStep(step)
         spin.setValue(value)
-        spin.setToolTip(tip)
         spin.valueChanged.connect(self.changed)
         return spin
 

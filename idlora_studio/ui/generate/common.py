@@ -7,9 +7,11 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -32,6 +34,24 @@ QHeaderView::section { background: #20232b; color: #9aa1b2; border: none;
 #hintBox, #resumeBar { background: #1f2a3a; border: 1px solid #2f4466; border-radius: 8px; }
 #hintBox QLabel, #resumeBar QLabel { background: transparent; }
 """
+
+
+def bound(
+    spin: QSpinBox | QDoubleSpinBox, name: str, tip: str = "", high: float | None = None
+) -> None:
+    """Give ``spin`` the range of the generation parameter ``name`` (:mod:`engine.limits`,
+    the same bounds the engine and the CLI enforce) and a tooltip ending with the range and
+    its reason. ``high`` lowers the top (a widget's own limit, e.g. a 32-bit spin box)."""
+    from engine.limits import GENERATION
+
+    limit = GENERATION[name]
+    top = limit.high if high is None else min(limit.high, high)
+    if isinstance(spin, QSpinBox):
+        spin.setRange(int(limit.low), int(top))
+    else:
+        spin.setRange(float(limit.low), float(top))
+    lead = f"{tip.rstrip()}\n" if tip else ""
+    spin.setToolTip(f"{lead}Allowed: {limit.describe()}: {limit.reason}.")
 
 
 def fmt_seconds(s: float) -> str:

@@ -294,7 +294,14 @@ class GenerateForm(QWidget):
 
     def problems(self) -> dict[str, str]:
         """Why the form cannot be queued, by field (empty: ready), in the form's order."""
+        read_only = getattr(getattr(self.queue, "jobs_repo", None), "read_only", None)
+        library = (
+            {"library": f"the library is open read-only ({read_only}): takes cannot be stored"}
+            if isinstance(read_only, str) and read_only
+            else {}
+        )
         out = {
+            **library,
             **self.identity.problems(),
             **self.prompt.problems(),
             **self.model.problems(),

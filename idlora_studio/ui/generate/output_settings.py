@@ -23,6 +23,7 @@ from engine import api
 from engine.api import GenerationRequest, InvalidRequestError
 from engine.generate import resolve_frames, resolve_size
 from idlora_studio.ui.generate.common import (
+    bound,
     dim,
     fmt_seconds,
     problem_label,
@@ -52,15 +53,18 @@ class OutputSettings(QGroupBox):
         self.size_mode.addItem("Custom", "custom")
         self.size_mode.currentIndexChanged.connect(self._size_mode_changed)
         self.long_side_spin = QSpinBox()
-        self.long_side_spin.setRange(64, 2048)
+        bound(self.long_side_spin, "auto_long_side", "Auto size: the longest side of the video.")
         self.long_side_spin.setSingleStep(32)
         self.long_side_spin.setValue(api.DEFAULT_AUTO_LONG_SIDE)
         self.long_side_spin.setPrefix("long side ")
         self.long_side_spin.setSuffix(" px")
         self.width_spin = QSpinBox()
         self.height_spin = QSpinBox()
-        for spin, value in ((self.width_spin, 512), (self.height_spin, 512)):
-            spin.setRange(32, 2048)
+        for spin, value, name in (
+            (self.width_spin, 512, "width"),
+            (self.height_spin, 512, "height"),
+        ):
+            bound(spin, name, f"Custom {name}, rounded to a multiple of 32.")
             spin.setSingleStep(32)
             spin.setValue(value)
             spin.setSuffix(" px")
@@ -90,13 +94,13 @@ class OutputSettings(QGroupBox):
         self.length_mode.addItem("Frames", "frames")
         self.length_mode.currentIndexChanged.connect(self._length_mode_changed)
         self.duration_spin = QDoubleSpinBox()
-        self.duration_spin.setRange(0.1, 20.0)
+        bound(self.duration_spin, "duration_s", "Length of the video in seconds.")
         self.duration_spin.setDecimals(2)
         self.duration_spin.setSingleStep(0.5)
         self.duration_spin.setSuffix(" s")
         self.duration_spin.setValue(api.DEFAULT_FRAMES / api.DEFAULT_FPS)
         self.frames_spin = QSpinBox()
-        self.frames_spin.setRange(1, 481)
+        bound(self.frames_spin, "num_frames", "Number of frames (8k+1).")
         self.frames_spin.setSingleStep(8)
         self.frames_spin.setValue(api.DEFAULT_FRAMES)
         self.frames_spin.setSuffix(" frames")
@@ -117,7 +121,7 @@ class OutputSettings(QGroupBox):
 
         # seed and takes
         self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, SEED_MAX)
+        bound(self.seed_spin, "seed", "Start seed: take i uses seed + i.", high=SEED_MAX)
         self.seed_spin.setValue(42)
         self.seed_spin.setMinimumWidth(120)
         self.random_seed = QCheckBox("Random")
