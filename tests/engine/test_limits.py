@@ -306,5 +306,5 @@ def test_generate_refuses_a_nan_voice(tiny_model_dir: Path, tmp_path: Path, caps
     argv += ["--prompt", "[VISUAL]: x", "--frames", "9", "--steps", "1", "--stg-block", "1"]
     assert main([*argv, "--out", str(tmp_path / "o.mp4")]) == 1
     err = capsys.readouterr().err
-    assert "nan.wav: 3 of its samples are not numbers (NaN or infinity)" in err
+    assert "error: nan.wav:" in err and "3 of its samples are not numbers (NaN or infinity)" in err
     assert "Traceback" not in err and not (tmp_path / "o.mp4").exists()

@@ -3,7 +3,9 @@ the take is kept for the recovery to offer again (retryable), never lost."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,11 @@ def _record(folder: Path, seconds: float) -> tuple[Recorder, Path]:
     stream = ScriptedStream.instances[-1]
     for _ in range(int(seconds * RATE / 480)):
         stream.push(sine(0.3, frames=480))
+    deadline = time.monotonic() + 30  # the writer has put everything on disk (fsynced)
+    sidecar = raw.with_suffix(".json")
+    while json.loads(sidecar.read_text()).get("frames") != int(seconds * RATE / 480) * 480:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     return rec, raw
 
 
