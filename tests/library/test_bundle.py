@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import sqlite3
 import stat
 import zipfile
 from pathlib import Path
@@ -208,8 +207,11 @@ def snapshot(lib: Library, project_id: int) -> dict:
 
 
 def state(paths: Paths) -> tuple[dict[str, int], set[str], list[str]]:
-    """Row counts of every table, the media files, and stray files in the data folder."""
-    con = sqlite3.connect(paths.db_path)
+    """Row counts of every table, the media files, and stray files in the data folder
+    (read through a read-only connection, so it also works on a full or read-only disk)."""
+    from idlora_studio.library.db import connect_read_only
+
+    con = connect_read_only(paths.db_path)
     try:
         tables = [
             r[0]

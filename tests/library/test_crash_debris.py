@@ -24,7 +24,7 @@ from idlora_studio.library import Library, access
 from idlora_studio.library import bundle as B
 from idlora_studio.paths import Paths
 from tests.library.test_bundle import make_project, state
-from tests.media_fixtures import face_image, tone_wav
+from tests.media_fixtures import face_image, speech_wav
 
 WRITER = Path(__file__).with_name("crash_writers.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def test_killed_bundle_import_render_and_batch_leave_nothing_after_the_next_star
     jobs = [
         {
             "prompt": f"[VISUAL]: take {i}",
-            "reference_path": str(tone_wav(inputs / f"v{i}.wav", seconds=2.0, sr=16_000)),
+            "reference_path": str(speech_wav(inputs / f"v{i}.wav")),
             "first_frame_path": str(face_image(inputs / f"f{i}.jpg")),
             "output_name": f"take{i}.mp4",
         }

@@ -27,32 +27,11 @@ from idlora_studio.library import Library, ReadOnlyLibraryError
 from idlora_studio.library import bundle as B
 from idlora_studio.paths import Paths
 from tests.disk_fixtures import fill, read_only_folder, small_disk
-from tests.library.conftest import image_import, media_files, voice_import
-from tests.library.test_bundle import make_project
-from tests.media_fixtures import face_image, tone_wav
+from tests.library.conftest import image_import, voice_import
+from tests.library.test_bundle import make_project, state
+from tests.media_fixtures import face_image, speech_wav
 
 DISK_FULL = r"disk full: \d+ MB needed in {}"
-
-
-def state(paths: Paths) -> Any:
-    """Row counts of every table, the media files and the data folder's names (read
-    through a read-only connection: the disk may be full)."""
-    from idlora_studio.library.db import connect_read_only
-
-    con = connect_read_only(paths.db_path)
-    try:
-        tables = [
-            r[0]
-            for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            if not r[0].startswith("sqlite_")
-        ]
-        counts = {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in tables}
-    finally:
-        con.close()
-    names = sorted(
-        p.name for p in paths.data_dir.iterdir() if not p.name.endswith(("-shm", "-wal"))
-    )
-    return counts, media_files(paths), names
 
 
 def _one_error(err: str) -> str:
@@ -76,7 +55,7 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "in").mkdir(exist_ok=True)
     return {
         "image": face_image(tmp_path / "in" / "face.jpg"),
-        "voice": tone_wav(tmp_path / "in" / "voice.wav", seconds=3.0, sr=16_000),
+        "voice": speech_wav(tmp_path / "in" / "voice.wav"),
     }
 
 

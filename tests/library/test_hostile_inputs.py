@@ -17,7 +17,7 @@ from idlora_studio.cli import main
 from idlora_studio.library import ImportRejected, InvalidInputError, Library
 from idlora_studio.paths import Paths
 from tests.library.test_bundle import state
-from tests.media_fixtures import face_image, tone_wav
+from tests.media_fixtures import face_image, speech_wav
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX byte file names")
 
@@ -43,7 +43,7 @@ def test_non_utf8_file_names_import_and_print(paths: Paths, tmp_path: Path, caps
     image = face_image(tmp_path / "face.jpg")
     odd = _bytes_name(tmp_path, b"x\xff.jpg")
     image.rename(odd)
-    voice = tone_wav(tmp_path / "v.wav", seconds=3.0, sr=16_000)
+    voice = speech_wav(tmp_path / "v.wav")
     odd_voice = _bytes_name(tmp_path, b"v\xfe.wav")
     voice.rename(odd_voice)
     assert main(["library", "add", "Ann", "--image", str(odd), "--voice", str(odd_voice)]) == 0
