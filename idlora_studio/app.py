@@ -227,6 +227,7 @@ def build_generate(
     queue.error.connect(window.notice.show_error)
     forms.error.connect(window.notice.show_error)
     window.add_generate_panel(panel, open_models, close)
+    window.set_undo_stack("generate", panel.form.undo_stack)
     return panel
 
 

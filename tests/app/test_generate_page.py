@@ -589,3 +589,78 @@ def test_quitting_with_a_running_job_asks_and_the_job_resumes_after_restart(
 def _media_paths(library: Any, identity_id: int) -> tuple[Path, Path]:
     detail = library.get_identity(identity_id)
     return Path(detail.images[0].path), Path(detail.clips[0].path)
+
+
+def test_edit_undo_takes_back_what_the_form_overwrote(
+    qtbot, paths, settings, real_library, tmp_path
+) -> None:  # noqa: ANN001
+    """A preset's defaults, "Use these settings" and the test model's size replace many
+    fields at once: Edit > Undo on the Generate page puts back what they replaced, and only
+    that (fields typed since stay); the project keeps the undone form."""
+    from idlora_studio.library.projects_repo import ProjectsRepository
+
+    ident = real_library.create_identity_with_media(
+        "Maya", [face_image(tmp_path / "m.png")], [speech_wav(tmp_path / "m.wav")]
+    ).identity_id
+    window = _studio(qtbot, paths, settings, real_library)
+    panel, form = window.generate_panel, window.generate_panel.form
+    adv, combo = form.advanced, form.model.preset_combo
+    window.show_page("generate")
+    _choose(qtbot, panel, ident)
+    panel.select_model_set("tiny")
+    form.prompt.speech_edit.setPlainText("Hello.")
+    adv.steps_spin.setValue(20)
+    adv.video_cfg.setValue(5.5)
+    qtbot.wait(50)  # the user's next action comes in a later event
+    assert window.undo_group.activeStack() is form.undo_stack
+    assert not window.undo_action.isEnabled()  # typing is undone by the field itself
+
+    combo.setCurrentIndex(combo.findData("fast"))  # the preset fills its defaults
+    assert (adv.steps_spin.value(), adv.video_cfg.value()) == (8, 1.0)
+    assert window.undo_action.isEnabled() and "Fast" in window.undo_action.text()
+    qtbot.wait(50)
+    form.prompt.speech_edit.setPlainText("Typed after the preset.")
+    adv.identity_scale.setValue(4.5)
+    qtbot.wait(50)
+    window.undo_action.trigger()
+    assert combo.preset() == "one-stage"
+    assert (adv.steps_spin.value(), adv.video_cfg.value()) == (20, 5.5)
+    assert adv.identity_scale.value() == 4.5  # changed since the preset: kept
+    assert form.prompt.speech_edit.toPlainText() == "Typed after the preset."
+    window.redo_action.trigger()
+    assert combo.preset() == "fast" and adv.steps_spin.value() == 8
+    assert adv.identity_scale.value() == 4.5
+    window.undo_action.trigger()
+    qtbot.wait(50)
+
+    # "Use these settings" of a job: the prompt and scales it replaced come back in one step.
+    request = GenerationRequest(
+        parts=PromptParts(speech="The job's line."), seed=77, steps=12, video_cfg=2.0
+    )
+    form.apply_job(job_info(9, "finished", request=request, identity_id=ident))
+    assert form.prompt.speech_edit.toPlainText() == "The job's line."
+    assert form.output.seed_spin.value() == 77 and adv.steps_spin.value() == 12
+    assert window.undo_action.text().endswith("Use these settings")
+    window.undo_action.trigger()
+    assert form.prompt.speech_edit.toPlainText() == "Typed after the preset."
+    assert (adv.steps_spin.value(), adv.video_cfg.value()) == (20, 5.5)
+    qtbot.wait(50)
+
+    # The test model's small size.
+    out = form.output
+    width, frames = out.width_spin.value(), out.frames_spin.value()
+    form.use_test_model_size()
+    assert (out.width_spin.value(), adv.steps_spin.value()) == (128, 8)
+    window.undo_action.trigger()
+    assert (out.width_spin.value(), out.frames_spin.value()) == (width, frames)
+    assert adv.steps_spin.value() == 20
+
+    # What the project keeps is the form as undone.
+    pid = window.timeline_panel.state.project_id
+    repo = ProjectsRepository.from_library(real_library)
+    qtbot.waitUntil(
+        lambda: repo.generate_form(pid).get("advanced", {}).get("steps") == 20
+        and repo.generate_form(pid)["prompt"]["speech"] == "Typed after the preset.",
+        timeout=10_000,
+    )
+    window.shutdown()

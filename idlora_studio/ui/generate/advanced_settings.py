@@ -103,10 +103,10 @@ class AdvancedSettings(Collapsible):
         lay.addRow("STG", stg_row)
         lay.addRow("Modality", self.modality_scale)
         lay.addRow("LoRA strength", self.lora_strength)
-        reset = QPushButton("Preset defaults")
-        reset.setToolTip("The chosen preset's public defaults")
-        reset.clicked.connect(self.reset)
-        lay.addRow("", reset)
+        self.reset_button = QPushButton("Preset defaults")
+        self.reset_button.setToolTip("The chosen preset's public defaults")
+        self.reset_button.clicked.connect(self.reset)
+        lay.addRow("", self.reset_button)
         self.button.toggled.connect(self.changed)
 
     def _fields(self) -> dict[str, QSpinBox | QDoubleSpinBox]:

@@ -5,6 +5,10 @@ The form turns its sections into one :class:`~engine.api.GenerationRequest` per 
 :class:`~idlora_studio.library.jobs_repo.JobSpec`, and hands them to the job queue
 (``queue.enqueue``). Every problem is computed while the user types with the engine's own
 rules; the first one disables Queue and is said next to it.
+
+Changes that replace many fields at once (a preset's defaults, "Use these settings", the test
+model's small size, resets) are commands on :attr:`GenerateForm.undo_stack`
+(``state/form_undo.py``); typing is undone by the field itself.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -29,6 +34,7 @@ from engine.api import GenerationRequest, InvalidRequestError
 from engine.models import registry
 from engine.pipeline.presets import PRESETS
 from idlora_studio.library.jobs_repo import JobSpec
+from idlora_studio.state.form_undo import FormChangeCommand, form_diff
 from idlora_studio.ui.generate.advanced_settings import AdvancedSettings
 from idlora_studio.ui.generate.identity_picker import IdentityPicker
 from idlora_studio.ui.generate.model_settings import ModelSettings
@@ -152,6 +158,11 @@ class GenerateForm(QWidget):
         lay.addWidget(self.advanced)
         # a preset fills the advanced fields with its defaults before the form reacts
         self.model.preset_changed.connect(self.advanced.apply_preset)
+        self.model.preset_changed.connect(self._preset_chosen)
+        self.advanced.reset_button.clicked.connect(lambda: self.record("Preset defaults"))
+        self.prompt.negative_reset_button.clicked.connect(
+            lambda: self.record("Reset the negative prompt")
+        )
         for section in self._sections().values():
             section.changed.connect(self._section_changed)
         lay.addStretch(1)
@@ -174,8 +185,11 @@ class GenerateForm(QWidget):
         wl.setSpacing(0)
         wl.addWidget(self.scroll, 1)
         wl.addLayout(bottom)
+        self.undo_stack = QUndoStack(self)
         self._building = False
         self._defaults = self.form_state()
+        self._snapshot = self._defaults  # the form as the last event left it (undo's "before")
+        self._snapshot_due = False
 
     def _sections(self) -> dict[str, Any]:
         return {
@@ -188,8 +202,45 @@ class GenerateForm(QWidget):
 
     def _section_changed(self) -> None:
         self.update_all()
-        if not self._building and not self._restoring:
+        if self._building:
+            return
+        if not self._snapshot_due:
+            # Taken once this event is handled: a change that fills many fields (a preset)
+            # still finds the form as it was before it in the snapshot.
+            self._snapshot_due = True
+            QTimer.singleShot(0, self._take_snapshot)
+        if not self._restoring:
             self.edited.emit()
+
+    # ------------------------------------------------------------------ undo
+    def _take_snapshot(self) -> None:
+        self._snapshot_due = False
+        self._snapshot = self.form_state()
+
+    def record(self, text: str) -> None:
+        """Make what changed since the last event one undoable step named ``text``."""
+        old, new = form_diff(self._snapshot, self.form_state())
+        if new:
+            self.undo_stack.push(FormChangeCommand(text, old, new, self._apply_change))
+        self._snapshot = self.form_state()
+
+    def _apply_change(self, values: dict[str, dict[str, Any]]) -> None:
+        # Every field is set (the current value where ``values`` has none): choosing a preset
+        # back would otherwise refill the scales typed since with its defaults.
+        now = self.form_state()
+        self.restore({k: {**v, **values.get(k, {})} for k, v in now.items() if isinstance(v, dict)})
+        self._snapshot = self.form_state()
+        self.edited.emit()
+
+    def _preset_chosen(self, name: str) -> None:
+        if not self._building and not self._restoring:
+            self.record(f"Preset: {PRESETS[name].title}" if name in PRESETS else "Preset")
+
+    def show_saved(self, state: dict[str, Any]) -> None:
+        """Show a project's saved form: a new start, nothing to undo."""
+        self.restore(state)
+        self.undo_stack.clear()
+        self._snapshot = self.form_state()
 
     # ------------------------------------------------------------------ the test model
     def _build_test_model_hint(self) -> QWidget:
@@ -223,6 +274,7 @@ class GenerateForm(QWidget):
                 "advanced": {"steps": steps},
             }
         )
+        self.record(f"Use {w}×{h}, {frames} frames, {steps} steps")
         self.edited.emit()
 
     def _update_test_model_hint(self, size: tuple[int, int] | None, frames: int) -> None:
@@ -282,6 +334,7 @@ class GenerateForm(QWidget):
         """Set the form to a job's (or a take's) settings: identity, prompt, model, size,
         seed, scales."""
         self.restore(job_form_state(job))
+        self.record("Use these settings")
         self.edited.emit()
 
     # ------------------------------------------------------------------ computing

@@ -176,7 +176,7 @@ class GeneratePanel(QWidget):
             # wins over the older saved form (and becomes the project's form).
             self.form_store.save(self.form.form_state())
             return
-        self.form.restore(form)
+        self.form.show_saved(form)
 
     def _use_job_settings(self, job_id: int) -> None:
         job = self.queue.job(job_id)

@@ -84,7 +84,7 @@ class PromptFields(QGroupBox):
         self.negative_edit = GrowingTextEdit("", 3, 8)
         self.negative_edit.setPlainText(api.DEFAULT_NEGATIVE_PROMPT)
         self.negative_edit.textChanged.connect(self.changed)
-        reset = QPushButton("Reset to default")
+        self.negative_reset_button = reset = QPushButton("Reset to default")
         reset.clicked.connect(lambda: self.negative_edit.setPlainText(api.DEFAULT_NEGATIVE_PROMPT))
         neg_body = QWidget()
         nl = QVBoxLayout(neg_body)
