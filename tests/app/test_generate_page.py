@@ -659,8 +659,38 @@ def test_edit_undo_takes_back_what_the_form_overwrote(
     pid = window.timeline_panel.state.project_id
     repo = ProjectsRepository.from_library(real_library)
     qtbot.waitUntil(
-        lambda: repo.generate_form(pid).get("advanced", {}).get("steps") == 20
-        and repo.generate_form(pid)["prompt"]["speech"] == "Typed after the preset.",
+        lambda: (
+            repo.generate_form(pid).get("advanced", {}).get("steps") == 20
+            and repo.generate_form(pid)["prompt"]["speech"] == "Typed after the preset."
+        ),
         timeout=10_000,
     )
+    window.shutdown()
+
+
+def test_declining_to_resume_on_the_next_start(
+    qtbot, paths, settings, real_library, tmp_path
+) -> None:  # noqa: ANN001
+    """Jobs kept at the last quit are offered on the page; "Don't resume" cancels them (each
+    stays retryable from its row) and nothing runs."""
+    from idlora_studio.library.jobs_repo import JobsRepository
+
+    created = real_library.create_identity_with_media(
+        "Astronaut", [face_image(tmp_path / "a.png")], [speech_wav(tmp_path / "a.wav")]
+    )
+    inputs = _media_paths(real_library, created.identity_id)
+    jobs = JobsRepository.from_library(real_library)
+    kept = jobs.enqueue(
+        [tiny_request(inputs, seed=s) for s in (3, 4)],
+        JobSpec(model_set="tiny", identity_id=created.identity_id),
+    )
+    window = _studio(qtbot, paths, settings, real_library)
+    queue, view = window.generate_panel.queue, window.generate_panel.queue_view
+    window.show_page("generate")
+    qtbot.waitUntil(lambda: view.resume_bar.isVisible(), timeout=10_000)
+    assert "2 takes were waiting or running" in view.resume_label.text()
+    qtbot.mouseClick(view.discard_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.resume_bar.isVisible(), timeout=10_000)
+    qtbot.waitUntil(lambda: [jobs.get(i).state for i in kept] == ["cancelled"] * 2, timeout=10_000)
+    assert queue.running_job is None and all(queue.job(i).retryable for i in kept)
     window.shutdown()
