@@ -694,3 +694,42 @@ def test_declining_to_resume_on_the_next_start(
     qtbot.waitUntil(lambda: [jobs.get(i).state for i in kept] == ["cancelled"] * 2, timeout=10_000)
     assert queue.running_job is None and all(queue.job(i).retryable for i in kept)
     window.shutdown()
+
+
+def test_prompt_fields_show_the_whole_prompt(qtbot) -> None:  # noqa: ANN001
+    """A prompt field is as tall as its wrapped text (the Studio's padding included), so
+    nothing scrolls inside a two-line box; past its maximum it scrolls."""
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    from idlora_studio.app import apply_style
+    from idlora_studio.ui.generate.prompt_fields import GrowingTextEdit
+
+    app = QApplication.instance()
+    style, sheet = app.style().name(), app.styleSheet()
+    apply_style(app)
+    try:
+        holder = QWidget()
+        qtbot.addWidget(holder)
+        field = GrowingTextEdit("", 2, 8)
+        QVBoxLayout(holder).addWidget(field)
+        field.setPlainText(
+            "Medium close-up of a woman in a blue sweater in a bright studio, soft key light "
+            "from the left; she smiles and talks to the camera."
+        )
+        holder.show()
+        heights = []
+        for width in (700, 420, 250, 180):
+            holder.resize(width, 600)
+            QApplication.processEvents()
+            lines = field.wrapped_lines()
+            assert 2 <= lines <= 8
+            assert field.verticalScrollBar().maximum() == 0, (width, lines)  # all shown
+            heights.append(field.height())
+        assert heights == sorted(heights) and heights[-1] > heights[0]  # narrower: taller
+        holder.resize(110, 600)
+        QApplication.processEvents()
+        assert field.wrapped_lines() > 8 and field.verticalScrollBar().maximum() > 0
+        assert field.height() == field.height_for_lines(8)
+    finally:
+        app.setStyleSheet(sheet)
+        app.setStyle(style)

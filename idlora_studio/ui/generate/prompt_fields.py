@@ -3,9 +3,11 @@ negative prompt."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from PySide6.QtCore import QSizeF, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QFontMetricsF, QResizeEvent
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
@@ -30,23 +32,32 @@ from idlora_studio.ui.generate.common import (
 class GrowingTextEdit(QPlainTextEdit):
     """A text field as tall as its text (wrapped lines), between ``min_lines`` and
     ``max_lines``: a prompt is read whole without scrolling a two-line box; past
-    ``max_lines`` the field scrolls (the form around it scrolls too)."""
+    ``max_lines`` the field scrolls (the form around it scrolls too). It refits when the
+    text, its width, the font or the style (padding) changes."""
 
     def __init__(self, placeholder: str, min_lines: int, max_lines: int) -> None:
         super().__init__()
         self.setPlaceholderText(placeholder)
         self.setTabChangesFocus(True)
         self.min_lines, self.max_lines = min_lines, max_lines
-        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self.document().documentLayout().documentSizeChanged.connect(lambda _s: self._fit())
         self._fit()
 
     def height_for_lines(self, lines: int) -> int:
-        frame = self.frameWidth() * 2
-        margin = int(self.document().documentMargin() * 2)
-        return lines * self.fontMetrics().lineSpacing() + frame + margin + 2
+        margins = self.contentsMargins()  # frame, border and the stylesheet's padding
+        chrome = margins.top() + margins.bottom() + int(self.document().documentMargin() * 2)
+        # a laid-out line takes its font's height rounded up (15.1 px -> 16)
+        metrics = QFontMetricsF(self.font())
+        line = math.ceil(max(metrics.height(), metrics.lineSpacing()))
+        return lines * line + chrome + 2
 
-    def _fit(self, size: QSizeF | None = None) -> None:
-        lines = int(size.height()) if size is not None else self.blockCount()
+    def wrapped_lines(self) -> int:
+        """Lines the text takes at the current width (QPlainTextDocumentLayout's size is in
+        lines)."""
+        return max(1, int(self.document().documentLayout().documentSize().height()))
+
+    def _fit(self) -> None:
+        lines = self.wrapped_lines()
         shown = max(self.min_lines, min(lines, self.max_lines))
         # Below the maximum no scroll bar is ever needed (and none may take width away
         # and wrap one more line, which would grow the field again).
@@ -56,8 +67,18 @@ class GrowingTextEdit(QPlainTextEdit):
             else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
         )
         height = self.height_for_lines(shown)
-        if height != self.height():
+        if height != self.minimumHeight() or height != self.maximumHeight():
             self.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)  # re-wraps the text at the new width
+        if event.size().width() != event.oldSize().width():
+            self._fit()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.StyleChange, QEvent.Type.FontChange):
+            self._fit()
 
 
 class PromptFields(QGroupBox):
