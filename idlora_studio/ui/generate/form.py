@@ -208,7 +208,7 @@ class GenerateForm(QWidget):
             # Taken once this event is handled: a change that fills many fields (a preset)
             # still finds the form as it was before it in the snapshot.
             self._snapshot_due = True
-            QTimer.singleShot(0, self._take_snapshot)
+            QTimer.singleShot(0, self, self._take_snapshot)  # dropped with the form
         if not self._restoring:
             self.edited.emit()
 
