@@ -18,6 +18,7 @@ import argparse
 import gc
 import math
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ class SyncStopwatch:
     def __init__(self, device: str) -> None:
         self.timings: dict[str, float] = {}
         self.device = device
+        self.open: list[str] = []  # the phases running now (where a failure happened)
 
     def phase(self, name: str) -> Any:
         import torch
@@ -40,12 +42,15 @@ class SyncStopwatch:
             def __enter__(self) -> None:
                 if sw.device.startswith("cuda"):
                     torch.cuda.synchronize()
+                sw.open.append(name)
                 self.t0 = time.perf_counter()
 
             def __exit__(self, *exc: object) -> None:
                 if sw.device.startswith("cuda"):
                     torch.cuda.synchronize()
                 sw.timings[name] = sw.timings.get(name, 0.0) + time.perf_counter() - self.t0
+                if exc[0] is None:
+                    sw.open.pop()
 
         return _Phase()
 
@@ -103,6 +108,8 @@ def run_profile(
     if cuda:
         torch.cuda.set_per_process_memory_fraction(1.0)
         torch.cuda.empty_cache()
+    sw: SyncStopwatch | None = None
+    step_t: list[float] = []
     try:
         t0 = time.perf_counter()
         comps = build_components(args.tiny, device, dtype, args.layers)
@@ -138,7 +145,6 @@ def run_profile(
         line["build_and_place_s"] = round(time.perf_counter() - t0, 1)
         image, wave = _inputs(args.width, args.height, args.ref_seconds)
         sw = SyncStopwatch(device)
-        step_t: list[float] = []
         last = [0.0]
 
         def progress(rep: Any, preview: Any) -> None:
@@ -206,6 +212,10 @@ def run_profile(
         )
     except Exception as exc:  # report and go on with the next profile
         line["error"] = f"{type(exc).__name__}: {exc}"[:600]
+        line["failed_in"] = "/".join(sw.open) if sw is not None else "build/place"
+        line["steps_done"] = len(step_t)
+        tb = traceback.extract_tb(exc.__traceback__)
+        line["where"] = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in tb[-6:]]
         if cuda:
             line["peak_vram_gib"] = round(torch.cuda.max_memory_allocated() / GIB, 2)
     return line
