@@ -32,6 +32,7 @@ class SyncStopwatch:
         self.timings: dict[str, float] = {}
         self.device = device
         self.open: list[str] = []  # the phases running now (where a failure happened)
+        self.peak_after: dict[str, float] = {}  # the process's peak VRAM (GiB) at each phase's end
 
     def phase(self, name: str) -> Any:
         import torch
@@ -51,6 +52,8 @@ class SyncStopwatch:
                 sw.timings[name] = sw.timings.get(name, 0.0) + time.perf_counter() - self.t0
                 if exc[0] is None:
                     sw.open.pop()
+                if sw.device.startswith("cuda"):
+                    sw.peak_after[name] = round(torch.cuda.max_memory_allocated() / GIB, 2)
 
         return _Phase()
 
@@ -206,6 +209,7 @@ def run_profile(
             projected_30_steps_s=round(fixed + 30 * per_step, 1),
             peak_vram_gib=round(torch.cuda.max_memory_allocated() / GIB, 2) if cuda else None,
             peak_reserved_gib=round(torch.cuda.max_memory_reserved() / GIB, 2) if cuda else None,
+            peak_after_phase_gib=sw.peak_after,
             frames_shape=list(result.frames.shape),
             audio_shape=list(result.audio.shape),
             finite=bool(np.isfinite(result.frames).all() and np.isfinite(result.audio).all()),
@@ -214,6 +218,7 @@ def run_profile(
         line["error"] = f"{type(exc).__name__}: {exc}"[:600]
         line["failed_in"] = "/".join(sw.open) if sw is not None else "build/place"
         line["steps_done"] = len(step_t)
+        line["peak_after_phase_gib"] = sw.peak_after if sw is not None else {}
         tb = traceback.extract_tb(exc.__traceback__)
         line["where"] = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in tb[-6:]]
         if cuda:

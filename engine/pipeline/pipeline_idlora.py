@@ -186,9 +186,17 @@ class IDLoRAPipeline(DiffusionPipeline, LTX2LoraLoaderMixin):
             **extra,
         )
         hidden = torch.stack(out.hidden_states, dim=-1).flatten(2, 3)
+        del out
         hidden = hidden.to(device=device, dtype=self.connectors.dtype)
-        video, audio, conn_mask = self.connectors(hidden, mask, padding_side="left")
+        # One prompt at a time through the connectors: their per-layer normalisation makes
+        # several float32 copies of every layer's hidden states (1.4 GiB each for two 1,024-token
+        # prompts), which decided the 24 GiB profiles' peak; each row is computed on its own.
+        rows = [
+            self.connectors(hidden[i : i + 1], mask[i : i + 1], padding_side="left")
+            for i in range(hidden.shape[0])
+        ]
         tdtype = self.transformer.dtype
+        video, audio, conn_mask = (torch.cat(parts) for parts in zip(*rows, strict=True))
         return TextEmbeds(video.to(tdtype), audio.to(tdtype), conn_mask)
 
     @staticmethod

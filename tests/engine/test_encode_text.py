@@ -12,7 +12,20 @@ torch = pytest.importorskip("torch")
 def test_batched_encoding_without_logits_matches_separate_calls(tiny_pipeline) -> None:
     pipe = tiny_pipeline
     prompts = ["[VISUAL]: a man speaking", "blurry, distorted voice, echo"]
-    both = pipe.encode_text(prompts)
+    batches = []
+    connectors = pipe.connectors.forward
+
+    def count_rows(hidden, *args, **kwargs):
+        batches.append(hidden.shape[0])
+        return connectors(hidden, *args, **kwargs)
+
+    pipe.connectors.forward = count_rows
+    try:
+        both = pipe.encode_text(prompts)
+    finally:
+        del pipe.connectors.forward
+    # the connectors see one prompt at a time (their float32 copies bound the 24 GiB peak)
+    assert batches == [1, 1]
     for i, p in enumerate(prompts):
         one = pipe.encode_text([p])
         row = both.row(i)
