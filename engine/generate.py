@@ -217,6 +217,9 @@ class IDLoRAGenerator:
         self._distilled_info = distilled_info
         self._upsampler = upsampler
         self._distilled_checkpoint = distilled_checkpoint
+        #: the pass executor every take uses (None: the engine's default); the multi-GPU
+        #: group sets its pass-parallel or sequence-parallel executor here
+        self.pass_executor: Any = None
 
     @classmethod
     def load(
@@ -650,6 +653,7 @@ class IDLoRAGenerator:
                 cancel=cancel,
                 after_text_encoding=after_te,
                 stopwatch=sw,
+                pass_executor=self.pass_executor,
             )
         except Exception as exc:
             if _is_oom(exc):
