@@ -367,8 +367,8 @@ class GroupGenerator:
                 if errors:
                     r, err = errors[0]
                     raise EngineError(
-                        f"{self.spec.devices[r]} failed during the take ({err}); the GPU group was "
-                        "shut down and starts again with the next take"
+                        f"rank {r} ({self.spec.devices[r]}) failed during the take ({err}); the "
+                        "GPU group was shut down and starts again with the next take"
                     ) from err
                 raise
             if kind == "progress" and progress is not None:
