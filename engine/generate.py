@@ -332,7 +332,7 @@ class IDLoRAGenerator:
             if device.startswith("cuda"):
                 import torch
 
-                free = torch.cuda.mem_get_info()[0]
+                free = torch.cuda.mem_get_info(torch.device(device))[0]  # this job's GPU
             name = memory.choose_profile(free, variant)
         return memory.apply_profile(pipe, name, device)
 

@@ -3,7 +3,9 @@
 ``JobQueue`` keeps an in-memory copy of the persisted jobs (frozen ``JobInfo``), changes them
 through a serial database ``TaskRunner`` (never on the GUI thread) and drives one
 :class:`~idlora_studio.workers.generation_worker.GenerationWorker` on its own ``QThread``:
-one GPU job at a time, the next queued job starting when the worker reports it is idle.
+as many jobs at a time as the worker's ``capacity`` (one GPU job by default; one per GPU with
+a :class:`~idlora_studio.workers.gpu_pool.GPUWorkerPool`, several on a render farm), the next
+queued job starting when one ends.
 
 On construction it calls ``recover_after_crash`` (jobs left running become 'interrupted')
 and reloads the persisted queue; ``loaded`` fires when that is done. Jobs the last session
@@ -90,7 +92,7 @@ class JobQueue(QObject):
         self._eta: dict[int, float] = {}
         self._stage: dict[int, str] = {}
         self._cancelling: set[int] = set()
-        self._running: int | None = None
+        self._running: list[int] = []  # handed to the worker, in start order
         self._loaded = False
         self._closed = False
         self._paused = False
@@ -111,6 +113,8 @@ class JobQueue(QObject):
         worker.failed.connect(self._on_failed, conn)
         worker.cancelled.connect(self._on_cancelled, conn)
         worker.suspended.connect(self._on_suspended, conn)
+        if hasattr(worker, "capacity_changed"):  # a pool of GPUs or a render farm
+            worker.capacity_changed.connect(self._on_capacity, conn)
 
         def load() -> tuple[list[int], list[JobInfo]]:
             recovered = jobs.recover_after_crash()
@@ -125,7 +129,16 @@ class JobQueue(QObject):
 
     @property
     def running_job(self) -> int | None:
-        return self._running
+        return self._running[0] if self._running else None
+
+    def running_jobs(self) -> list[int]:
+        """Every job handed to the worker (several with one GPU per job, or a farm)."""
+        return list(self._running)
+
+    @property
+    def capacity(self) -> int:
+        """How many jobs the worker runs at once (``worker.capacity``; 1 by default)."""
+        return max(1, int(getattr(self._worker, "capacity", 1) or 1))
 
     @property
     def closed(self) -> bool:
@@ -147,7 +160,9 @@ class JobQueue(QObject):
 
     def queued(self) -> list[int]:
         """Queued jobs in order, without the one handed to the worker."""
-        return [j.id for j in self.jobs() if j.state == JobState.QUEUED and j.id != self._running]
+        return [
+            j.id for j in self.jobs() if j.state == JobState.QUEUED and j.id not in self._running
+        ]
 
     def eta(self, job_id: int) -> float | None:
         return self._eta.get(job_id)
@@ -196,7 +211,7 @@ class JobQueue(QObject):
         job = self._jobs.get(job_id)
         if job is None:
             return
-        if job_id == self._running:
+        if job_id in self._running:
             self._worker.cancel(job_id)
             if job_id not in self._cancelling:
                 self._cancelling.add(job_id)
@@ -234,7 +249,7 @@ class JobQueue(QObject):
     def remove(self, job_id: int) -> None:
         """Remove a job that is not running (queued jobs and history)."""
         job = self._jobs.get(job_id)
-        if job is None or job_id == self._running or job.state == JobState.RUNNING:
+        if job is None or job_id in self._running or job.state == JobState.RUNNING:
             return
 
         def done(_: Any) -> None:
@@ -311,11 +326,11 @@ class JobQueue(QObject):
         if self._closed:
             return
         self._closed = True
-        if self._running is not None:
+        for job_id in self._running:
             if keep_jobs:
-                self._worker.suspend(self._running)
+                self._worker.suspend(job_id)
             else:
-                self._worker.cancel(self._running)
+                self._worker.cancel(job_id)
         if not keep_jobs:
             queued = self.queued()
             self._db(lambda: [self.jobs_repo.cancel_queued(i) for i in queued], lambda _r: None)
@@ -403,17 +418,15 @@ class JobQueue(QObject):
         self._maybe_start()
 
     def _maybe_start(self) -> None:
-        if self._closed or not self._loaded or self._paused or self._running is not None:
+        if self._closed or not self._loaded or self._paused:
             return
-        order = self.queued()
-        if not order:
-            return
-        self._running = order[0]
-        self._run.emit(order[0])
+        for job_id in self.queued()[: self.capacity - len(self._running)]:
+            self._running.append(job_id)
+            self._run.emit(job_id)
 
     def _job_ended(self, job_id: int) -> None:
-        if self._running == job_id:
-            self._running = None
+        if job_id in self._running:
+            self._running.remove(job_id)
         self._eta.pop(job_id, None)
         self._stage.pop(job_id, None)
         self._cancelling.discard(job_id)
@@ -439,6 +452,10 @@ class JobQueue(QObject):
             self._eta.pop(job_id, None)  # a time left is only known while denoising
         self.job_stage.emit(job_id, stage)
         self.job_changed.emit(job_id)
+
+    def _on_capacity(self, _capacity: int) -> None:
+        self.queue_changed.emit()
+        self._maybe_start()
 
     def _on_skipped(self, job_id: int) -> None:
         self._job_ended(job_id)
