@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,11 @@ VOICE_MAX_S = 15.0
 VOICE_SAMPLE_RATE = 16000
 VOICE_WINDOW_SLACK_S = 0.05
 TINY_MODELS = {"tiny": "ltx2", "tiny-ltx2": "ltx2", "tiny-ltx2.3": "ltx2.3"}
+#: One model load at a time per process: diffusers loads weights inside accelerate's
+#: ``init_empty_weights``, which patches ``torch.nn.Module.register_parameter`` for the whole
+#: process, so two threads loading at once (one generator per GPU) create meta tensors
+#: ("Cannot copy out of meta tensor").
+_LOAD_LOCK = threading.Lock()
 
 
 # ----------------------------------------------------------------------------- size rules
@@ -274,27 +280,29 @@ class IDLoRAGenerator:
         else:
             source = model
         try:
-            comps, info = load_components(source, torch_dtype=torch_dtype, base=base)
-            pipe = IDLoRAPipeline(**comps)
-            pipe.transformer_is_distilled = bool(distilled_checkpoint)
-            lora_info = distilled_info = None
-            from engine.lora import load_idlora
-            from engine.pipeline.presets import DISTILLED, IDLORA
+            with _LOAD_LOCK:  # diffusers' empty-weight loading patches torch globally
+                comps, info = load_components(source, torch_dtype=torch_dtype, base=base)
+                pipe = IDLoRAPipeline(**comps)
+                pipe.transformer_is_distilled = bool(distilled_checkpoint)
+                lora_info = distilled_info = None
+                from engine.lora import load_idlora
+                from engine.pipeline.presets import DISTILLED, IDLORA
 
-            if lora is not None:
-                if not Path(lora).is_file():
-                    raise ModelNotFoundError(f"LoRA file not found: {lora}", (str(lora),))
-                lora_info = load_idlora(pipe, Path(lora), lora_strength, IDLORA)
-            if distilled_lora is not None:
-                if not Path(distilled_lora).is_file():
-                    raise ModelNotFoundError(
-                        f"Distilled LoRA file not found: {distilled_lora}", (str(distilled_lora),)
-                    )
-                distilled_info = load_idlora(pipe, Path(distilled_lora), 0.0, DISTILLED)
-            if upsampler is not None:
-                from engine.models.upsampler import load_upsampler
+                if lora is not None:
+                    if not Path(lora).is_file():
+                        raise ModelNotFoundError(f"LoRA file not found: {lora}", (str(lora),))
+                    lora_info = load_idlora(pipe, Path(lora), lora_strength, IDLORA)
+                if distilled_lora is not None:
+                    if not Path(distilled_lora).is_file():
+                        raise ModelNotFoundError(
+                            f"Distilled LoRA file not found: {distilled_lora}",
+                            (str(distilled_lora),),
+                        )
+                    distilled_info = load_idlora(pipe, Path(distilled_lora), 0.0, DISTILLED)
+                if upsampler is not None:
+                    from engine.models.upsampler import load_upsampler
 
-                pipe.register_modules(latent_upsampler=load_upsampler(upsampler, torch_dtype))
+                    pipe.register_modules(latent_upsampler=load_upsampler(upsampler, torch_dtype))
             profile = cls._place(pipe, memory_profile, dev, info.variant)
         except Exception as exc:
             if _is_oom(exc):
