@@ -102,13 +102,12 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 def _install_mode(generator: Any, ctx: Any, spec: GroupSpec) -> None:
-    from engine.distributed.passes import PassParallelExecutor
+    from engine.distributed.passes import PassParallelExecutor, default_inner_executor
 
-    inner = None
     if spec.inner_executor == "sequential":
-        from engine.pipeline.denoise import run_passes
-
-        inner = run_passes
+        inner = default_inner_executor(name="sequential")
+    else:  # the fast executor with the memory profile's options, as one GPU runs it
+        inner = default_inner_executor(**getattr(generator.pipe, "executor_options", {}))
     if spec.mode == "passes":
         generator.pass_executor = PassParallelExecutor(ctx, inner)
     elif spec.mode == "sequence":

@@ -39,15 +39,13 @@ PassResults = dict[str, "tuple[torch.Tensor, torch.Tensor]"]
 STG_FORK_COST = 0.4
 
 
-def default_inner_executor() -> Callable[..., PassResults]:
-    """The engine's default pass executor (the one a single GPU uses)."""
-    try:  # the batched fast executor, where this engine has one
-        from engine.pipeline.executor import make_executor  # type: ignore[import-not-found]
-    except ImportError:
-        from engine.pipeline.denoise import run_passes
+def default_inner_executor(**options: Any) -> Callable[..., PassResults]:
+    """The engine's default pass executor (the one a single GPU uses: the batched fast one
+    unless ``$IDLORA_EXECUTOR`` says otherwise); ``options`` as ``make_executor`` takes them
+    (the memory profile's, ``pipe.executor_options``)."""
+    from engine.pipeline.executor import make_executor
 
-        return run_passes
-    return make_executor()
+    return make_executor(**options)
 
 
 def assign_passes(

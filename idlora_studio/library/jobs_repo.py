@@ -111,6 +111,18 @@ class JobInfo:
         """One line for lists: the speech (else the visual prompt), shortened."""
         return _summary(self.request)
 
+    def spec(self) -> JobSpec:
+        """Where and how the job runs (what a rerun or its take records)."""
+        return JobSpec(
+            model_set=self.model_set,
+            lora_path=self.lora_path,
+            lora_strength=self.lora_strength,
+            memory_profile=self.memory_profile,
+            identity_id=self.identity_id,
+            image_id=self.image_id,
+            clip_id=self.clip_id,
+        )
+
     @property
     def progress_fraction(self) -> float:
         if self.state == "finished":

@@ -33,7 +33,6 @@ from PySide6.QtGui import QImage
 from engine.api import EngineError
 from idlora_studio.library.jobs_repo import (
     JobInfo,
-    JobSpec,
     JobsRepository,
     TakeFiles,
     TakesRepository,
@@ -83,6 +82,7 @@ class FarmWorker(QObject):
     capacity_changed = Signal(int)
     attempt = Signal(int, int)  # job_id, attempt number (2+: Ray ran it again elsewhere)
     connected = Signal(str)  # the cluster in words
+    warmed_up = Signal()
 
     def __init__(
         self,
@@ -275,20 +275,11 @@ class FarmWorker(QObject):
                 "node": result.node,
                 "attempt": result.attempt,
             }
-            spec = JobSpec(
-                model_set=job.model_set,
-                lora_path=job.lora_path,
-                lora_strength=job.lora_strength,
-                memory_profile=job.memory_profile,
-                identity_id=job.identity_id,
-                image_id=job.image_id,
-                clip_id=job.clip_id,
-            )
             return self._takes.add_take(
                 files,
                 recipe,
                 job_id=job.id,
-                spec=spec,
+                spec=job.spec(),
                 voice_match=result.voice_match,
                 voice_match_model=result.voice_match_model,
             )
@@ -296,6 +287,11 @@ class FarmWorker(QObject):
     @Slot()
     def release_model(self) -> None:  # the models live on the cluster
         return
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Nothing to load here (the engine runs on the cluster); ready at once."""
+        self.warmed_up.emit()
 
     @Slot()
     def shutdown(self) -> None:

@@ -56,15 +56,13 @@ from engine.voice import similarity
 from idlora_studio.library.access import TAKE_TEMP_PREFIX
 from idlora_studio.library.jobs_repo import (
     JobInfo,
-    JobSpec,
     JobsRepository,
     TakeFiles,
     TakesRepository,
 )
+from idlora_studio.workers.take_files import render_take
 
 log = logging.getLogger(__name__)
-
-THUMBNAIL_LONG_SIDE = 320
 
 
 @dataclass(frozen=True)
@@ -153,15 +151,6 @@ def _preview_image(preview: Any) -> QImage | None:
         return None
     h, w, _ = arr.shape
     return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-
-
-def _write_thumbnail(frames: Any, path: Path) -> None:
-    from PIL import Image
-
-    frame = frames[frames.shape[0] // 2]
-    im = Image.fromarray(frame)
-    im.thumbnail((THUMBNAIL_LONG_SIDE, THUMBNAIL_LONG_SIDE))
-    im.save(path, format="JPEG", quality=85)
 
 
 class GenerationWorker(QObject):
@@ -469,67 +458,18 @@ class GenerationWorker(QObject):
         return None
 
     def _store(self, job: JobInfo, result: Any, model_info: dict[str, Any]) -> int:
-        from engine.media.audio import write_wav
-        from engine.media.video import write_mp4
-        from engine.recipe import build_recipe
-
         self._temp_dir.mkdir(parents=True, exist_ok=True)
         prefix = temp_prefix(TAKE_TEMP_PREFIX)
         with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix=prefix) as tmp:
-            folder = Path(tmp)
-            mp4, wav, jpg = folder / "take.mp4", folder / "take.wav", folder / "take.jpg"
-            write_mp4(
-                mp4,
-                result.frames,
-                result.fps,
-                result.audio,
-                result.sample_rate,
-                metadata={"comment": "AI-generated with ID-LoRA Studio"},
-            )
-            write_wav(wav, result.audio, result.sample_rate)
-            _write_thumbnail(result.frames, jpg)
-            lora_info = None
-            if model_info.get("lora"):
-                lora_info = {
-                    "path": model_info.get("lora"),
-                    "sha256": model_info.get("lora_sha256"),
-                    "strength": model_info.get("lora_strength"),
-                }
-            recipe = build_recipe(
-                job.request, result, model_info=model_info, lora_info=lora_info, output=mp4
-            )
-            spec = JobSpec(
-                model_set=job.model_set,
-                lora_path=job.lora_path,
-                lora_strength=job.lora_strength,
-                memory_profile=job.memory_profile,
-                identity_id=job.identity_id,
-                image_id=job.image_id,
-                clip_id=job.clip_id,
-            )
-            score = voice_match_of(result.audio, result.sample_rate, job.request.voice)
+            take = render_take(job.request, result, model_info, Path(tmp))
             return self._takes.add_take(
-                TakeFiles(mp4, wav, jpg),
-                recipe,
+                TakeFiles(take.video, take.audio, take.thumbnail),
+                take.recipe,
                 job_id=job.id,
-                spec=spec,
-                voice_match=score,
-                voice_match_model=similarity.MODEL_ID if score is not None else None,
+                spec=job.spec(),
+                voice_match=take.voice_match,
+                voice_match_model=take.voice_match_model,
             )
-
-
-def voice_match_of(audio: Any, sample_rate: int, reference: Path | None) -> float | None:
-    """The take's speaker similarity to its reference clip, or None when there is no
-    reference or it cannot be scored. Scoring never fails a take: the take is what the user
-    waited for; a missing score is shown as such."""
-    if reference is None:
-        return None
-    try:
-        ref = similarity.embed_file(reference)
-        return similarity.similarity(similarity.embed_voice(audio, sample_rate), ref)
-    except Exception:  # noqa: BLE001 - logged; the take is stored without a score
-        log.warning("voice match of a take against %s failed", reference, exc_info=True)
-        return None
 
 
 def _yield_cpu_to_the_gui() -> None:

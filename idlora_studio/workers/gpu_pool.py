@@ -38,6 +38,7 @@ class GPUWorkerPool(QObject):
     model_released = Signal()
     idle = Signal()
     capacity_changed = Signal(int)
+    warmed_up = Signal()
 
     def __init__(
         self,
@@ -66,7 +67,8 @@ class GPUWorkerPool(QObject):
                 device=device,
                 factory=factory,
             )
-            for name in ("started", "progress", "preview", "model_loaded", "model_released"):
+            names = ("started", "progress", "preview", "model_loaded", "model_released")
+            for name in names:
                 getattr(worker, name).connect(getattr(self, name))
             worker.finished.connect(self._on_finished)
             worker.failed.connect(self._on_failed)
@@ -74,6 +76,7 @@ class GPUWorkerPool(QObject):
             worker.skipped.connect(self._on_skipped)
             self.workers.append(worker)
             self._threads.append(start_worker(worker, f"generation-{device}"))
+        self.workers[0].warmed_up.connect(self.warmed_up)  # one process: one import
         self._lock = threading.Lock()
         self._busy: dict[int, int] = {}  # job id -> worker index
         self._pending: deque[int] = deque()
@@ -150,6 +153,10 @@ class GPUWorkerPool(QObject):
     def _on_skipped(self, job_id: int) -> None:
         self.skipped.emit(job_id)
         self._release(job_id)
+
+    @Slot()
+    def warm_up(self) -> None:
+        QMetaObject.invokeMethod(self.workers[0], "warm_up", Qt.ConnectionType.QueuedConnection)
 
     @Slot()
     def release_model(self) -> None:

@@ -7,6 +7,7 @@ One Ray instance serves the whole module (Ray takes seconds to start): 2 CPUs, 2
 dashboard, a small object store.
 """
 
+# ruff: noqa: F811 - pytest fixtures imported from jobs_fixtures are parameters here
 from __future__ import annotations
 
 import json

@@ -109,6 +109,12 @@ def rank_main(rank: int, world: int, init_method: str, results: Any) -> None:
         for case in CASES:
             out[f"passes/{case}"] = run_case(tr, case, executor)
         out["passes/share"] = executor.last_share
+        # the batched fast executor (the default on one GPU) for each rank's share
+        from engine.pipeline.executor import make_executor
+
+        fast = PassParallelExecutor(ctx, make_executor("fast"))
+        out["passes-fast/even"] = run_case(tr, "even", fast)
+        out["passes-fast/share"] = fast.last_share
         sp_tr = build_transformer()
         sp = SequenceParallel(sp_tr, ctx, "ulysses")
         sp_exec = SequenceParallelExecutor(sp)

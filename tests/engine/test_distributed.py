@@ -53,7 +53,8 @@ def single() -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 @pytest.mark.parametrize(
-    ("mode", "case"), [("passes", "even"), ("passes", "uneven"), ("sequence", "even")]
+    ("mode", "case"),
+    [("passes", "even"), ("passes", "uneven"), ("passes-fast", "even"), ("sequence", "even")],
 )
 def test_parallel_equals_single_process(two_ranks, single, mode: str, case: str) -> None:
     ref_video, ref_audio = single[case]
@@ -78,6 +79,15 @@ def test_uneven_sequence_split_on_gloo_is_refused_with_the_sizes(two_ranks) -> N
     for rank in ("rank0", "rank1"):
         msg = two_ranks[rank]["sequence/uneven_error"]
         assert "27 video and 7 text tokens" in msg and "divide by 2" in msg, msg
+
+
+def test_the_fast_executor_keeps_stg_with_the_conditional_pass(two_ranks) -> None:
+    """With the fast executor each rank batches its share as lanes; STG forks from P, so the
+    two stay on one rank."""
+    share0 = two_ranks["rank0"]["passes-fast/share"]
+    share1 = two_ranks["rank1"]["passes-fast/share"]
+    assert {"cond", "stg"} <= set(share0) and share1
+    assert sorted(share0 + share1) == sorted(["cond", "negative", "identity", "stg", "modality"])
 
 
 def test_each_rank_ran_a_share_of_the_passes(two_ranks) -> None:
