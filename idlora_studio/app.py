@@ -186,16 +186,16 @@ def build_generate(
     from idlora_studio.state.jobs import JobQueue
     from idlora_studio.ui.generate import GeneratePanel
     from idlora_studio.ui.generate.quit_guard import QuitGuard
-    from idlora_studio.workers.generation_worker import GenerationWorker
+    from idlora_studio.workers.worker_choice import make_worker
 
     jobs, takes = JobsRepository.from_library(library), TakesRepository.from_library(library)
     models_dir = Path(settings.get("models_dir") or paths.models_dir)
-    worker = GenerationWorker(
+    worker = make_worker(
+        settings,
         jobs,
         takes,
         models_dir=models_dir,
         temp_dir=paths.cache_dir / "tmp",
-        idle_release_s=float(settings.get("model_idle_release_s")),
         config_dir=paths.config_dir,
     )
     queue = JobQueue(jobs, takes, TaskRunner(max_threads=1), worker, parent=window)

@@ -35,6 +35,15 @@ class SettingsData:
     recent_identities: list[int] = field(default_factory=list)
     recent_projects: list[int] = field(default_factory=list)  # most recently opened first
     first_run_done: bool = False  # the first-start check of this machine was shown
+    # Several GPUs (Settings > GPUs): auto | single | jobs | passes | sequence
+    # (engine.distributed.strategy); gpus: "" for all, or e.g. "0,1"
+    parallel_mode: str = "auto"
+    gpus: str = ""
+    # Render farm (Settings > Render farm): queued takes go to this Ray cluster when enabled
+    farm_enabled: bool = False
+    farm_address: str = ""
+    farm_gpus_per_take: int = 1  # more than 1: each take on a GPU group (farm_group_mode)
+    farm_group_mode: str = "passes"  # passes | sequence
 
 
 class Settings:

@@ -60,9 +60,9 @@ class GroupSpec:
     memory_profile: str = "resident_bf16"
     dtype: str | None = None
     cache_dir: str | None = None
-    base: str | None = None
     inner_executor: str | None = None  # None: the engine's default
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: further ``IDLoRAGenerator.load`` parts as paths (base, upsampler, distilled_lora)
+    parts: dict[str, str] = field(default_factory=dict)
 
 
 class AgreedCancel(CancelToken):
@@ -146,7 +146,7 @@ def _rank_main(
             dtype=spec.dtype,
             memory_profile=spec.memory_profile,
             cache_dir=Path(spec.cache_dir) if spec.cache_dir else None,
-            base=spec.base,
+            **{k: Path(v) for k, v in spec.parts.items()},
         )
         _install_mode(generator, ctx, spec)
         info = generator.model_info()
@@ -214,11 +214,12 @@ class GroupGenerator:
         memory_profile: str = "auto",
         dtype: str | None = None,
         cache_dir: Path | None = None,
-        base: str | Path | None = None,
         inner_executor: str | None = None,
+        **parts: Any,
     ) -> GroupGenerator:
         """Start one process per entry of ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) and load
-        the model on each. Raises the first rank's load error (``ModelNotFoundError``, ...)."""
+        the model on each. ``parts``: what ``IDLoRAGenerator.load`` takes besides (``base``,
+        ``upsampler``, ``distilled_lora``). Raises the first rank's load error."""
         if mode not in GROUP_MODES:
             raise InvalidRequestError(
                 f"parallel mode {mode!r} is not one of {', '.join(GROUP_MODES)}"
@@ -245,8 +246,8 @@ class GroupGenerator:
             memory_profile=profile,
             dtype=dtype,
             cache_dir=str(cache_dir) if cache_dir else None,
-            base=str(base) if base else None,
             inner_executor=inner_executor,
+            parts={k: str(v) for k, v in parts.items() if v is not None},
         )
         group = cls(spec)
         group.start()

@@ -1,31 +1,72 @@
-"""Job parallel: one :class:`GenerationWorker` per GPU, each on its own thread, seen by the
-queue as one worker whose ``capacity`` is the number of GPUs.
+"""The Studio's generation worker on any number of GPUs: one :class:`GenerationWorker` per
+GPU for job parallel, or one worker whose generator is a GPU group for pass or sequence
+parallel, chosen by a :class:`~engine.distributed.strategy.ScalePlan`.
 
-``GPUWorkerPool`` forwards each ``run_job`` to a free worker (device ``cuda:i``), routes
-``cancel`` to the worker that has the job, and re-emits the workers' signals, so
-:class:`~idlora_studio.state.jobs.JobQueue` runs one job per GPU without knowing about GPUs.
-Each worker keeps its own model loaded on its own GPU between jobs (its idle release timer as
-usual). Jobs must fit one GPU each; a take that needs several GPUs runs through a GPU group
-(``engine.distributed.group``) on a single worker instead.
+``GPUWorkerPool`` looks to :class:`~idlora_studio.state.jobs.JobQueue` like one worker whose
+``capacity`` is the number of takes it runs at once. It forwards each ``run_job`` to a free
+worker (device ``cuda:i``), routes ``cancel`` to the worker that has the job, and re-emits the
+workers' signals. Each worker keeps its own model on its own GPU between jobs (its idle release
+timer as usual).
+
+The plan is made in the pool's own thread the first time it is needed (detecting GPUs imports
+torch, which the GUI thread never does) and again whenever the pool is idle, so a change in
+Settings > GPUs applies from the next take on; ``plan_changed`` reports it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Q_ARG, QMetaObject, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from engine.distributed.strategy import ScalePlan
 from idlora_studio.library.jobs_repo import JobsRepository, TakesRepository
-from idlora_studio.workers.generation_worker import GenerationWorker, start_worker
+from idlora_studio.workers.generation_worker import GenerationWorker, default_factory, start_worker
+
+
+def group_factory(devices: tuple[str, ...], mode: str) -> Callable[..., Any]:
+    """A generator factory (``GenerationWorker``'s) making a GPU group on ``devices``."""
+
+    def make(
+        model: Any,
+        lora: Any = None,
+        *,
+        lora_strength: float = 1.0,
+        device: str | None = None,
+        memory_profile: str = "auto",
+        cache_dir: Path | None = None,
+        **parts: Any,
+    ) -> Any:
+        from engine.distributed.group import GroupGenerator
+
+        return GroupGenerator.load(
+            model,
+            lora,
+            devices=list(devices),
+            mode=mode,
+            lora_strength=lora_strength,
+            memory_profile=memory_profile,
+            cache_dir=cache_dir,
+            **parts,
+        )
+
+    return make
 
 
 class GPUWorkerPool(QObject):
-    """Several generation workers behind the one-worker interface (see the module docstring)."""
+    """Generation workers laid out by a scale plan (see the module docstring).
+
+    Args:
+        plan_fn: returns the plan (called in the pool's thread); e.g. from the settings and
+            the detected GPUs (``engine.distributed.strategy.plan``).
+        factory: the generator factory of every worker (tests pass a fake one); a group plan
+            wraps it in :func:`group_factory` unless a factory is given.
+    """
 
     started = Signal(int)
     skipped = Signal(int)
@@ -37,35 +78,72 @@ class GPUWorkerPool(QObject):
     model_loaded = Signal(str)
     model_released = Signal()
     idle = Signal()
-    capacity_changed = Signal(int)
     warmed_up = Signal()
+    capacity_changed = Signal(int)
+    plan_changed = Signal(str, str)  # mode, reason
 
     def __init__(
         self,
         jobs: JobsRepository,
         takes: TakesRepository,
         *,
-        devices: Sequence[str],
+        plan_fn: Callable[[], ScalePlan],
         models_dir: Path,
         temp_dir: Path,
         idle_release_s: float = 300.0,
         factory: Callable[..., Any] | None = None,
+        config_dir: Path | None = None,
     ) -> None:
         super().__init__(None)
-        if not devices:
-            raise ValueError("a GPU pool needs at least one device")
-        self.devices = list(devices)
+        self._jobs_repo = jobs
+        self._takes_repo = takes
+        self._plan_fn = plan_fn
+        self._models_dir = Path(models_dir)
+        self._temp_dir = Path(temp_dir)
+        self.idle_release_s = float(idle_release_s)
+        self._factory = factory
+        self._config_dir = config_dir
+        self.plan: ScalePlan | None = None
+        self.devices: list[str] = []
         self.workers: list[GenerationWorker] = []
         self._threads: list[QThread] = []
-        for i, device in enumerate(self.devices):
+        self._lock = threading.Lock()
+        self._busy: dict[int, int] = {}  # job id -> worker index
+        self._pending: deque[int] = deque()
+        self._cancel_first: set[int] = set()
+        self._capacity = 1
+
+    # ------------------------------------------------------------------ layout (pool thread)
+    def _ensure_layout(self) -> None:
+        """(Re)build the workers when the plan changed and nothing runs."""
+        with self._lock:
+            if self._busy:
+                return
+        plan = self._plan_fn()
+        if plan == self.plan:
+            return
+        self._stop_workers()
+        self.plan = plan
+        if plan.mode == "jobs":
+            layout = [(d, self._factory) for d in plan.devices]
+        elif plan.mode in ("passes", "sequence"):
+            layout = [(None, self._factory or group_factory(plan.devices, plan.mode))]
+        else:
+            layout = [(plan.devices[0] if plan.devices else None, self._factory)]
+        self.devices = [d or "default" for d, _f in layout]
+        for i, (device, factory) in enumerate(layout):
+            kwargs: dict[str, Any] = {}
+            if self._config_dir is not None:
+                kwargs["config_dir"] = self._config_dir
             worker = GenerationWorker(
-                jobs,
-                takes,
-                models_dir=models_dir,
-                temp_dir=Path(temp_dir) / f"gpu{i}",
-                idle_release_s=idle_release_s,
+                self._jobs_repo,
+                self._takes_repo,
+                models_dir=self._models_dir,
+                temp_dir=self._temp_dir / f"worker{i}",
+                idle_release_s=self.idle_release_s,
                 device=device,
-                factory=factory,
+                factory=factory or default_factory,
+                **kwargs,
             )
             names = ("started", "progress", "preview", "model_loaded", "model_released")
             for name in names:
@@ -74,18 +152,27 @@ class GPUWorkerPool(QObject):
             worker.failed.connect(self._on_failed)
             worker.cancelled.connect(self._on_cancelled)
             worker.skipped.connect(self._on_skipped)
+            worker.warmed_up.connect(self.warmed_up)
             self.workers.append(worker)
-            self._threads.append(start_worker(worker, f"generation-{device}"))
-        self.workers[0].warmed_up.connect(self.warmed_up)  # one process: one import
-        self._lock = threading.Lock()
-        self._busy: dict[int, int] = {}  # job id -> worker index
-        self._pending: deque[int] = deque()
-        self._cancel_first: set[int] = set()
+            self._threads.append(start_worker(worker, f"generation-{device or 'default'}"))
+        self._capacity = len(self.workers)
+        self.capacity_changed.emit(self._capacity)
+        self.plan_changed.emit(plan.mode, plan.reason)
+
+    def _stop_workers(self) -> None:
+        for worker, thread in zip(self.workers, self._threads, strict=True):
+            if thread.isRunning():
+                QMetaObject.invokeMethod(
+                    worker, "shutdown", Qt.ConnectionType.BlockingQueuedConnection
+                )
+                thread.quit()
+                thread.wait()
+        self.workers, self._threads = [], []
 
     # ------------------------------------------------------------------ any thread
     @property
     def capacity(self) -> int:
-        return len(self.workers)
+        return self._capacity
 
     def cancel(self, job_id: int) -> None:
         """Cancel ``job_id`` on the worker that has it (thread-safe)."""
@@ -105,6 +192,7 @@ class GPUWorkerPool(QObject):
     # ------------------------------------------------------------------ pool thread
     @Slot(int)
     def run_job(self, job_id: int) -> None:
+        self._ensure_layout()
         self._pending.append(job_id)
         self._dispatch()
 
@@ -132,6 +220,8 @@ class GPUWorkerPool(QObject):
         with self._lock:
             self._busy.pop(job_id, None)
         self.idle.emit()
+        if not self._pending:
+            self._ensure_layout()  # a settings change applies once nothing runs
         self._dispatch()
 
     @Slot(int, int)
@@ -156,6 +246,7 @@ class GPUWorkerPool(QObject):
 
     @Slot()
     def warm_up(self) -> None:
+        self._ensure_layout()
         QMetaObject.invokeMethod(self.workers[0], "warm_up", Qt.ConnectionType.QueuedConnection)
 
     @Slot()
@@ -166,13 +257,7 @@ class GPUWorkerPool(QObject):
     @Slot()
     def shutdown(self) -> None:
         """Release every worker's model and stop their threads (blocks)."""
-        for worker, thread in zip(self.workers, self._threads, strict=True):
-            if thread.isRunning():
-                QMetaObject.invokeMethod(
-                    worker, "shutdown", Qt.ConnectionType.BlockingQueuedConnection
-                )
-                thread.quit()
-                thread.wait()
+        self._stop_workers()
 
 
-__all__ = ["GPUWorkerPool"]
+__all__ = ["GPUWorkerPool", "group_factory"]

@@ -155,64 +155,50 @@ def _fetch_inputs(job: FarmJob, cache: Any) -> dict[str, Path]:
     return paths
 
 
-def _model_source(job: FarmJob, lora: Path | None) -> tuple[str, Path | None]:
-    """The node's model source and LoRA for the job's model set."""
+def _load_generator(job: FarmJob, files: dict[str, Path], pipeline: str) -> Any:
+    """The generator for the job, from what this node has: the tiny models, or a model set
+    downloaded into :func:`node_models_dir` (resolved as the Studio resolves it locally)."""
     from engine.api import ModelNotFoundError
-    from engine.generate import TINY_MODELS
+    from engine.models.local_sources import resolve_model
 
-    if job.model_set in TINY_MODELS:
-        return job.model_set, lora
-    from engine.models import registry
-
-    try:
-        ms = registry.get_set(job.model_set)
-    except KeyError:
-        return job.model_set, lora  # a folder or repo id the node has
-    models = node_models_dir()
-    if not registry.status(ms, models).complete:
-        raise ModelNotFoundError(
-            f"the model set “{ms.title}” is not on the cluster node {socket.gethostname()} "
-            f"(looked in {models}); download it there with 'idlora-studio models download'",
-            (ms.id,) if hasattr(ms, "id") else (),
-        )
-    base = registry.repo_folder(models, ms.files[0].repo_id)
-    if lora is None and ms.lora is not None:
-        found = sorted(registry.repo_folder(models, ms.lora.repo_id).glob("*.safetensors"))
-        if not found:
-            raise ModelNotFoundError(f"the ID-LoRA of “{ms.title}” is missing on the node")
-        lora = found[0]
-    return str(base), lora
-
-
-def _load_generator(job: FarmJob, files: dict[str, Path]) -> Any:
     lora = files[job.lora.sha256] if job.lora else None
-    model, lora = _model_source(job, lora)
-    cache_dir = node_models_dir()
+    models = node_models_dir()
+    resolved = resolve_model(job.model_set, models, lora)
+    missing = resolved.missing_for(pipeline)
+    if missing:
+        raise ModelNotFoundError(
+            f"the {pipeline} pipeline needs {' and '.join(missing)}, which the cluster node "
+            f"{socket.gethostname()} does not have in {models}",
+            tuple(missing),
+        )
+    parts = resolved.loader_kwargs(pipeline)
     if job.mode in ("passes", "sequence") and job.gpus > 1:
         import torch
 
         from engine.distributed.group import GroupGenerator
 
-        kind = "cuda" if torch.cuda.is_available() else "cpu"
-        devices = [f"{kind}:{i}" if kind == "cuda" else "cpu" for i in range(job.gpus)]
+        cuda = torch.cuda.is_available()
+        devices = [f"cuda:{i}" if cuda else "cpu" for i in range(job.gpus)]
         return GroupGenerator.load(
-            model,
-            lora,
+            resolved.model,
+            resolved.lora,
             devices=devices,
             mode=job.mode,
             attention=job.attention,
             lora_strength=job.lora_strength,
             memory_profile=job.memory_profile,
-            cache_dir=cache_dir,
+            cache_dir=models,
+            **parts,
         )
     from engine.generate import IDLoRAGenerator
 
     return IDLoRAGenerator.load(
-        model,
-        lora,
+        resolved.model,
+        resolved.lora,
         lora_strength=job.lora_strength,
         memory_profile=job.memory_profile,
-        cache_dir=cache_dir,
+        cache_dir=models,
+        **parts,
     )
 
 
@@ -251,7 +237,7 @@ def make_take(job: FarmJob, cache: Any, board: Any) -> FarmResult:
     try:
         files = _fetch_inputs(job, cache)
         request = job.request_with({role: files[ref.sha256] for role, ref in job.inputs.items()})
-        generator = _load_generator(job, files)
+        generator = _load_generator(job, files, request.pipeline)
         token = CancelToken()
 
         def progress(p: Any) -> None:
