@@ -92,6 +92,11 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
         timeline.state.project_changed.connect(
             lambda: generate.open_project(timeline.state.project_id)
         )
+    from idlora_studio.ui.settings_dialog import open_settings
+
+    window.tools_menu.addAction(
+        window.make_action("&Settings…", lambda: open_settings(window), "Ctrl+,")
+    )
     check = window.make_action("&Check This Machine…", lambda: offer_first_run(window, force=True))
     window.help_menu.insertAction(window.about_action, check)
     show_library_notices(window, library)

@@ -101,16 +101,16 @@ def plan(
     use = [g for g in gpus if selected is None or g.index in selected]
     devices = tuple(f"cuda:{g.index}" for g in use)
     if not use:
-        return ScalePlan("single", (), "no CUDA GPU: the CPU runs one take at a time")
+        return ScalePlan("single", (), "no CUDA GPU, so takes run on the CPU")
     if len(use) == 1:
         why = "one GPU"
         if requested not in ("auto", "single"):
             why += f": {TITLES[requested].split(':')[0]} needs two or more"
         return ScalePlan("single", devices[:1], why)
     if requested == "single":
-        return ScalePlan("single", devices[:1], f"chosen: one GPU ({devices[0]})")
+        return ScalePlan("single", devices[:1], f"on {devices[0]}")
     if requested != "auto":
-        return ScalePlan(requested, devices, f"chosen: {TITLES[requested]}")
+        return ScalePlan(requested, devices, f"on {len(use)} GPUs ({', '.join(devices)})")
     smallest = min(g.total_gib for g in use)
     resident = memory.expected_vram_gib("resident_bf16", variant, width, height, frames)
     weights = memory.expected_vram_gib("resident_bf16", variant, 64, 64, 9)
@@ -118,8 +118,7 @@ def plan(
         return ScalePlan(
             "jobs",
             devices,
-            f"{len(use)} GPUs and a take fits one ({resident:.0f} of {smallest:.0f} GiB): "
-            "one take per GPU",
+            f"{len(use)} GPUs and a take fits one ({resident:.0f} of {smallest:.0f} GiB)",
         )
     if weights + 1.0 <= smallest:
         return ScalePlan(
