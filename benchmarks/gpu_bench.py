@@ -26,6 +26,9 @@ Usage (torch + diffusers + this repository's ``engine``; ``ltx-core`` for ``--re
     python benchmarks/gpu_bench.py --whole --profile fp8_fast --cap-gib 24
     python benchmarks/gpu_bench.py --pipeline all --variant both --out results.jsonl
 
+``--gpus N --parallel passes|sequence`` times pass parallel or sequence parallel on N GPUs
+beside the one-GPU fast executor (``bench_scaleout.py``; issue 15).
+
 ``--pipeline one-stage|two-stage|hq|fast|all`` (comma-separated for several) times each
 pipeline's stages instead -- seconds and peak VRAM per stage, LTX-2 and/or LTX-2.3
 (``--variant``), with random ID-LoRA / distilled LoRA adapters, passes run by the first
@@ -584,7 +587,28 @@ def main(argv: list[str] | None = None) -> int:
         "--timed-steps", type=int, default=2, help="steps run of a long stage (--pipeline)"
     )
     ap.add_argument("--json", action="store_true", help="--pipeline: also print JSON lines")
+    g = ap.add_argument_group("several GPUs (bench_scaleout.py)")
+    g.add_argument("--gpus", type=int, default=2, help="--parallel: number of GPUs (ranks)")
+    g.add_argument(
+        "--parallel",
+        choices=("passes", "sequence"),
+        default=None,
+        help="time pass parallel or sequence parallel on --gpus GPUs beside one GPU",
+    )
+    g.add_argument("--attention", choices=("ulysses", "ring"), default="ulysses")
+    g.add_argument(
+        "--always-gather",
+        action="store_true",
+        help="pass parallel gathers through the collective even on one GPU (NCCL check)",
+    )
     args = ap.parse_args(argv)
+    if args.parallel:
+        from bench_scaleout import run as run_scaleout
+
+        if args.tiny:
+            args.width, args.height, args.frames = 64, 64, 9
+            args.ref_seconds, args.text_tokens, args.stg_block = 1.0, 16, 1
+        return run_scaleout(args)
     if args.pipeline:
         from bench_pipelines import run as run_pipelines
         from fullsize import build_transformer

@@ -88,6 +88,8 @@ class PassParallelExecutor:
         inner: the executor for this rank's share (default :func:`default_inner_executor`).
         stg_fork: keep P and STG on one rank (see :func:`assign_passes`); default True when the
             inner executor is the fast one.
+        always_gather: gather through the collective even with one rank (a check of the
+            NCCL/gloo path on one GPU); otherwise one rank simply runs the inner executor.
 
     The first call for a new :class:`DenoiseState` broadcasts its tensors from rank 0, so the
     ranks start from the same numbers even if their text encoders or VAEs rounded differently.
@@ -101,13 +103,15 @@ class PassParallelExecutor:
         inner: Callable[..., PassResults] | None = None,
         *,
         stg_fork: bool | None = None,
+        always_gather: bool = False,
     ) -> None:
         self.ctx = ctx
         self.inner = inner if inner is not None else default_inner_executor()
         if stg_fork is None:
             stg_fork = getattr(self.inner, "name", "") == "fast"
         self.stg_fork = stg_fork
-        self._synced = StateSync(ctx)
+        self.always_gather = always_gather
+        self._synced = StateSync(ctx, force=always_gather)
         self.last_share: list[str] = []
 
     def reset(self) -> None:
@@ -126,7 +130,7 @@ class PassParallelExecutor:
         import torch
         import torch.distributed as dist
 
-        if self.ctx.world_size == 1:
+        if self.ctx.world_size == 1 and not self.always_gather:
             return self.inner(transformer, specs, state, sigma, use_cross_timestep)
         self._synced(state)
         shares = assign_passes([s.name for s in specs], self.ctx.world_size, stg_fork=self.stg_fork)
@@ -169,25 +173,26 @@ class StateSync:
     """Calls :func:`sync_state` the first time it sees a state object (a new stage's state is a
     new object; the sampler then changes the same object step after step)."""
 
-    def __init__(self, ctx: DistContext) -> None:
+    def __init__(self, ctx: DistContext, *, force: bool = False) -> None:
         self.ctx = ctx
+        self.force = force
         self._last: weakref.ref[Any] | None = None
 
     def __call__(self, state: DenoiseState) -> None:
         if self._last is not None and self._last() is state:
             return
-        sync_state(state, self.ctx)
+        sync_state(state, self.ctx, force=self.force)
         self._last = weakref.ref(state)
 
 
-def sync_state(state: DenoiseState, ctx: DistContext) -> None:
+def sync_state(state: DenoiseState, ctx: DistContext, *, force: bool = False) -> None:
     """Broadcast every tensor of ``state`` (latents, masks, positions, prompt embeddings) from
     rank 0 into the other ranks' tensors, in place. Same shapes on every rank are assumed (the
     ranks built the state from the same request)."""
     import torch
     import torch.distributed as dist
 
-    if ctx.world_size == 1:
+    if ctx.world_size == 1 and not force:
         return
     tensors: list[torch.Tensor] = []
     for value in vars(state).values():
