@@ -64,6 +64,9 @@ def _rank(rank: int, world: int, init: str, args: argparse.Namespace, kind: str)
         "backend": ctx.backend,
     }
 
+    compile_on = "on" in (getattr(args, "compile", None) or [])
+    info["compile"] = compile_on
+
     def median_after_warmup(times: list[float]) -> float:
         return statistics.median(times[1:] if len(times) > 1 else times)
 
@@ -88,7 +91,7 @@ def _rank(rank: int, world: int, init: str, args: argparse.Namespace, kind: str)
     # 2. the parallel mode on every rank
     if args.parallel == "passes":
         runner: Any = PassParallelExecutor(
-            ctx, make_executor("fast"), always_gather=args.always_gather
+            ctx, make_executor("fast", compile=compile_on), always_gather=args.always_gather
         )
     else:
         from engine.distributed.sequence import SequenceParallel, SequenceParallelExecutor
