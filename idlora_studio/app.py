@@ -92,6 +92,7 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
         timeline.state.project_changed.connect(
             lambda: generate.open_project(timeline.state.project_id)
         )
+
     from idlora_studio.ui.settings_dialog import open_settings
 
     window.tools_menu.addAction(

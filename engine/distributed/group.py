@@ -199,6 +199,7 @@ class GroupGenerator:
         self._cancel: Any = None
         self._info: dict[str, Any] = {}
         self._closed = False
+        self.dead_rank: int | None = None  # the rank whose process died, if one did
 
     # ------------------------------------------------------------------ life cycle
     @classmethod
@@ -293,6 +294,7 @@ class GroupGenerator:
                 pass
             dead = [i for i, p in enumerate(self._procs) if not p.is_alive()]
             if dead:
+                self.dead_rank = dead[0]
                 device = self.spec.devices[dead[0]]
                 self.kill()
                 raise EngineError(
@@ -361,10 +363,11 @@ class GroupGenerator:
             try:
                 kind, rank, payload = self._next(deadline, "generating")
             except EngineError:
-                # some rank failed and the others did not end in time: they were waiting for it
-                # in a collective (the group was shut down by _next)
+                # a rank's process died (that is the news, whatever the others then reported),
+                # or some rank failed and the others did not end in time: they were waiting for
+                # it in a collective (the group was shut down by _next)
                 errors = [(r, e) for r, e in sorted(ended.items()) if e is not None]
-                if errors:
+                if errors and self.dead_rank is None:
                     r, err = errors[0]
                     raise EngineError(
                         f"rank {r} ({self.spec.devices[r]}) failed during the take ({err}); the "

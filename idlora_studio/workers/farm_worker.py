@@ -52,6 +52,7 @@ class _Active:
     job: JobInfo
     step: int = 0
     attempts: int = 0
+    stage: str = ""
 
 
 def _preview_image(preview: Any) -> QImage | None:
@@ -76,6 +77,8 @@ class FarmWorker(QObject):
     finished = Signal(int, int)  # job_id, take_id
     failed = Signal(int, str, str)  # job_id, kind, message
     cancelled = Signal(int)
+    stage = Signal(int, str)  # job_id, stage as it starts on the cluster (engine.api.STAGES)
+    suspended = Signal(int)  # job_id: stopped for a quit, queued again in its place
     model_loaded = Signal(str)
     model_released = Signal()
     idle = Signal()
@@ -111,6 +114,7 @@ class FarmWorker(QObject):
         self._active: dict[int, _Active] = {}
         self._lock = threading.Lock()
         self._cancel_requests: set[int] = set()
+        self._suspend_requests: set[int] = set()
         self._timer: QTimer | None = None
         self._capacity = int(max_in_flight or 1)
 
@@ -123,6 +127,13 @@ class FarmWorker(QObject):
         """Cancel ``job_id`` (thread-safe): a waiting task never starts, a running one stops
         within a step."""
         with self._lock:
+            self._cancel_requests.add(job_id)
+
+    def suspend(self, job_id: int) -> None:
+        """Stop ``job_id`` for a quit (thread-safe): the cluster stops it, and it goes back to
+        the queue in its place for the next start."""
+        with self._lock:
+            self._suspend_requests.add(job_id)
             self._cancel_requests.add(job_id)
 
     # ------------------------------------------------------------------ worker thread
@@ -221,8 +232,12 @@ class FarmWorker(QObject):
                 if entry.get("attempts", 0) != act.attempts:
                     act.attempts = int(entry["attempts"])
                     self.attempt.emit(job_id, act.attempts)
+                stage = str(entry.get("stage") or "")
+                if stage and stage != act.stage:
+                    act.stage = stage
+                    self.stage.emit(job_id, stage)
                 step, total = int(entry.get("step", 0)), int(entry.get("total", 0))
-                if step != act.step and total:
+                if step != act.step and total and step > 0:  # steps done (any stage)
                     act.step = step
                     eta = entry.get("eta")
                     self.progress.emit(job_id, step, total, -1.0 if eta is None else float(eta))
@@ -245,7 +260,13 @@ class FarmWorker(QObject):
 
     def _finish(self, act: _Active, result: FarmResult) -> None:
         job = act.job
-        if result.status == "cancelled":
+        with self._lock:
+            suspended = job.id in self._suspend_requests
+            self._suspend_requests.discard(job.id)
+        if result.status == "cancelled" and suspended:
+            self._jobs.requeue(job.id)
+            self.suspended.emit(job.id)
+        elif result.status == "cancelled":
             self._jobs.cancelled(job.id)
             self.cancelled.emit(job.id)
         elif result.status == "failed":
@@ -299,9 +320,14 @@ class FarmWorker(QObject):
         if self._timer is not None:
             self._timer.stop()
         if self._client is not None:
-            for act in self._active.values():
+            for job_id, act in self._active.items():
                 with contextlib.suppress(Exception):
                     self._client.cancel(act.key, act.ref)
+                with self._lock:
+                    suspended = job_id in self._suspend_requests
+                if suspended:  # quitting: back to the queue for the next start
+                    with contextlib.suppress(Exception):
+                        self._jobs.requeue(job_id)
             with contextlib.suppress(Exception):
                 self._client.close()
         self._client = None

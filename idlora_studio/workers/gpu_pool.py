@@ -75,6 +75,8 @@ class GPUWorkerPool(QObject):
     finished = Signal(int, int)
     failed = Signal(int, str, str)
     cancelled = Signal(int)
+    stage = Signal(int, str)  # job_id, stage as it starts (engine.api.STAGES)
+    suspended = Signal(int)  # job_id: stopped for a quit, queued again in its place
     model_loaded = Signal(str)
     model_released = Signal()
     idle = Signal()
@@ -145,13 +147,14 @@ class GPUWorkerPool(QObject):
                 factory=factory or default_factory,
                 **kwargs,
             )
-            names = ("started", "progress", "preview", "model_loaded", "model_released")
+            names = ("started", "stage", "progress", "preview", "model_loaded", "model_released")
             for name in names:
                 getattr(worker, name).connect(getattr(self, name))
             worker.finished.connect(self._on_finished)
             worker.failed.connect(self._on_failed)
             worker.cancelled.connect(self._on_cancelled)
             worker.skipped.connect(self._on_skipped)
+            worker.suspended.connect(self._on_suspended)
             worker.warmed_up.connect(self.warmed_up)
             self.workers.append(worker)
             self._threads.append(start_worker(worker, f"generation-{device or 'default'}"))
@@ -182,6 +185,13 @@ class GPUWorkerPool(QObject):
                 self._cancel_first.add(job_id)
         if index is not None:
             self.workers[index].cancel(job_id)
+
+    def suspend(self, job_id: int) -> None:
+        """Stop ``job_id`` for a quit, back to the queue in its place (thread-safe)."""
+        with self._lock:
+            index = self._busy.get(job_id)
+        if index is not None:
+            self.workers[index].suspend(job_id)
 
     def device_of(self, job_id: int) -> str | None:
         """The device running ``job_id`` (None: not running here)."""
@@ -237,6 +247,11 @@ class GPUWorkerPool(QObject):
     @Slot(int)
     def _on_cancelled(self, job_id: int) -> None:
         self.cancelled.emit(job_id)
+        self._release(job_id)
+
+    @Slot(int)
+    def _on_suspended(self, job_id: int) -> None:
+        self.suspended.emit(job_id)
         self._release(job_id)
 
     @Slot(int)

@@ -109,9 +109,19 @@ class ProgressBoard:
         entry["eta"], entry["preview"] = None, None
         return int(entry["attempts"])
 
-    def report(self, key: str, step: int, total: int, eta: float | None, preview: Any) -> bool:
+    def report(
+        self,
+        key: str,
+        step: int,
+        total: int,
+        eta: float | None,
+        preview: Any,
+        stage: str = "denoise",
+    ) -> bool:
         entry = self._jobs.setdefault(key, {"attempts": 1, "pids": []})
-        entry.update(step=int(step), total=int(total), eta=eta, preview=preview, t=time.time())
+        entry.update(step=int(step), total=int(total), eta=eta, stage=stage, t=time.time())
+        if preview is not None:
+            entry["preview"] = preview
         return key in self._cancelled
 
     def cancel(self, key: str) -> None:
@@ -241,7 +251,8 @@ def make_take(job: FarmJob, cache: Any, board: Any) -> FarmResult:
         token = CancelToken()
 
         def progress(p: Any) -> None:
-            if ray.get(board.report.remote(job.key, p.step, p.total, p.eta_s, p.preview)):
+            stage = getattr(p, "stage", "denoise")
+            if ray.get(board.report.remote(job.key, p.step, p.total, p.eta_s, p.preview, stage)):
                 token.cancel()
 
         result = generator.generate(request, progress=progress, cancel=token)
