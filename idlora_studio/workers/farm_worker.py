@@ -31,6 +31,8 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 
 from engine.api import EngineError
+from engine.fsutil import is_disk_full, temp_prefix
+from idlora_studio.library.access import TAKE_TEMP_PREFIX
 from idlora_studio.library.jobs_repo import (
     JobInfo,
     JobsRepository,
@@ -277,14 +279,25 @@ class FarmWorker(QObject):
                 take_id = self._store(job, result)
             except Exception as exc:  # noqa: BLE001 - e.g. a full disk: the job can be retried
                 log.warning("farm take of job %s could not be stored", job.id, exc_info=True)
-                self._fail(job.id, "other", f"The take came back but could not be stored: {exc}")
+                if is_disk_full(exc):
+                    self._fail(
+                        job.id,
+                        "disk_full",
+                        "The take came back but could not be saved: disk full. "
+                        "Free some space and retry.",
+                    )
+                else:
+                    self._fail(
+                        job.id, "other", f"The take came back but could not be stored: {exc}"
+                    )
                 return
             self.finished.emit(job.id, take_id)
         self.idle.emit()
 
     def _store(self, job: JobInfo, result: FarmResult) -> int:
         self._temp_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix="farm-take-") as tmp:
+        prefix = temp_prefix(TAKE_TEMP_PREFIX)  # swept at the next start if a kill leaves it
+        with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix=prefix) as tmp:
             folder = Path(tmp)
             files = TakeFiles(folder / VIDEO_NAME, folder / AUDIO_NAME, folder / THUMB_NAME)
             files.video.write_bytes(result.video)

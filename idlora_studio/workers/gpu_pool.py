@@ -133,7 +133,7 @@ class GPUWorkerPool(QObject):
         else:
             layout = [(plan.devices[0] if plan.devices else None, self._factory)]
         self.devices = [d or "default" for d, _f in layout]
-        for i, (device, factory) in enumerate(layout):
+        for device, factory in layout:
             kwargs: dict[str, Any] = {}
             if self._config_dir is not None:
                 kwargs["config_dir"] = self._config_dir
@@ -141,7 +141,9 @@ class GPUWorkerPool(QObject):
                 self._jobs_repo,
                 self._takes_repo,
                 models_dir=self._models_dir,
-                temp_dir=self._temp_dir / f"worker{i}",
+                # one folder for all: take temp names are unique, and the start-up debris
+                # sweep looks for them there (library.access)
+                temp_dir=self._temp_dir,
                 idle_release_s=self.idle_release_s,
                 device=device,
                 factory=factory or default_factory,
