@@ -1,6 +1,6 @@
 """Scale-out benchmark: pass parallel / sequence parallel on N GPUs beside one GPU (not a test).
 
-``python benchmarks/gpu_bench.py --gpus N --parallel passes|sequence [--attention ulysses|ring]``
+``python benchmarks/gpu_bench.py --gpus N --parallel passes,sequence [--attention ulysses|ring]``
 (issue 15: two H200s, full LTX-2 dims, random weights, 512x512x121, 5 s reference). Rank 0
 first runs the one-GPU fast executor (the default single-GPU path) for ``--steps`` steps of the
 real schedule; then all N ranks run the parallel mode from the same state. JSON lines (printed,
@@ -36,12 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def _rank(rank: int, world: int, init: str, args: argparse.Namespace, kind: str) -> None:
     import torch
-    import torch.distributed as dist
     from fullsize import build_transformer
-    from gpu_bench import _rel, make_state, scales_for, shapes_for, sigmas_for, time_denoise
+    from gpu_bench import make_state, scales_for, shapes_for, sigmas_for, time_denoise
 
     from engine.distributed.context import destroy, init_group
-    from engine.distributed.passes import PassParallelExecutor
     from engine.pipeline.executor import make_executor
 
     device = f"cuda:{rank}" if kind == "cuda" else "cpu"
@@ -67,11 +65,9 @@ def _rank(rank: int, world: int, init: str, args: argparse.Namespace, kind: str)
     compile_on = "on" in (getattr(args, "compile", None) or [])
     info["compile"] = compile_on
 
-    def median_after_warmup(times: list[float]) -> float:
-        return statistics.median(times[1:] if len(times) > 1 else times)
-
     # 1. one GPU, the fast executor (rank 0 only; the others wait)
-    one = None
+    one: dict | None = None
+    one_line: dict | None = None
     if rank == 0:
         st, times, peak = time_denoise(model, base, sigmas, scales, make_executor("fast"), device)
         one = {"video": st.video.clone(), "audio": st.audio.clone()}
@@ -88,16 +84,51 @@ def _rank(rank: int, world: int, init: str, args: argparse.Namespace, kind: str)
         _emit(one_line, args.out)
     ctx.barrier()
 
-    # 2. the parallel mode on every rank
-    if args.parallel == "passes":
-        runner: Any = PassParallelExecutor(
-            ctx, make_executor("fast", compile=compile_on), always_gather=args.always_gather
-        )
-    else:
-        from engine.distributed.sequence import SequenceParallel, SequenceParallelExecutor
+    # 2. each parallel mode on every rank, from the same state (sequence last: diffusers'
+    # context-parallel hooks stay on the model once applied)
+    for mode in args.parallel:
+        _parallel_run(mode, model, base, sigmas, scales, ctx, args, compile_on, one, one_line, info)
+    destroy()
 
-        runner = SequenceParallelExecutor(SequenceParallel(model, ctx, args.attention))
+
+def median_after_warmup(times: list[float]) -> float:
+    """The median step time after the first (warm-up) step."""
+    return statistics.median(times[1:] if len(times) > 1 else times)
+
+
+def _parallel_run(
+    mode: str,
+    model: Any,
+    base: Any,
+    sigmas: list[float],
+    scales: Any,
+    ctx: Any,
+    args: argparse.Namespace,
+    compile_on: bool,
+    one: dict | None,
+    one_line: dict | None,
+    info: dict[str, Any],
+) -> None:
+    """Time one parallel mode on every rank; rank 0 writes its line (with the difference of
+    the final latents to the one-GPU run)."""
+    import torch
+    import torch.distributed as dist
+    from gpu_bench import _rel, time_denoise
+
+    from engine.distributed.passes import PassParallelExecutor
+    from engine.pipeline.executor import make_executor
+
+    rank, world = ctx.rank, ctx.world_size
+    device = ctx.device
     try:
+        if mode == "passes":
+            runner: Any = PassParallelExecutor(
+                ctx, make_executor("fast", compile=compile_on), always_gather=args.always_gather
+            )
+        else:
+            from engine.distributed.sequence import SequenceParallel, SequenceParallelExecutor
+
+            runner = SequenceParallelExecutor(SequenceParallel(model, ctx, args.attention))
         st, times, peak = time_denoise(model, base, sigmas, scales, runner, device)
         error = None
     except Exception as exc:  # noqa: BLE001 - reported as a line
@@ -107,10 +138,10 @@ def _rank(rank: int, world: int, init: str, args: argparse.Namespace, kind: str)
     if rank == 0:
         line: dict[str, Any] = {
             "run": "scaleout",
-            "parallel": args.parallel,
+            "parallel": mode,
             "gpus": world,
-            **({"attention": args.attention} if args.parallel == "sequence" else {}),
-            "inner_executor": "fast" if args.parallel == "passes" else "forward",
+            **({"attention": args.attention} if mode == "sequence" else {}),
+            "inner_executor": "fast" if mode == "passes" else "forward",
             **info,
         }
         if error is not None:
@@ -132,7 +163,7 @@ def _rank(rank: int, world: int, init: str, args: argparse.Namespace, kind: str)
                 finite=bool(torch.isfinite(st.video).all() and torch.isfinite(st.audio).all()),
             )
         _emit(line, args.out)
-    destroy()
+    ctx.barrier()
 
 
 def _emit(line: dict, out: Path | None) -> None:

@@ -26,8 +26,9 @@ Usage (torch + diffusers + this repository's ``engine``; ``ltx-core`` for ``--re
     python benchmarks/gpu_bench.py --whole --profile fp8_fast --cap-gib 24
     python benchmarks/gpu_bench.py --pipeline all --variant both --out results.jsonl
 
-``--gpus N --parallel passes|sequence`` times pass parallel or sequence parallel on N GPUs
-beside the one-GPU fast executor (``bench_scaleout.py``; issue 15).
+``--gpus N --parallel passes|sequence|passes,sequence`` times pass parallel and/or sequence
+parallel on N GPUs beside the one-GPU fast executor, the model built once per rank
+(``bench_scaleout.py``; issue 15; ``benchmarks/gpu_x2.sh`` is the whole two-GPU run).
 
 ``--pipeline one-stage|two-stage|hq|fast|all`` (comma-separated for several) times each
 pipeline's stages instead -- seconds and peak VRAM per stage, LTX-2 and/or LTX-2.3
@@ -87,9 +88,11 @@ def emit(line: dict, out: Path | None) -> None:
 def _rel(a: Any, b: Any) -> tuple[float, float]:
     a, b = a.float(), b.float()
     d = (a - b).abs()
+    # three significant digits (a fixed number of decimals would print a tiny fp32 difference
+    # as 0.0, which reads as bit-exact)
     return (
-        round((d.max() / b.abs().max().clamp_min(1e-12)).item(), 6),
-        round((d.norm() / b.norm().clamp_min(1e-12)).item(), 6),
+        float(f"{(d.max() / b.abs().max().clamp_min(1e-12)).item():.3g}"),
+        float(f"{(d.norm() / b.norm().clamp_min(1e-12)).item():.3g}"),
     )
 
 
@@ -531,6 +534,18 @@ def sdpa_probe(device: str, out: Path | None) -> dict:
 # ----------------------------------------------------------------------------- main
 
 
+def _parallel_modes(text: str) -> list[str]:
+    """``passes``, ``sequence`` or both comma-separated; sequence runs last (diffusers'
+    context-parallel hooks stay on the model once applied)."""
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in modes if m not in ("passes", "sequence")]
+    if not modes or bad or len(set(modes)) != len(modes):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give passes, sequence or passes,sequence (each once)"
+        )
+    return sorted(modes, key=lambda m: m == "sequence")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=4, help="steps per configuration (1st: warm-up)")
@@ -591,9 +606,10 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--gpus", type=int, default=2, help="--parallel: number of GPUs (ranks)")
     g.add_argument(
         "--parallel",
-        choices=("passes", "sequence"),
+        type=_parallel_modes,
         default=None,
-        help="time pass parallel or sequence parallel on --gpus GPUs beside one GPU",
+        help="passes|sequence|passes,sequence: time pass parallel and/or sequence parallel on "
+        "--gpus GPUs beside one GPU (several: one model build, sequence last)",
     )
     g.add_argument("--attention", choices=("ulysses", "ring"), default="ulysses")
     g.add_argument(
