@@ -40,6 +40,7 @@ from idlora_studio.library.jobs_repo import (
     TakesRepository,
 )
 from idlora_studio.workers.farm.jobs import FarmResult, farm_job, relocate_recipe
+from idlora_studio.workers.generation_worker import _preview_image  # one conversion for both
 from idlora_studio.workers.take_files import AUDIO_NAME, THUMB_NAME, VIDEO_NAME
 
 log = logging.getLogger(__name__)
@@ -55,18 +56,6 @@ class _Active:
     step: int = 0
     attempts: int = 0
     stage: str = ""
-
-
-def _preview_image(preview: Any) -> QImage | None:
-    import numpy as np
-
-    if preview is None:
-        return None
-    arr = np.ascontiguousarray(preview, dtype=np.uint8)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        return None
-    h, w, _ = arr.shape
-    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 class FarmWorker(QObject):
