@@ -694,7 +694,8 @@ def _localized(take: dict[str, Any], shas: dict[str, str], library: Library) -> 
     * the LoRA path is dropped (a path on another machine; a registry model set brings its
       own LoRA from this machine's downloads when the take is run again);
     * a model set that is not a known set id (a folder, a file, a hub repo named by the
-      other machine) is marked unavailable (empty) and kept in the recipe for the record;
+      other machine), or one the take ran with a LoRA file of its own (which this machine
+      does not have), is marked unavailable (empty) and kept in the recipe for the record;
     * an unknown memory profile becomes ``auto``;
     * the request's image and voice become this library's copies of the take's reference
       image and clip (from the bundle), or nothing.
@@ -713,7 +714,7 @@ def _localized(take: dict[str, Any], shas: dict[str, str], library: Library) -> 
     recipe["imported_from"] = origin
     data["recipe"] = recipe
     data["lora_path"] = None
-    if data.get("model_set") not in _installed_model_sets():
+    if origin["lora_path"] or data.get("model_set") not in _installed_model_sets():
         data["model_set"] = ""
     if data.get("memory_profile") not in ("auto", *PROFILES):
         data["memory_profile"] = "auto"

@@ -101,11 +101,15 @@ def _check_manifest(m: Any) -> None:
         if sha is not None:
             _require(isinstance(sha, str) and sha in media, f"{what} refers to an unlisted file")
 
+    _check_names(m)
     keys = {"identity": set(), "image": set(), "clip": set(), "take": set()}
-    for ident in m["identities"]:
+    for i, ident in enumerate(m["identities"]):
         _require(isinstance(ident, dict), "an identity is not an object")
         _require(isinstance(ident.get("key"), str), "an identity has no key")
         _require(isinstance(ident.get("name"), str), "an identity has no name")
+        for n, clip in enumerate(ident.get("clips") or ()):
+            if isinstance(clip, dict):
+                _check_clip_spans(clip, f"identities[{i}].clips[{n}]")
         keys["identity"].add(ident["key"])
         consent = ident.get("consent")
         if consent is not None:
@@ -142,6 +146,44 @@ def _check_manifest(m: Any) -> None:
         _require(
             0 <= c["in_frame"] < c["out_frame"] and c["position_frames"] >= 0,
             "a timeline clip has an invalid range",
+        )
+
+
+def _check_names(m: dict[str, Any]) -> None:
+    """The identity and project names as the library would take them when typed here."""
+    from .projects_repo import normalize_project_name
+    from .repository import InvalidInputError, normalize_name
+
+    named = [
+        (f"identities[{i}].name", d.get("name"), normalize_name)
+        for i, d in enumerate(m["identities"])
+        if isinstance(d, dict)
+    ]
+    named.append(("project.name", m["project"].get("name"), normalize_project_name))
+    for place, name, normalize in named:
+        try:
+            normalize(name)
+        except InvalidInputError as exc:
+            _require(False, f"{place}: {exc}")
+
+
+def _check_clip_spans(clip: dict[str, Any], place: str) -> None:
+    """A voice clip's windows must lie inside it: the reference window generation encodes
+    (``best_*``) and the suggested one. Their length is not checked: a clip imported before
+    the 2 s minimum still travels with its project (generation says why it cannot use it)."""
+    from engine.generate import VOICE_WINDOW_SLACK_S  # generation's own rounding slack
+
+    duration = clip.get("duration_s")
+    spans = [("best", "reference window")]
+    if clip.get("suggested_start_s") is not None or clip.get("suggested_end_s") is not None:
+        spans.append(("suggested", "suggested window"))
+    for key, what in spans:
+        start, end = clip.get(f"{key}_start_s"), clip.get(f"{key}_end_s")
+        if not all(isinstance(v, int | float) for v in (start, end, duration)):
+            continue  # the schema names a missing or mistyped value
+        _require(
+            0 <= start < end <= duration + VOICE_WINDOW_SLACK_S,
+            f"{place}: the {what} {start:g}-{end:g} s is not inside the {duration:g} s clip",
         )
 
 

@@ -702,7 +702,11 @@ class TakesRepository(SessionScopes):
         """What :meth:`rerun` enqueues: the same request on the same model set and LoRA."""
         t = self.get_take(take_id)
         if not t.model_set:
-            origin = (t.recipe.get("imported_from") or {}).get("model_set") or "unknown"
+            imported = t.recipe.get("imported_from") or {}
+            origin = imported.get("model_set") or "unknown"
+            if imported.get("lora_path"):
+                lora = str(imported["lora_path"]).replace("\\", "/").rsplit("/", 1)[-1]
+                origin += f" with the LoRA {lora}"
             raise TakeNotRunnableError(
                 f"This take came from another Studio with a model set that is not installed "
                 f"here ({origin}); queue it from the Generate page with one of yours."

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import zipfile
 from collections.abc import Callable
@@ -206,13 +207,13 @@ def test_nothing_that_runs_comes_from_the_other_machine(
 ) -> None:
     def change(m: dict) -> None:
         for take in m["takes"]:
-            take["lora_path"] = "/root/.ssh/id_rsa"
             take["memory_profile"] = "bogus"
             take["recipe"]["request"]["voice"] = "/root/.ssh/id_rsa"
             take["recipe"]["request"]["image"] = "/etc/shadow"
-        m["takes"][0]["model_set"] = "/home/other/models/ltx2"
-        m["takes"][1]["model_set"] = "someone/evil-repo"
-        m["takes"][2]["model_set"] = "tiny"
+        m["takes"][0].update(model_set="/home/other/models/ltx2", lora_path=None)
+        m["takes"][1].update(model_set="someone/evil-repo", lora_path="/root/.ssh/id_rsa")
+        # a known set, but run with a LoRA file of the other machine's own
+        m["takes"][2].update(model_set="tiny", lora_path="C:\\Users\\x\\mine.safetensors")
 
     edited = _edited(bundle, tmp_path, change)
     with Library.open(paths) as lib:
@@ -221,24 +222,67 @@ def test_nothing_that_runs_comes_from_the_other_machine(
         jobs = JobsRepository.from_library(lib)
         by_label = {t.label: t for t in takes.list_takes()}
         for t in by_label.values():
-            assert t.lora_path is None and t.memory_profile == "auto"
+            assert t.lora_path is None and t.memory_profile == "auto" and t.model_set == ""
             req = t.request
             for p in (req.image, req.voice):  # this library's copies, or nothing
                 assert p is None or Path(p).is_relative_to(paths.media_dir)
             assert "/root/.ssh/id_rsa" not in json.dumps(t.recipe["request"])
-            assert t.recipe["imported_from"]["lora_path"] == "/root/.ssh/id_rsa"
+        assert by_label["take 2"].recipe["imported_from"]["lora_path"] == "/root/.ssh/id_rsa"
         ann_take = by_label["take 1"]
         assert ann_take.request.image == lib.get_identity(ann_take.identity_id).images[0].path
-        assert by_label["take 1"].model_set == "" and by_label["take 2"].model_set == ""
-        with pytest.raises(TakeNotRunnableError, match="/home/other/models/ltx2"):
-            takes.rerun(by_label["take 1"].id, jobs)
-        with pytest.raises(TakeNotRunnableError, match="someone/evil-repo"):
-            takes.rerun(by_label["take 2"].id, jobs)
+        for label, origin in (
+            ("take 1", "(/home/other/models/ltx2)"),
+            ("take 2", "(someone/evil-repo with the LoRA id_rsa)"),
+            ("take 3", "(tiny with the LoRA mine.safetensors)"),
+        ):
+            with pytest.raises(TakeNotRunnableError, match=re.escape(origin)):
+                takes.rerun(by_label[label].id, jobs)
         assert jobs.list_jobs() == []
-        # a take on a known model set is matched to this machine's own installation
-        job_id = takes.rerun(by_label["take 3"].id, jobs)
-        job = jobs.get(job_id)
+
+    # a take on a known model set, without a LoRA of its own, is matched to this machine's
+    # own installation of that set
+    plain = _edited(bundle, tmp_path, lambda m: m["takes"][2].update(model_set="tiny"))
+    with Library.open(paths) as lib:
+        project_id = B.import_bundle(plain, lib)
+        takes = TakesRepository.from_library(lib)
+        jobs = JobsRepository.from_library(lib)
+        imported = [t for t in takes.list_takes() if t.label == "take 3" and t.model_set]
+        assert len(imported) == 1, project_id
+        job = jobs.get(takes.rerun(imported[0].id, jobs))
         assert job.model_set == "tiny" and job.lora_path is None
+
+
+def test_clip_windows_outside_their_clip_are_refused(
+    bundle: Path, paths: Paths, tmp_path: Path, capsys: Any
+) -> None:
+    """The reference window generation would encode must lie inside the clip (a window at
+    8 h into a 0.5 s clip imported fine before and failed only when generating)."""
+    far = _edited(
+        bundle,
+        tmp_path,
+        lambda m: m["identities"][1]["clips"][0].update(best_start_s=30000.0, best_end_s=30005.0),
+    )
+    _refused(
+        far,
+        paths,
+        capsys,
+        "identities[1].clips[0]: the reference window 30000-30005 s is not inside the 0.5 s clip",
+    )
+    backwards = _edited(
+        bundle,
+        tmp_path,
+        lambda m: m["identities"][0]["clips"][0].update(suggested_start_s=0.4, suggested_end_s=0.1),
+    )
+    _refused(backwards, paths, capsys, "identities[0].clips[0]: the suggested window 0.4-0.1 s")
+
+
+def test_names_the_library_refuses_are_refused_by_their_place(
+    bundle: Path, paths: Paths, tmp_path: Path, capsys: Any
+) -> None:
+    ctrl = _edited(bundle, tmp_path, lambda m: m["identities"][0].update(name="Ann\x00Lee"))
+    _refused(ctrl, paths, capsys, "identities[0].name: the name contains control characters")
+    blank = _edited(bundle, tmp_path, lambda m: m["project"].update(name=" \t "))
+    _refused(blank, paths, capsys, "project.name: the project name must not be empty")
 
 
 def test_a_value_the_database_refuses_names_no_sql(
