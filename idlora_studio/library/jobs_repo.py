@@ -706,10 +706,12 @@ class TakesRepository(SessionScopes):
             origin = imported.get("model_set") or "unknown"
             if imported.get("lora_path"):
                 lora = str(imported["lora_path"]).replace("\\", "/").rsplit("/", 1)[-1]
-                origin += f" with the LoRA {lora}"
+                what = f"its own LoRA file, which this machine does not have ({origin} with {lora})"
+            else:
+                what = f"a model set that is not installed here ({origin})"
             raise TakeNotRunnableError(
-                f"This take came from another Studio with a model set that is not installed "
-                f"here ({origin}); queue it from the Generate page with one of yours."
+                f"This take came from another Studio and ran with {what}; "
+                "queue it from the Generate page with one of yours."
             )
         model = t.recipe.get("model") or {}
         spec = JobSpec(

@@ -231,9 +231,15 @@ def test_nothing_that_runs_comes_from_the_other_machine(
         ann_take = by_label["take 1"]
         assert ann_take.request.image == lib.get_identity(ann_take.identity_id).images[0].path
         for label, origin in (
-            ("take 1", "(/home/other/models/ltx2)"),
-            ("take 2", "(someone/evil-repo with the LoRA id_rsa)"),
-            ("take 3", "(tiny with the LoRA mine.safetensors)"),
+            ("take 1", "a model set that is not installed here (/home/other/models/ltx2)"),
+            (
+                "take 2",
+                "its own LoRA file, which this machine does not have (someone/evil-repo with id_rsa)",
+            ),
+            (
+                "take 3",
+                "its own LoRA file, which this machine does not have (tiny with mine.safetensors)",
+            ),
         ):
             with pytest.raises(TakeNotRunnableError, match=re.escape(origin)):
                 takes.rerun(by_label[label].id, jobs)
