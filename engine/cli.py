@@ -446,7 +446,9 @@ def parse_jobs_file(
 
 def _shown(value: object) -> str:
     """Text safe to print: bytes that are not UTF-8 (kept by Python as surrogates) as escapes."""
-    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    from engine.text import printable
+
+    return printable(value)
 
 
 FULL_CLIP = (0.0, math.inf)  # "--voice-window full": the whole clip
@@ -739,7 +741,7 @@ def run_job(
     for note in result.effective.get("notes") or ():
         print(f"  {note}", flush=True)
     for warning in result.warnings:
-        print(f"warning: {job.name}: {warning}", file=sys.stderr)
+        print(_shown(f"warning: {job.name}: {warning}"), file=sys.stderr)
     return result
 
 
@@ -758,7 +760,7 @@ def _report(label: str, exc: BaseException, debug: bool) -> None:
     sentence = _error_sentence(exc).rstrip()
     if sentence and sentence[-1] not in ".!?)":
         sentence += "."
-    print(f"error: {label}{sentence}", file=sys.stderr)
+    print(_shown(f"error: {label}{sentence}"), file=sys.stderr)
 
 
 def _lora_info(generator: Any, args: argparse.Namespace) -> dict[str, Any] | None:
@@ -1034,7 +1036,7 @@ def run_generate(args: argparse.Namespace) -> int:
                 raise UsageError("--out-dir is for --jobs; use --out for one take")
             entries = [single_job(args)]
     except UsageError as exc:
-        print(f"idlora-studio generate: error: {exc}", file=sys.stderr)
+        print(_shown(f"idlora-studio generate: error: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except EngineError as exc:
         _report("", exc, args.debug)
@@ -1058,7 +1060,7 @@ def run_generate(args: argparse.Namespace) -> int:
         else:
             index, name, problem = entry
             rows[name] = {"job": name, "status": "failed"}
-            print(f"error: {name}: job {index}: {problem}.", file=sys.stderr)
+            print(_shown(f"error: {name}: job {index}: {problem}."), file=sys.stderr)
             failures.append(name)
     if not jobs:
         if batch and not entries:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.api import GenerationRequest, InvalidRequestError
+from engine.text import around_surrogate, has_surrogates
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,15 @@ def check_request(request: GenerationRequest, labels: dict[str, str] | None = No
         if value is None:
             continue
         limit.check(value, labels.get(name, name.replace("_", " ")))
+    for label, text in (
+        ("prompt", request.full_prompt),
+        ("negative prompt", request.negative_prompt or ""),
+    ):
+        if has_surrogates(text):
+            raise InvalidRequestError(
+                f"the {label} '{around_surrogate(text)}' holds bytes that are not "
+                "UTF-8 text; type it again as text"
+            )
     for name in ("prompt", "negative_prompt"):
         text = getattr(request, name) or ""
         if len(text) > PROMPT_MAX_CHARS:
@@ -279,7 +289,8 @@ def _no_constant(name: str) -> Any:
 
 
 def loads_bounded(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """``json.loads`` that refuses nesting deeper than ``max_depth`` and NaN/Infinity.
+    """``json.loads`` that refuses nesting deeper than ``max_depth``, NaN/Infinity, and text
+    that is not Unicode (a ``\\ud800`` escape without its pair, which no encoder accepts).
 
     Raises :class:`JSONRefused` for those, ``json.JSONDecodeError`` / ``UnicodeDecodeError``
     for text that is not JSON. A file nested 200,000 deep costs the parser's own recursion
@@ -297,6 +308,13 @@ def loads_bounded(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
                 raise JSONRefused(f"it nests deeper than {max_depth} levels")
             children = node.values() if isinstance(node, dict) else node
             stack.extend((child, depth + 1) for child in children)
+            if isinstance(node, dict):
+                stack.extend((key, depth) for key in node)
+        elif isinstance(node, str) and has_surrogates(node):
+            raise JSONRefused(
+                f"it holds the text '{around_surrogate(node)}' with an unpaired surrogate escape, "
+                "which is not Unicode text"
+            )
     return data
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from engine.api import GenerationRequest, GenerationResult, MediaError
 from engine.fsutil import atomic_write_text, sha256_file
+from engine.text import dumps_json
 
 SCHEMA = "idlora-studio/recipe"
 SCHEMA_VERSION = 1
@@ -191,7 +192,7 @@ def recipe_path_for(output: Path | str) -> Path:
 def write_recipe(path: Path | str, recipe: dict[str, Any]) -> Path:
     """Write ``recipe`` as indented UTF-8 JSON, atomically; returns the path."""
     path = Path(path)
-    text = json.dumps(_json_safe(recipe), indent=2, ensure_ascii=False, allow_nan=False)
+    text = dumps_json(_json_safe(recipe), indent=2, allow_nan=False)
     atomic_write_text(path, text + "\n")
     return path
 

@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from engine.text import printable_streams
+
+    printable_streams(sys.stdout, sys.stderr)  # file names that are not UTF-8 print escaped
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -45,6 +44,7 @@ from engine.fsutil import (
     temp_prefix,
 )
 from engine.limits import RENDER
+from engine.text import dumps_json
 
 log = logging.getLogger(__name__)
 
@@ -229,8 +229,7 @@ def export_timeline(
             side = build_sidecar(spec, fmt, out_path, settings, infos, file_sha, size, cc)
             with atomic_path(sidecar_path) as side_tmp:
                 side_tmp.write_text(
-                    json.dumps(side, indent=2, ensure_ascii=False, default=str) + "\n",
-                    encoding="utf-8",
+                    dumps_json(side, indent=2, default=str) + "\n", encoding="utf-8"
                 )
     except (DiskFullError, Cancelled):
         raise

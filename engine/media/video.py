@@ -25,6 +25,7 @@ import numpy as np
 
 from engine.api import DiskFullError, InvalidRequestError, MediaError
 from engine.fsutil import FailOnceWriter, atomic_path, disk_full, is_disk_full
+from engine.text import storable
 
 #: Sample rate of the AAC track (the usual rate for video; 24 kHz input is upsampled so the
 #: trailing AAC padding stays under one 0.04 s audio latent).
@@ -264,7 +265,7 @@ def _write(
         audio = _check_audio(audio, sample_rate)
         num_samples = round(frames.shape[0] * AAC_SAMPLE_RATE / float(rate))
         audio = fit_audio(_resample(audio, sample_rate, AAC_SAMPLE_RATE), num_samples)
-    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    meta = {storable(str(k)): storable(str(v)) for k, v in (metadata or {}).items()}
     try:
         with atomic_path(path, suffix=fmt.suffix) as tmp:
             _encode(tmp, frames, rate, audio, fmt, meta)

@@ -56,7 +56,7 @@ def _find_project(lib: Any, name_or_id: str) -> Any:
 
     found = ProjectsRepository.from_library(lib).find(text_of(name_or_id))
     if found is None:
-        raise LookupError(f"There is no project named or numbered {shown(name_or_id)!r}.")
+        raise LookupError(f"There is no project named or numbered '{shown(name_or_id)}'.")
     return found
 
 

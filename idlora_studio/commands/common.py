@@ -10,7 +10,9 @@ from typing import Any
 def shown(value: object) -> str:
     """``value`` as printable text: bytes that were not UTF-8 (kept by Python as lone
     surrogates in file names and arguments) appear as ``\\xff`` escapes."""
-    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    from engine.text import printable
+
+    return printable(value)
 
 
 def fail(message: str) -> int:

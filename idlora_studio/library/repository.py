@@ -264,7 +264,9 @@ def check_clip_window(start_s: float, end_s: float, duration_s: float) -> tuple[
 def text_of(value: str) -> str:
     """``value`` as storable text: bytes that were not UTF-8 (which Python keeps in file names
     as lone surrogates, and SQLite cannot store) become U+FFFD."""
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    from engine.text import storable
+
+    return storable(value)
 
 
 def normalize_name(name: str) -> tuple[str, str]:
@@ -272,7 +274,9 @@ def normalize_name(name: str) -> tuple[str, str]:
     if not isinstance(name, str):
         raise InvalidInputError("the name must be text")
     if text_of(name) != name:
-        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        from engine.text import printable
+
+        shown = printable(name)
         raise InvalidInputError(
             f"the name '{shown}' holds bytes that are not UTF-8 text; type it again as text"
         )

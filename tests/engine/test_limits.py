@@ -168,6 +168,11 @@ def test_seed_plus_index_past_the_bound_is_refused_per_job(
     [
         ("[" * 100_000 + "]" * 100_000, "nests deeper than 64 levels"),
         ('[{"prompt": NaN}]', "holds NaN"),
+        (
+            '[{"output_name": "\\ud800.mp4"}]',
+            "holds the text '\\ud800.mp4' with an unpaired surrogate escape",
+        ),
+        ('[{"prompt": "hi", "\\udcff": 1}]', "holds the text '\\xff'"),
     ],
 )
 def test_hostile_jobs_json_is_refused(
@@ -308,3 +313,24 @@ def test_generate_refuses_a_nan_voice(tiny_model_dir: Path, tmp_path: Path, caps
     err = capsys.readouterr().err
     assert "error: nan.wav:" in err and "3 of its samples are not numbers (NaN or infinity)" in err
     assert "Traceback" not in err and not (tmp_path / "o.mp4").exists()
+
+
+def test_prompt_bytes_that_are_not_utf8_are_refused(
+    fake: type[FakeGenerator],  # noqa: F811
+    media: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+    capsys: Any,
+) -> None:
+    """A prompt typed in a terminal whose encoding is not UTF-8 reaches Python with its bytes
+    kept as surrogates; the tokenizer failed on them with an "unexpected TypeError"."""
+    import os
+
+    argv = _single(media, tmp_path / "o.mp4", "--frames", "9", "--no-progress")
+    argv[argv.index("--speech") + 1] = os.fsdecode(b"Hello \xff there.")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "the prompt '" in err and "Hello \\xff there." in err
+    assert "holds bytes that are not UTF-8 text" in err and "Traceback" not in err
+    assert not fake.instances and not (tmp_path / "o.mp4").exists()
+    with pytest.raises(InvalidRequestError, match="negative prompt"):
+        check_request(GenerationRequest(prompt="x", negative_prompt="bad \ud800"))

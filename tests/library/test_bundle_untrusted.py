@@ -289,6 +289,8 @@ def test_names_the_library_refuses_are_refused_by_their_place(
     _refused(ctrl, paths, capsys, "identities[0].name: the name contains control characters")
     blank = _edited(bundle, tmp_path, lambda m: m["project"].update(name=" \t "))
     _refused(blank, paths, capsys, "project.name: the project name must not be empty")
+    lone = _edited(bundle, tmp_path, lambda m: m["identities"][0].update(name="Ann \ud800"))
+    _refused(lone, paths, capsys, "'Ann \\ud800' with an unpaired surrogate escape")
 
 
 def test_a_value_the_database_refuses_names_no_sql(

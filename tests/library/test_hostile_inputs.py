@@ -4,6 +4,7 @@ readably) with one sentence naming the file or value; nothing changes."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -85,3 +86,50 @@ def test_nan_and_infinite_audio_is_refused(paths: Paths, tmp_path: Path, capsys:
         with Library.open(paths) as lib, pytest.raises(ImportRejected, match=name):
             lib.create_identity_with_media("Ann", clips=[wav])
     assert state(paths) == before
+
+
+def test_text_helpers_escape_and_replace_lone_surrogates() -> None:
+    from engine.text import dumps_json, printable, storable
+
+    odd = os.fsdecode(b"a\xffb") + "\ud800"
+    assert printable(odd) == r"a\xffb\ud800"
+    assert storable(odd) == "a\ufffdb\ufffd"
+    text = dumps_json({"name": odd, "é": 1})
+    assert text.encode("utf-8") and "é" in text  # valid UTF-8, not ASCII-escaped
+    assert json.loads(text)["name"] == odd  # reads back as the same name
+
+
+def test_outputs_named_in_bytes_that_are_not_utf8_are_written_and_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """``generate --out`` and ``render --out`` with a non-UTF-8 file name: the file and its
+    recipe are written under that name and the summary prints it escaped. capsys' streams
+    are strict UTF-8, like a terminal's under a UTF-8 locale (the sidecar write and the
+    summary line both raised UnicodeEncodeError)."""
+    from engine import cli as gen_cli
+    from tests.engine.test_cli_generate import FakeGenerator
+    from tests.library.test_bundle import make_project
+
+    monkeypatch.setattr(gen_cli, "_generator_factory", FakeGenerator.load)
+    image, voice = face_image(tmp_path / "f.jpg"), speech_wav(tmp_path / "v.wav")
+    out = _bytes_name(tmp_path, b"o\xff.mp4")
+    argv = ["generate", "--model", "tiny", "--image", str(image), "--voice", str(voice)]
+    argv += ["--prompt", "[VISUAL]: x", "--frames", "9", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "o\\xff.mp4:" in captured.out
+    assert out.is_file() and out.with_suffix(".json").is_file()
+
+    paths = Paths.from_env().ensure()
+    with Library.open(paths) as lib:
+        make_project(lib, tmp_path / "m", name="Promo")
+    render_out = _bytes_name(tmp_path, b"r\xff.mp4")
+    assert main(["render", "Promo", "--out", str(render_out), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "r\\xff.mp4" in captured.out
+    sidecar = Path(str(render_out) + ".json")
+    assert json.loads(sidecar.read_text(encoding="utf-8"))["output"]["file"] == render_out.name
+    assert main(["render", os.fsdecode(b"P\xff"), "--out", str(tmp_path / "x.mp4")]) == 1
+    assert _one_error(capsys.readouterr().err) == (
+        r"error: There is no project named or numbered 'P\xff'."
+    )
