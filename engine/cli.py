@@ -512,14 +512,22 @@ def with_voice_window(job: Job) -> Job:
 
 
 def check_inputs(request: GenerationRequest) -> None:
-    """Read the headers of the image and voice so bad files fail before the models load."""
+    """Read the headers of the image and voice, work out the length and the size and estimate
+    the memory, so bad files and what cannot fit fail before the models load (minutes)."""
+    from engine.generate import resolve_frames, resolve_size
+    from engine.limits import check_memory
     from engine.media.audio import probe_audio
     from engine.media.image import probe_image
+    from engine.pipeline.presets import get_preset
 
-    if request.image is not None:
-        probe_image(request.image)
+    frames, _notes = resolve_frames(request)
+    image = probe_image(request.image) if request.image is not None else None
     if request.voice is not None:
         probe_audio(request.voice)
+    if image is not None:
+        width, height, _notes = resolve_size(request, (image.width, image.height))
+        upscale = get_preset(request.pipeline).upscale
+        check_memory(width * upscale, height * upscale, frames)
 
 
 # ----------------------------------------------------------------------------- running

@@ -37,7 +37,7 @@ from engine.api import (
     ProgressInfo,
     Stopwatch,
 )
-from engine.limits import check_memory, check_request
+from engine.limits import GENERATION, check_memory, check_request
 
 SIZE_MULTIPLE = 32
 MAX_AREA = 576 * 1024
@@ -132,6 +132,13 @@ def resolve_frames(request: GenerationRequest) -> tuple[int, list[str]]:
         snapped = 8 * k + 1
         notes.append(f"{n} frames snapped to {snapped} (8k+1)")
         n = snapped
+    most = int(GENERATION["num_frames"].high)
+    if n > most and request.num_frames is None and request.duration_s is not None:
+        # each bound alone holds (20 s, 60 fps); together they ask for more than one pass makes
+        raise InvalidRequestError(
+            f"{request.duration_s:g} s at {request.fps:g} fps is {n} frames; at most {most} are "
+            f"made at once: {GENERATION['num_frames'].reason}"
+        )
     return n, notes
 
 

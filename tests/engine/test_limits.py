@@ -334,3 +334,29 @@ def test_prompt_bytes_that_are_not_utf8_are_refused(
     assert not fake.instances and not (tmp_path / "o.mp4").exists()
     with pytest.raises(InvalidRequestError, match="negative prompt"):
         check_request(GenerationRequest(prompt="x", negative_prompt="bad \ud800"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        # each value is inside its bound; together they ask for more than one pass makes
+        (["--duration", "20", "--fps", "60"], "20 s at 60 fps is 1201 frames; at most 481"),
+        # inside every bound, but the decoded result cannot fit in this machine's memory
+        (["--width", "2048", "--height", "2048", "--frames", "481"], "GB of memory"),
+    ],
+)
+def test_what_cannot_be_made_is_refused_before_the_model_loads(
+    fake: type[FakeGenerator],  # noqa: F811
+    media: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    extra: list[str],
+    message: str,
+) -> None:
+    monkeypatch.setattr("engine.limits.available_host_bytes", lambda: 8 << 30)
+    assert main(_single(media, tmp_path / "o.mp4", *extra, "--no-progress")) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not fake.instances  # refused before loading (minutes for a real model)
+    assert not (tmp_path / "o.mp4").exists()
