@@ -450,8 +450,9 @@ class Library(SessionScopes):
                 with self._read() as s:
                     keep = self._referenced(s, cand)
                 self.store.collect(keep, candidates=cand)
-        except Exception:  # collection is housekeeping; a later full pass retries
-            log.exception("collecting unreferenced media failed")
+        except Exception as exc:  # collection is housekeeping; a later full pass retries
+            # One line, not a traceback: in a command this reaches the user's terminal.
+            log.warning("unreferenced media are removed at the next start (now: %s)", exc)
 
     # ------------------------------------------------------------------ reading
     def list_identities(self, search: str = "", tags: Iterable[str] = ()) -> list[IdentitySummary]:

@@ -146,3 +146,35 @@ def test_queue_refuses_non_finite_and_out_of_bounds_values(
     queue.enqueue(base, JobSpec(model_set="tiny", memory_profile="bogus"))
     qtbot.waitUntil(lambda: "unknown memory profile 'bogus'" in errors[-1], timeout=10_000)
     assert jobs.list_jobs() == []
+
+
+def test_generate_tooltips_name_every_bound_and_its_reason(qtbot) -> None:  # noqa: ANN001
+    """Each bounded field of the Generate page says its range and why, as ``--help`` does --
+    also after a preset change rewrites a tooltip -- and its range is that bound."""
+    from engine.limits import GENERATION
+    from engine.pipeline.presets import PIPELINES
+    from idlora_studio.ui.generate.advanced_settings import AdvancedSettings
+    from idlora_studio.ui.generate.output_settings import OutputSettings
+
+    advanced, output = AdvancedSettings(), OutputSettings()
+    for w in (advanced, output):
+        qtbot.addWidget(w)
+    fields = {
+        **{k: v for k, v in advanced._fields().items() if k in GENERATION},  # noqa: SLF001
+        "width": output.width_spin,
+        "height": output.height_spin,
+        "auto_long_side": output.long_side_spin,
+        "duration_s": output.duration_spin,
+        "num_frames": output.frames_spin,
+        "seed": output.seed_spin,
+    }
+    assert {"steps", "video_cfg", "lora_strength", "identity_end", "stg_block"} <= set(fields)
+    for preset in PIPELINES:
+        advanced.apply_preset(preset)
+        for name, spin in fields.items():
+            if not spin.isEnabled():  # a fixed-step preset says its own count instead
+                continue
+            limit = GENERATION[name]
+            assert f"Allowed: {limit.describe()}: {limit.reason}." in spin.toolTip(), name
+            assert spin.minimum() == limit.low, name
+            assert spin.maximum() <= limit.high, name

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from engine import api
 from engine.pipeline.presets import DEFAULT_PIPELINE, PRESETS
-from idlora_studio.ui.generate.common import Collapsible, bound, set_number
+from idlora_studio.ui.generate.common import Collapsible, bound, bound_tip, set_number
 
 TIPS = {
     "steps": "Denoising steps. More is slower and usually a little cleaner (reference: 30).",
@@ -162,7 +162,7 @@ class AdvancedSettings(Collapsible):
             self.steps_spin.setValue(preset.steps)
         self.steps_spin.setEnabled(fixed is None)
         self.steps_spin.setToolTip(
-            TIPS["steps"]
+            bound_tip("steps", TIPS["steps"])
             if fixed is None
             else f"The {preset.title} preset's distilled schedule has {fixed} steps."
         )

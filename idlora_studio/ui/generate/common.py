@@ -50,8 +50,16 @@ def bound(
         spin.setRange(int(limit.low), int(top))
     else:
         spin.setRange(float(limit.low), float(top))
+    spin.setToolTip(bound_tip(name, tip))
+
+
+def bound_tip(name: str, tip: str = "") -> str:
+    """``tip`` followed by the generation parameter ``name``'s range and its reason."""
+    from engine.limits import GENERATION
+
+    limit = GENERATION[name]
     lead = f"{tip.rstrip()}\n" if tip else ""
-    spin.setToolTip(f"{lead}Allowed: {limit.describe()}: {limit.reason}.")
+    return f"{lead}Allowed: {limit.describe()}: {limit.reason}."
 
 
 def fmt_seconds(s: float) -> str:
