@@ -100,7 +100,7 @@ def test_text_helpers_escape_and_replace_lone_surrogates() -> None:
 
 
 def test_outputs_named_in_bytes_that_are_not_utf8_are_written_and_printed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     """``generate --out`` and ``render --out`` with a non-UTF-8 file name: the file and its
     recipe are written under that name and the summary prints it escaped. capsys' streams
@@ -120,7 +120,6 @@ def test_outputs_named_in_bytes_that_are_not_utf8_are_written_and_printed(
     assert "Traceback" not in captured.err and "o\\xff.mp4:" in captured.out
     assert out.is_file() and out.with_suffix(".json").is_file()
 
-    paths = Paths.from_env().ensure()
     with Library.open(paths) as lib:
         make_project(lib, tmp_path / "m", name="Promo")
     render_out = _bytes_name(tmp_path, b"r\xff.mp4")
