@@ -55,6 +55,7 @@ from engine.api import (
     PromptParts,
     stage_text,
 )
+from engine.fsutil import check_writable
 from engine.pipeline.presets import PIPELINES
 
 EXIT_OK = 0
@@ -1059,6 +1060,7 @@ def run_generate(args: argparse.Namespace) -> int:
             rows[entry.name] = {"job": entry.name, "output": str(entry.output), "status": "failed"}
             try:
                 check_inputs(entry.request)
+                check_writable(entry.output)  # before minutes of model loading
                 entry = with_voice_window(entry)
             except (EngineError, OSError) as exc:
                 _report(f"{entry.name}: " if batch else "", exc, args.debug)

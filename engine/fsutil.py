@@ -93,6 +93,31 @@ def forget_temp_folders(journal: Path, folders: list[Path]) -> None:
         atomic_write_text(Path(journal), "".join(f"{f}\n" for f in keep))
 
 
+def check_writable(target: Path | str) -> None:
+    """Raise an ``OSError`` naming the place when a file cannot be written at ``target``: a
+    folder given for a file, or a folder (the nearest existing one) that is read-only or not
+    ours to write in. Cheap; commands call it before work that takes minutes."""
+    target = Path(target)
+    if target.is_dir():
+        raise IsADirectoryError(
+            errno.EISDIR, "this is a folder; give a file name in it", str(target)
+        )
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        try:
+            read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        why = "the disk is read-only" if read_only else "no permission to write there"
+        raise PermissionError(
+            errno.EROFS if read_only else errno.EACCES,
+            f"cannot write a file in this folder ({why})",
+            str(folder),
+        )
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temp path beside ``target``; on success fsync it and rename it to ``target``.
@@ -101,6 +126,7 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     container from the extension (PyAV, Pillow) work. On error the temp file is removed.
     """
     target = Path(target)
+    check_writable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _note_temp_folder(target.parent)
     fd, tmp_name = tempfile.mkstemp(

@@ -92,10 +92,11 @@ def export_timeline(
             f"Unknown quality {quality!r}; use one of {', '.join(QUALITIES)}."
         )
     check_spec(spec)
+    for asked, name in ((width, "width"), (height, "height")):
+        if asked is not None:  # the value typed, before it is made even
+            RENDER[name].check(asked, f"the output {name}")
     out_w = even(width if width is not None else spec.width)
     out_h = even(height if height is not None else spec.height)
-    if (width is not None and width < 2) or (height is not None and height < 2):
-        raise InvalidRequestError(f"The output size {width}x{height} is too small.")
     RENDER["width"].check(out_w, "the output width")
     RENDER["height"].check(out_h, "the output height")
     total = spec.duration_frames

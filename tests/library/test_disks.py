@@ -294,6 +294,50 @@ def test_read_only_data_folder_browses_renders_and_exports_elsewhere(
         assert _files(paths.data_dir) == before
 
 
+def test_outputs_that_cannot_be_written_there_are_refused_naming_the_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: Any, inputs: dict[str, Path]
+) -> None:
+    """A read-only output folder, or a folder given where a file is wanted: render, bundle
+    export and generate name that place (they named their own temp file), and generate says
+    so before loading the model (minutes for a real one)."""
+    from engine import cli as gen_cli
+    from tests.engine.test_cli_generate import FakeGenerator
+
+    _project_home(tmp_path, monkeypatch)
+    monkeypatch.setattr(gen_cli, "_generator_factory", FakeGenerator.load)
+    FakeGenerator.instances = []
+    gen = ["generate", "--model", "tiny", "--image", str(inputs["image"])]
+    gen += ["--voice", str(inputs["voice"]), "--prompt", "[VISUAL]: x", "--no-progress"]
+    gen += ["--frames", "9"]
+    shut = tmp_path / "shut"
+    shut.mkdir()
+    with read_only_folder(shut):
+        for argv in (
+            ["render", "Promo", "--out", str(shut / "r.mp4"), "--quiet"],
+            ["bundle", "export", "Promo", str(shut / "p.idlora")],
+            [*gen, "--out", str(shut / "sub" / "g.mp4")],
+        ):
+            assert main(argv) == 1
+            err = _one_error(capfd.readouterr().err)
+            assert "cannot write a file in this folder" in err and str(shut) in err, err
+            assert ".tmp-" not in err
+        assert list(shut.iterdir()) == []
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for argv in (
+        ["render", "Promo", "--out", str(folder), "--quiet"],
+        ["bundle", "export", "Promo", str(folder)],
+    ):
+        assert main(argv) == 1
+        err = _one_error(capfd.readouterr().err)
+        assert f"this is a folder; give a file name in it: {folder}" in err
+    assert list(folder.iterdir()) == []
+    assert not FakeGenerator.instances
+    assert main(["render", "Promo", "--out", str(tmp_path / "r.mp4"), "--width", "0"]) == 1
+    err = _one_error(capfd.readouterr().err)
+    assert "the output width 0 is outside 16 to 7680 px" in err
+
+
 # ----------------------------------------------------------------------------- privacy
 
 
