@@ -217,6 +217,13 @@ def check_request(request: GenerationRequest, labels: dict[str, str] | None = No
         if value is None:
             continue
         limit.check(value, labels.get(name, name.replace("_", " ")))
+    resolved = request.resolved()  # the pipeline's defaults for what was not given
+    start, end = resolved.identity_start, resolved.identity_end
+    if start is not None and end is not None and not start < end:
+        raise InvalidRequestError(
+            "the identity-guidance window must satisfy 0 <= start < end <= 1; got "
+            f"{start:g}..{end:g}"
+        )
     for label, text in (
         ("prompt", request.full_prompt),
         ("negative prompt", request.negative_prompt or ""),

@@ -51,6 +51,12 @@ def test_help_lists_every_bound_with_its_reason(capsys: Any) -> None:
         (["--audio-cfg", "inf"], "--audio-cfg is inf: it must be a finite number"),
         (["--lora-strength=-inf"], "--lora-strength is -inf"),
         (["--steps", "0"], "--steps 0 is outside 1 to 200"),
+        (
+            ["--identity-start", "0.9", "--identity-end", "0.1"],
+            "identity-guidance window must satisfy 0 <= start < end <= 1; got 0.9..0.1",
+        ),
+        # the end left to the preset (1): refused before loading too
+        (["--identity-start", "1"], "got 1..1"),
     ],
 )
 def test_out_of_bounds_arguments_are_refused_with_the_reason(
