@@ -21,6 +21,7 @@ from engine.api import (
     ModelNotFoundError,
     ProgressInfo,
 )
+from engine.cli import runners as gen_runners
 from engine.fsutil import sha256_file
 from engine.media.video import probe_media, read_audio_track
 from engine.recipe import load_recipe, request_from_recipe
@@ -92,7 +93,7 @@ class FakeGenerator:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeGenerator]:
     FakeGenerator.instances = []
-    monkeypatch.setattr(gen_cli, "_generator_factory", FakeGenerator.load)
+    monkeypatch.setattr(gen_runners, "_generator_factory", FakeGenerator.load)
     return FakeGenerator
 
 
@@ -386,7 +387,7 @@ def test_cancel_exits_130_and_writes_nothing(
         g.cancel_at = 2
         return g
 
-    monkeypatch.setattr(gen_cli, "_generator_factory", load)
+    monkeypatch.setattr(gen_runners, "_generator_factory", load)
     out = tmp_path / "c.mp4"
     assert main(_single(media, out, "--steps", "5", "--no-progress")) == 130
     assert "cancelled" in capsys.readouterr().err
@@ -398,7 +399,7 @@ def test_sigint_sets_the_cancel_token() -> None:
     import signal
 
     token = CancelToken()
-    with gen_cli._sigint_cancels(token):
+    with gen_runners._sigint_cancels(token):
         os.kill(os.getpid(), signal.SIGINT)
         assert token.cancelled
         with pytest.raises(Cancelled):
@@ -446,7 +447,7 @@ def tiny_home(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_end_to_end_on_the_real_tiny_model(
     tiny_home: Path, media: dict[str, Path], tmp_path: Path, capsys: Any
 ) -> None:
-    assert gen_cli._generator_factory is None  # the real IDLoRAGenerator
+    assert gen_runners._generator_factory is None  # the real IDLoRAGenerator
     out = tmp_path / "real" / "clip.mp4"
     argv = _single(media, out, "--width", "64", "--height", "64", "--frames", "9")
     argv += ["--steps", "2", "--seed", "3", "--device", "cpu"]

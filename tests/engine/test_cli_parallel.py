@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine import cli as gen_cli
+from engine.cli import runners as gen_runners
 from engine.media.video import read_video
 from idlora_studio.cli import main
 from tests.media_fixtures import face_image, speech_wav
@@ -69,7 +69,7 @@ def _argv(media: dict[str, Path], out: Path, *extra: str) -> list[str]:
 
 
 def test_passes_on_two_processes_equals_one(home, media, tmp_path: Path, capsys) -> None:
-    assert gen_cli._generator_factory is None
+    assert gen_runners._generator_factory is None
     one, two = tmp_path / "one.mp4", tmp_path / "two.mp4"
     assert main(_argv(media, one)) == 0, capsys.readouterr().err
     assert main(_argv(media, two, "--gpus", "0,1", "--parallel", "passes")) == 0, (

@@ -16,8 +16,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine import cli as gen_cli  # noqa: E402
 from engine.api import GenerationRequest, InvalidRequestError  # noqa: E402
+from engine.cli import runners as gen_runners  # noqa: E402
 from engine.generate import voice_window_in  # noqa: E402
 from engine.recipe import load_recipe, request_from_recipe  # noqa: E402
 from idlora_studio.cli import main  # noqa: E402
@@ -75,7 +75,7 @@ class TokenCounter:
 @pytest.fixture
 def counted(monkeypatch, tmp_path_factory) -> TokenCounter:
     counter = TokenCounter()
-    monkeypatch.setattr(gen_cli, "_generator_factory", counter.load)
+    monkeypatch.setattr(gen_runners, "_generator_factory", counter.load)
     monkeypatch.setenv("IDLORA_STUDIO_HOME", str(tmp_path_factory.getbasetemp() / "vw-home"))
     return counter
 

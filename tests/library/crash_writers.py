@@ -61,10 +61,10 @@ def main() -> int:
         encode.open_output_file = PausingFile
         video._open_output_file = PausingFile
         if mode == "batch":
-            from engine import cli as gen_cli
+            from engine.cli import runners as gen_runners
             from tests.engine.test_cli_generate import FakeGenerator
 
-            gen_cli._generator_factory = FakeGenerator.load
+            gen_runners._generator_factory = FakeGenerator.load
     from idlora_studio.cli import main as cli_main
 
     return cli_main(args)

@@ -244,10 +244,10 @@ def test_render_to_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
 def test_generate_to_a_full_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: Any, inputs: dict[str, Path]
 ) -> None:
-    from engine import cli as gen_cli
+    from engine.cli import runners as gen_runners
     from tests.engine.test_cli_generate import FakeGenerator
 
-    monkeypatch.setattr(gen_cli, "_generator_factory", FakeGenerator.load)
+    monkeypatch.setattr(gen_runners, "_generator_factory", FakeGenerator.load)
     with small_disk(tmp_path / "out", "64k") as out:
         fill(out, leave=0)
         argv = ["generate", "--model", "tiny", "--image", str(inputs["image"])]
@@ -300,11 +300,11 @@ def test_outputs_that_cannot_be_written_there_are_refused_naming_the_place(
     """A read-only output folder, or a folder given where a file is wanted: render, bundle
     export and generate name that place (they named their own temp file), and generate says
     so before loading the model (minutes for a real one)."""
-    from engine import cli as gen_cli
+    from engine.cli import runners as gen_runners
     from tests.engine.test_cli_generate import FakeGenerator
 
     _project_home(tmp_path, monkeypatch)
-    monkeypatch.setattr(gen_cli, "_generator_factory", FakeGenerator.load)
+    monkeypatch.setattr(gen_runners, "_generator_factory", FakeGenerator.load)
     FakeGenerator.instances = []
     gen = ["generate", "--model", "tiny", "--image", str(inputs["image"])]
     gen += ["--voice", str(inputs["voice"]), "--prompt", "[VISUAL]: x", "--no-progress"]

@@ -106,11 +106,11 @@ def test_outputs_named_in_bytes_that_are_not_utf8_are_written_and_printed(
     recipe are written under that name and the summary prints it escaped. capsys' streams
     are strict UTF-8, like a terminal's under a UTF-8 locale (the sidecar write and the
     summary line both raised UnicodeEncodeError)."""
-    from engine import cli as gen_cli
+    from engine.cli import runners as gen_runners
     from tests.engine.test_cli_generate import FakeGenerator
     from tests.library.test_bundle import make_project
 
-    monkeypatch.setattr(gen_cli, "_generator_factory", FakeGenerator.load)
+    monkeypatch.setattr(gen_runners, "_generator_factory", FakeGenerator.load)
     image, voice = face_image(tmp_path / "f.jpg"), speech_wav(tmp_path / "v.wav")
     out = _bytes_name(tmp_path, b"o\xff.mp4")
     argv = ["generate", "--model", "tiny", "--image", str(image), "--voice", str(voice)]
