@@ -21,7 +21,6 @@ from typing import Any
 from PySide6.QtCore import QPoint, QRectF, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
-    QIcon,
     QMouseEvent,
     QPainter,
     QPainterPath,
@@ -49,7 +48,7 @@ from PySide6.QtWidgets import (
 from idlora_studio.state.library_state import LibraryState
 from idlora_studio.ui.file_actions import build_menu, reveal_file
 from idlora_studio.ui.palette import ACCENT, TEXT_DIM, WARN
-from idlora_studio.ui.thumbnails import ThumbnailCache
+from idlora_studio.ui.thumbnails import ThumbnailCache, picture_icon
 from idlora_studio.ui.widgets.waveform import WaveformView
 
 ITEM_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -373,7 +372,7 @@ class ImagesSection(QGroupBox):
             p.setPen(QColor("#101217"))
             p.drawText(QRectF(pix.width() - 24, 4, 20, 20), Qt.AlignmentFlag.AlignCenter, "!")
             p.end()
-        item.setIcon(QIcon(pix))
+        item.setIcon(picture_icon(pix))
 
     def _thumbnail_ready(self, key: str) -> None:
         for i in range(self.images_list.count()):

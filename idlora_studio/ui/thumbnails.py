@@ -13,9 +13,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QImageReader, QPixmap
+from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap
 
 from idlora_studio.workers.tasks import TaskRunner
+
+
+def picture_icon(pixmap: QPixmap) -> QIcon:
+    """An icon that shows ``pixmap`` as it is, selected or not.
+
+    Qt's default icon tints the selected item's picture with the highlight colour (30 %):
+    a selected reference photo or take looked grey-blue, as if it were a different picture.
+    The selection shows through the item's frame instead."""
+    icon = QIcon(pixmap)
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)
+    return icon
 
 
 def load_square_image(path: str, side: int) -> QImage | None:

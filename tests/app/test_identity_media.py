@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from tests import media_fixtures as mf
 from tests.app.fake_library import Clip
+from tests.app.studio_fixtures import studio  # noqa: F401 - fixture
 from tests.app.test_editor import _open
 
 
@@ -273,3 +274,27 @@ def test_dragged_window_is_the_clips_stored_reference_window(
     stored = real_library.get_identity(ident).clips[0]
     assert abs(stored.best_window[0] - moved[0]) < 0.01
     assert stored.suggested_window == (start0, end0)
+
+
+def test_a_selected_picture_is_shown_untinted(qtbot, studio) -> None:  # noqa: ANN001, F811
+    """Qt tints a selected item's icon with the highlight colour: the default reference photo
+    (selected in the editor and in the Generate picker) looked grey-blue. Every picture list
+    shows the picture itself, selected or not."""
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QIcon
+
+    window = studio.window
+    lists = {
+        "editor images": window.editor.images.images_list,
+        "generate images": window.generate_panel.form.identity.image_list,
+        "bin": window.timeline_panel.bin,
+    }
+    for where, view in lists.items():
+        qtbot.waitUntil(
+            lambda v=view: v.count() > 0 and not v.item(0).icon().isNull(), timeout=10_000
+        )
+        icon = view.item(0).icon()
+        side = QSize(32, 32)
+        normal = icon.pixmap(side, QIcon.Mode.Normal).toImage()
+        selected = icon.pixmap(side, QIcon.Mode.Selected).toImage()
+        assert selected == normal, f"{where}: the selected picture is drawn tinted"

@@ -29,7 +29,7 @@ from idlora_studio.ui.generate.common import (
     problem_label,
     show_problem,
 )
-from idlora_studio.ui.thumbnails import ThumbnailCache
+from idlora_studio.ui.thumbnails import ThumbnailCache, picture_icon
 
 
 class IdentityPicker(QGroupBox):
@@ -183,7 +183,7 @@ class IdentityPicker(QGroupBox):
         self.identity_combo.clear()
         for s in summaries:
             icon = self.thumbnails.get(s.thumbnail_path)
-            self.identity_combo.addItem(QIcon(icon) if icon else QIcon(), s.name, s.id)
+            self.identity_combo.addItem(picture_icon(icon) if icon else QIcon(), s.name, s.id)
             self.identity_combo.setItemData(
                 self.identity_combo.count() - 1, str(s.thumbnail_path or ""), PATH_ROLE
             )
@@ -289,7 +289,7 @@ class IdentityPicker(QGroupBox):
                 item.setToolTip(f"{Path(str(im.path)).name}: {im.width}×{im.height}")
                 pix = self.thumbnails.get(im.thumbnail_path or im.path)
                 if pix is not None:
-                    item.setIcon(QIcon(pix))
+                    item.setIcon(picture_icon(pix))
                 self.image_list.addItem(item)
                 if im.id == detail.default_image_id:
                     select_row = i
@@ -315,7 +315,7 @@ class IdentityPicker(QGroupBox):
         for i in range(self.image_list.count()):
             item = self.image_list.item(i)
             if item.data(PATH_ROLE) == path:
-                item.setIcon(QIcon(pix))
+                item.setIcon(picture_icon(pix))
         for i in range(self.identity_combo.count()):
             if self.identity_combo.itemData(i, PATH_ROLE) == path:
-                self.identity_combo.setItemIcon(i, QIcon(pix))
+                self.identity_combo.setItemIcon(i, picture_icon(pix))

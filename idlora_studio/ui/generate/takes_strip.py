@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from idlora_studio.state.jobs import format_voice_match, voice_match_tooltip
 from idlora_studio.ui.generate.common import ID_ROLE, PATH_ROLE, dim, fmt_seconds
-from idlora_studio.ui.thumbnails import ThumbnailCache
+from idlora_studio.ui.thumbnails import ThumbnailCache, picture_icon
 from idlora_studio.workers.tasks import TaskRunner
 
 SORT_NEWEST = "Newest"
@@ -129,7 +128,7 @@ class TakesStrip(QGroupBox):
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
             pix = self.thumbnails.get(t.thumbnail_path) if t.thumbnail_path else None
             if pix is not None:
-                item.setIcon(QIcon(pix))
+                item.setIcon(picture_icon(pix))
             self.takes_list.addItem(item)
             if t.id == current:
                 self.takes_list.setCurrentItem(item)
@@ -152,7 +151,7 @@ class TakesStrip(QGroupBox):
         for i in range(self.takes_list.count()):
             item = self.takes_list.item(i)
             if item.data(PATH_ROLE) == path:
-                item.setIcon(QIcon(pix))
+                item.setIcon(picture_icon(pix))
 
     def take_menu(self, take_id: int) -> QMenu:
         """The right-click menu of a take: queue it again, vary it, reuse its settings."""

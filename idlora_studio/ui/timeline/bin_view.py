@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from idlora_studio.state.project import ProjectState
 from idlora_studio.ui.drag_export import DragExporter
 from idlora_studio.ui.file_actions import build_menu, reveal_file
+from idlora_studio.ui.thumbnails import picture_icon
 from idlora_studio.ui.timeline.media_cache import MediaCache
 from idlora_studio.ui.timeline.timeline_widget import encode_take_mime
 
@@ -104,7 +105,7 @@ class BinView(QListWidget):
                 (ICON.width() - scaled.width()) // 2, (ICON.height() - scaled.height()) // 2, scaled
             )
             p.end()
-        return QIcon(pix)
+        return picture_icon(pix)
 
     def _thumbs_ready(self, video_hash: str) -> None:
         for i in range(self.count()):
