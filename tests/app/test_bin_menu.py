@@ -79,3 +79,74 @@ def test_the_window_queues_a_takes_recipe_again_from_the_bin(qtbot, studio) -> N
     _trigger(menu, "Regenerate (same seed)")
     _trigger(menu, "Vary (new seed)")
     assert queued == [("same", take), ("new", take)]
+
+
+def _right_click(widget, pos, pick: str = "") -> list:  # noqa: ANN001
+    """Right-click ``widget`` at ``pos`` and, in the menu that pops up, choose ``pick`` (none:
+    close it). Returns the menus seen, each as [(text, shortcut)]."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QContextMenuEvent
+    from PySide6.QtWidgets import QApplication
+
+    shown: list = []
+
+    def choose() -> None:
+        popup = QApplication.activePopupWidget()
+        if popup is None:
+            return
+        shown.append([(a.text(), a.shortcut().toString()) for a in popup.actions()])
+        chosen = [a for a in popup.actions() if pick and a.text() == pick]
+        popup.close()
+        for action in chosen:
+            action.trigger()
+
+    QTimer.singleShot(0, choose)
+    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, widget.mapToGlobal(pos))
+    QApplication.sendEvent(widget, event)
+    QApplication.processEvents()
+    return shown
+
+
+def test_right_click_on_a_timeline_clip_opens_its_menu(rig: Rig) -> None:  # noqa: F811
+    """Issue 11: right-click menus on clips. The menu belongs to the clip under the cursor
+    (it becomes the selection), lists the keys of its entries, and each entry acts."""
+    from PySide6.QtCore import QPoint
+
+    from idlora_studio.ui.timeline.timeline_widget import VIDEO_Y
+    from tests.app.test_timeline import drop_takes
+
+    a, b, _c = rig.env.take_ids
+    assert drop_takes(rig, [a], 0) and drop_takes(rig, [b], 10_000)
+    first, second = rig.state.clips
+    canvas = rig.canvas
+    at = second.position + second.length // 2
+    pos = QPoint(round(canvas.x_of(at)), VIDEO_Y + 10)
+    shown = _right_click(canvas, pos, "Set In/Out to This Clip")
+    assert len(shown) == 1 and rig.state.selected_key == second.key
+    assert [t for t, _k in shown[0] if t] == [
+        "Split Here",
+        "Delete Clip",
+        "Set In/Out to This Clip",
+        "Go to Clip Start",
+        "Show Take in Bin",
+    ]
+    assert dict(shown[0])["Delete Clip"] == "Del"  # the key is listed
+    assert (rig.state.in_point, rig.state.out_point) == (second.position, second.end)
+    _right_click(canvas, pos, "Show Take in Bin")
+    assert rig.panel.bin.selected_take_ids() == [b]
+    cut = canvas.frame_at(pos.x())
+    _right_click(canvas, pos, "Split Here")
+    assert [(c.position, c.end) for c in rig.state.clips] == [
+        (first.position, first.end),
+        (second.position, cut),
+        (cut, second.end),
+    ]
+    rig.state.undo()
+    # the right-click acts on the clip under the cursor, not on the selected one
+    _right_click(
+        canvas, QPoint(round(canvas.x_of(first.position + 2)), VIDEO_Y + 10), "Delete Clip"
+    )
+    assert [c.take_id for c in rig.state.clips] == [b]
+    # on empty track space there is no clip menu
+    after = QPoint(round(canvas.x_of(rig.state.duration + 50)), VIDEO_Y + 10)
+    assert _right_click(canvas, after) == []

@@ -114,6 +114,18 @@ class BinView(QListWidget):
             if self.state.media(take_id).video_hash == video_hash:
                 item.setIcon(self._icon(take_id))
 
+    def show_take(self, take_id: int) -> bool:
+        """Select the take's item alone and scroll to it; False if it is not in the bin."""
+        for i in range(self.count()):
+            item = self.item(i)
+            if int(item.data(TAKE_ID_ROLE)) == take_id:
+                self.clearSelection()
+                self.setCurrentItem(item)
+                item.setSelected(True)
+                self.scrollToItem(item)
+                return True
+        return False
+
     def selected_take_ids(self) -> list[int]:
         return [int(i.data(TAKE_ID_ROLE)) for i in self.selectedItems()]
 

@@ -7,8 +7,11 @@ canvas paints and edits.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from collections.abc import Callable
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu, QVBoxLayout, QWidget
 
 from idlora_studio.state.project import ProjectState
 from idlora_studio.ui.timeline.media_cache import MediaCache
@@ -122,6 +125,8 @@ class TimelinePanel(QWidget):
         self.undo_button.setEnabled(False)
         self.redo_button.setEnabled(False)
         self.canvas.drag_out_requested.connect(self._drag_clip_out)
+        self.canvas.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.canvas.customContextMenuRequested.connect(self._canvas_context_menu)
 
     def _update_time(self, *_: object) -> None:
         st = self.state
@@ -134,6 +139,45 @@ class TimelinePanel(QWidget):
         c = self.state.clip_at(self.state.playhead)
         if c is not None:
             self.state.split_clip(c.key, self.state.playhead)
+
+    def clip_menu(self, key: int, frame: int) -> QMenu:
+        """The right-click menu of the clip ``key``, opened at ``frame``: split there, delete,
+        mark it as the in/out range, show its take in the bin. Entries that have a key show
+        it (the key acts on the selected clip / the playhead, as in the Timeline menu)."""
+        st = self.state
+        clip = st.clip(key)
+        menu = QMenu(self)
+
+        def add(text: str, slot: Callable[[], object], shortcut: str = "") -> QAction:
+            action = menu.addAction(text)
+            if shortcut:
+                action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(lambda _c=False: slot())
+            return action
+
+        split = add("Split Here", lambda: st.split_clip(key, frame))
+        split.setEnabled(clip.position < frame < clip.end)
+        add("Delete Clip", lambda: st.remove_clip(key), "Delete")
+        menu.addSeparator()
+
+        def mark() -> None:
+            st.set_in(clip.position)
+            st.set_out(clip.end)
+
+        add("Set In/Out to This Clip", mark)
+        add("Go to Clip Start", lambda: st.set_playhead(clip.position))
+        add("Show Take in Bin", lambda: self.bin.show_take(clip.take_id))
+        return menu
+
+    def _canvas_context_menu(self, pos: QPoint) -> None:
+        _where, key = self.canvas.hit(QPointF(pos))
+        if key is None:
+            return
+        self.state.select(key)
+        frame = self.canvas.frame_at(pos.x())
+        menu = self.clip_menu(key, frame)
+        menu.exec(self.canvas.mapToGlobal(pos))
+        menu.deleteLater()  # one menu per right-click: not kept as a child of the panel
 
     def selection_spec(self) -> object:
         """What a drag-out of the timeline carries: the in/out range when set, else all."""
