@@ -49,16 +49,49 @@ def populate(library, paths, tmp_path: Path) -> tuple[int, int, list[int]]:  # n
     return created.identity_id, env.project_id, env.take_ids
 
 
+def leave_jobs_waiting(library, identity_id: int, n: int) -> list[int]:  # noqa: ANN001
+    """``n`` takes of ``identity_id`` left queued by an earlier session (the next window
+    offers to resume them), each with a realistic recipe: a long Speech line, a preset, a
+    size and a length."""
+    from engine.api import GenerationRequest, PromptParts
+    from idlora_studio.library.jobs_repo import JobSpec, JobsRepository
+
+    detail = library.get_identity(identity_id)
+    requests = [
+        GenerationRequest(
+            parts=PromptParts(
+                visual="Medium close-up, soft key light.",
+                speech="Welcome back to the channel. Today we build a studio from scratch.",
+            ),
+            image=Path(str(detail.images[0].path)),
+            voice=Path(str(detail.clips[0].path)),
+            width=384 if i % 2 else 768,  # a two-stage take is twice stage 1's size
+            height=256 if i % 2 else 512,
+            num_frames=121,
+            steps=30,
+            seed=1_000_000 + i,
+            pipeline="two-stage" if i % 2 else "one-stage",
+        )
+        for i in range(n)
+    ]
+    spec = JobSpec(model_set="tiny", identity_id=identity_id)
+    return JobsRepository.from_library(library).enqueue(requests, spec)
+
+
 @pytest.fixture
-def studio(qtbot, paths, settings, real_library, tmp_path) -> Iterator[Studio]:  # noqa: ANN001
+def studio(request, qtbot, paths, settings, real_library, tmp_path) -> Iterator[Studio]:  # noqa: ANN001
     """The real window over a populated library, the identity open in the editor, the
-    project with clips open on the Edit page."""
+    project with clips open on the Edit page. A test marked ``@pytest.mark.studio_jobs(n)``
+    also finds ``n`` takes waiting in the queue from an earlier session."""
     from idlora_studio.app import apply_style, build_main_window
 
     app = QApplication.instance()
     style, sheet = app.style().name(), app.styleSheet()
     apply_style(app)  # the Studio's stylesheet: its paddings are part of every size
     ident, pid, takes = populate(real_library, paths, tmp_path)
+    marker = request.node.get_closest_marker("studio_jobs")
+    if marker is not None:
+        leave_jobs_waiting(real_library, ident, *marker.args)
     window = build_main_window(paths, settings, real_library)
     qtbot.addWidget(window)
     window.resize(1366, 768)

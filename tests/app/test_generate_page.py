@@ -27,6 +27,7 @@ from tests.app.jobs_fixtures import (  # noqa: F401 - fixtures
     tiny_models_dir,
     tiny_request,
 )
+from tests.app.studio_fixtures import studio  # noqa: F401 - fixture
 from tests.app.test_generate_panel import (  # noqa: F401 - fixtures
     FakeQueue,
     _choose,
@@ -584,6 +585,36 @@ def test_quitting_with_a_running_job_asks_and_the_job_resumes_after_restart(
     takes = TakesRepository.from_library(real_library).list_takes(created.identity_id)
     assert sorted(t.job_id for t in takes) == sorted(added)
     window.shutdown()
+
+
+@pytest.mark.studio_jobs(2)
+def test_quitting_while_last_sessions_jobs_wait_to_be_resumed_does_not_ask(
+    qtbot,  # noqa: ANN001
+    studio,  # noqa: ANN001, F811
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """Nothing runs while the queue waits for "Resume": quitting loses nothing (the jobs are
+    offered again next time), so it does not ask. (Once resumed it asks:
+    test_quitting_with_a_running_job_asks_and_the_job_resumes_after_restart.)"""
+    from idlora_studio.library.jobs_repo import JobsRepository
+    from idlora_studio.ui.generate import quit_guard
+
+    window = studio.window
+    queue = window.generate_panel.queue
+    qtbot.waitUntil(lambda: queue.paused and len(queue.queued()) == 2, timeout=10_000)
+    asked: list[tuple[bool, int]] = []
+
+    def ask(_parent: Any, running: bool, queued: int) -> str:
+        asked.append((running, queued))
+        return quit_guard.STAY
+
+    monkeypatch.setattr(quit_guard, "ask_about_jobs", ask)
+    guard = quit_guard.QuitGuard(queue, window)
+    assert guard.confirm() and asked == []
+    window.close()
+    assert not window.isVisible() and asked == []
+    jobs = JobsRepository.from_library(studio.library)
+    assert [j.state for j in jobs.list_jobs()] == ["queued", "queued"]  # offered next time
 
 
 def _media_paths(library: Any, identity_id: int) -> tuple[Path, Path]:

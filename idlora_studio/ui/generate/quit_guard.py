@@ -55,12 +55,14 @@ class QuitGuard:
         self.keep_jobs = True
 
     def confirm(self) -> bool:
-        """True: the window may close. Asks only when there is a job to lose."""
+        """True: the window may close. Asks only when there is a job to lose: not while the
+        queue waits for the user to resume the last session's jobs (nothing runs; quitting
+        leaves them to be offered again)."""
         if self.queue.closed:  # already shut down (a second close): nothing to ask
             return True
         running = self.queue.running_job is not None
         queued = len(self.queue.queued())
-        if not running and not queued:
+        if not running and (not queued or self.queue.paused):
             return True
         choice = ask_about_jobs(self.parent, running, queued)
         if choice == STAY:
