@@ -283,14 +283,14 @@ def test_queue_rows_name_identity_preset_seed_size_and_length(flow, qtbot) -> No
     assert (request.width, request.height) == (512, 288) and request.pipeline == "one-stage"
     queue.add(job_info(1, "queued", request=request, identity_id=rid))
     title, details = panel.queue_view.row_texts(1)
-    assert title == "Welcome back to the show."
-    assert details == "Anna · seed 42 · 512×288 · 4.84 s · One-stage"
+    assert title == "Anna · Welcome back to the show."
+    assert details == "seed 42 · 512×288 · 4.84 s · One-stage"
     qtbot.waitUntil(lambda: panel.queue_view.row_thumbnail(1) is not None, timeout=5000)
     assert panel.queue_view.jobs_view.rowHeight(0) >= 48  # two lines and the thumbnail fit
     # A two-stage take is twice the size asked of stage 1: the row names the take's size.
     two = dataclasses.replace(request, pipeline="two-stage", width=256, height=144)
     queue.add(job_info(2, "queued", request=two, identity_id=rid))
-    assert panel.queue_view.row_texts(2)[1] == "Anna · seed 42 · 512×288 · 4.84 s · Two-stage"
+    assert panel.queue_view.row_texts(2)[1] == "seed 42 · 512×288 · 4.84 s · Two-stage"
 
 
 def test_queue_row_menu_acts_on_that_job(flow, qtbot) -> None:  # noqa: ANN001, F811

@@ -129,3 +129,56 @@ def test_the_checker_finds_each_kind_of_clipping(qtbot) -> None:  # noqa: ANN001
         col.addWidget(QPushButton("OK"), 0, Qt.AlignmentFlag.AlignLeft)
 
     assert clipped_widgets(_window(qtbot, fine), QSize(400, 300)) == []
+
+
+@pytest.mark.studio_jobs(5)
+def test_generate_page_at_1366_shows_queue_rows_in_full_and_every_control(
+    studio: Studio,  # noqa: F811
+) -> None:
+    """Issue 11, problem 7 ("at 1366x768 the Generate form is cut off, the queue shows no
+    rows"): with takes waiting from an earlier session (the resume bar shown), three whole
+    rows are visible and each row's two lines are drawn in full (identity, Speech; preset,
+    seed, size, length); with every collapsed section of the form opened, nothing clips and
+    the form scrolls to its last control."""
+    from PySide6.QtGui import QFontMetrics
+
+    from idlora_studio.ui.generate.queue_view import THUMB
+
+    window = studio.window
+    panel = window.generate_panel
+    view = panel.queue_view
+    size = QSize(1366, 768)
+    window.show_page("generate")
+    _settle(window, size)
+    queue = panel.queue
+    assert view.resume_bar.isVisible() and len(queue.jobs()) == 5
+    table = view.jobs_view
+    viewport = table.viewport().rect()
+    model = table.model()
+    rows = [table.visualRect(model.index(r, 0)) for r in range(model.rowCount())]
+    whole = [r for r, rect in enumerate(rows) if viewport.contains(rect)]
+    assert len(whole) >= 3, f"only {len(whole)} whole rows visible"
+    metrics = QFontMetrics(table.font())
+    name = window.state.summary(studio.identity_id).name
+    for r in whole:
+        title, details = view.row_texts(model.job_id(r))
+        room = rows[r].width() - THUMB - 20  # TakeDelegate's margins
+        # a long Speech line may be cut, the name before it is not; the details never are
+        shown = metrics.elidedText(title, Qt.TextElideMode.ElideRight, room)
+        assert shown.startswith(f"{name} · "), shown
+        assert metrics.horizontalAdvance(details) <= room, f"cut: {details!r} in {room} px"
+        assert "Stage" in details or "stage" in details  # the preset is among them
+    assert clipped_widgets(window, size) == []
+
+    form = panel.form
+    form.prompt.negative_section.set_expanded(True)
+    form.advanced.set_expanded(True)
+    _settle(window, size)
+    assert clipped_widgets(window, size) == []
+    scroll = form.scroll
+    bar = scroll.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    _settle(window, size)
+    last = form.advanced.reset_button
+    bottom = last.mapTo(scroll.viewport(), last.rect().bottomLeft()).y()
+    assert 0 <= bottom <= scroll.viewport().height(), "the last control cannot be scrolled to"

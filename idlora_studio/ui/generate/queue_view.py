@@ -1,5 +1,5 @@
 """The job queue as the user sees it: one row per job naming the take (identity thumbnail and
-name, Speech line, preset, seed, size, length) with its stage in words over a progress bar;
+name, Speech line; seed, size, length, preset) with its stage in words over a progress bar;
 the actions on the selected job (buttons and a right-click menu); its failure sentence and,
 after a GPU out-of-memory, a one-click retry on the lighter memory profile the worker
 suggested."""
@@ -52,7 +52,8 @@ THUMB = 40
 
 def job_details(job: JobInfo) -> list[str]:
     """What a queue row says about a take besides who and what is said: seed, size, length,
-    preset (most telling first: a narrow row cuts the end). Append here to show more."""
+    preset (most telling first). Append here to show more, and check it still fits at
+    1366x768 (tests/app/test_window_fits.py)."""
     req = job.request
     up = preset_upscale(req.pipeline)  # a 2x pipeline's take is twice the requested size
     size = f"{req.width * up}×{req.height * up}" if req.width and req.height else "auto size"
@@ -103,8 +104,8 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 class TakeDelegate(QStyledItemDelegate):
-    """The take column: identity thumbnail, the Speech line, and a dim line with the identity's
-    name and :func:`job_details`."""
+    """The take column: identity thumbnail, the identity's name and Speech line, and a dim
+    line with :func:`job_details`."""
 
     def __init__(self, view: QueueView) -> None:
         super().__init__(view.jobs_view)
@@ -278,15 +279,18 @@ class QueueView(QGroupBox):
 
     # ------------------------------------------------------------------ rows
     def row_texts(self, job_id: int) -> tuple[str, str]:
-        """The two lines a row shows: the Speech line; identity name and the job's details."""
+        """The two lines a row shows: who and what is said (the identity's name first, so a
+        long Speech line is what gets cut); then :func:`job_details`, short enough to show in
+        full in a laptop-sized queue."""
         job = self.queue.job(job_id)
         if job is None:
             return "", ""
-        parts = job_details(job)
+        title = job.prompt_summary
         if job.identity_id is not None:
             summary = self.state.summary(job.identity_id)
-            parts.insert(0, summary.name if summary is not None else "(identity removed)")
-        return job.prompt_summary, " · ".join(parts)
+            name = summary.name if summary is not None else "(identity removed)"
+            title = f"{name} · {title}" if title else name
+        return title, " · ".join(job_details(job))
 
     def job_label(self, job_id: int) -> str:
         """A short name for a job: "Job 12 · Maya · seed 42"."""
