@@ -113,6 +113,12 @@ def _gb(n: float) -> str:
 def _check_versions() -> CheckResult:
     data: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
     problems = []
+    try:
+        from engine.imports import import_engine_stack
+
+        import_engine_stack()  # not while another thread imports it (a false "cannot import")
+    except Exception:  # noqa: BLE001, S110 - each module's own import below says what failed
+        pass
     for mod in ("torch", "diffusers", "transformers", "av", "numpy"):
         try:
             module = __import__(mod)

@@ -147,3 +147,56 @@ def test_model_set_fit_is_honest_about_gpu_and_disk() -> None:
         model_set_fit(real, GPUInfo("H200", 0, 140 * GIB, 139 * GIB, (9, 0)), 10**9, True).level
         == "ok"
     )
+
+
+CONCURRENT_IMPORTS = r"""
+import logging, sys, tempfile, threading
+from pathlib import Path
+
+failures = []
+
+
+class Record(logging.Handler):
+    def emit(self, record):
+        failures.append(record.getMessage())
+
+
+logging.getLogger().addHandler(Record(level=logging.ERROR))
+from idlora_studio.selftest import _check_versions
+from idlora_studio.workers.generation_worker import GenerationWorker
+
+folder = Path(tempfile.mkdtemp())
+worker = GenerationWorker(None, None, models_dir=folder, temp_dir=folder)
+results = []
+threads = [
+    threading.Thread(target=worker.warm_up),
+    threading.Thread(target=lambda: results.append(_check_versions())),
+]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+(versions,) = results
+print("versions:", versions.ok, versions.detail)
+print("failures:", failures)
+sys.exit(0 if versions.ok and not failures else 1)
+"""
+
+
+@pytest.mark.timeout(300)
+def test_the_first_start_check_and_the_engine_warm_up_may_import_at_once() -> None:
+    """On a first start the machine check reads the library versions on one thread while the
+    generation worker imports the engine on another: both used to import diffusers at once,
+    and one of them failed ("cannot import name 'DiffusionPipeline' from 'diffusers'"): the
+    warm-up logged a failure or the check reported a broken install that was not. A fresh
+    process, so nothing is imported yet."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, "-c", CONCURRENT_IMPORTS],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]

@@ -250,10 +250,11 @@ class GenerationWorker(QObject):
             return
         self._warm = True
         try:
+            from engine.imports import import_engine_stack
+
+            import_engine_stack()  # one thread at a time (the first-start check imports too)
             import torch
 
-            import engine.generate  # noqa: F401
-            import engine.pipeline.pipeline_idlora  # noqa: F401
             from engine.voice import vad
 
             vad.preload()  # the reference-window choice of a first take needs it
