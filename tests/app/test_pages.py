@@ -5,7 +5,7 @@ and close guards."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QSplitter
 
 from tests.app.studio_fixtures import Studio, studio  # noqa: F401 - fixture
 
@@ -80,6 +80,14 @@ def test_the_layout_is_kept_per_user(qtbot, paths, settings, real_library, tmp_p
     QApplication.processEvents()
     width = editor_dock.width()
     assert abs(width - 640) <= 8
+    first.show_page("generate")
+    QApplication.processEvents()
+    splitter = first.page("generate").findChild(QSplitter, "generateSplitter")
+    default_width, total = splitter.sizes()[0], sum(splitter.sizes())
+    splitter.setSizes([default_width + 50, total - default_width - 50])  # a wider form
+    QApplication.processEvents()
+    form_width = splitter.sizes()[0]
+    assert form_width - default_width >= 40
     first.show_page("edit")
     QApplication.processEvents()
     first.page("edit").panels["bin"].close()
@@ -93,6 +101,10 @@ def test_the_layout_is_kept_per_user(qtbot, paths, settings, real_library, tmp_p
     second.show_page("library")
     QApplication.processEvents()
     assert abs(second.page("library").panels["identity"].width() - width) <= 8
+    second.show_page("generate")
+    QApplication.processEvents()
+    splitter = second.page("generate").findChild(QSplitter, "generateSplitter")
+    assert abs(splitter.sizes()[0] - form_width) <= 8  # the Generate page's split too
     second.reset_layout()
     second.show_page("edit")
     QApplication.processEvents()

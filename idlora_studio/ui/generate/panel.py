@@ -93,6 +93,7 @@ class GeneratePanel(QWidget):
         lay.addLayout(bottom, 4)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("generateSplitter")  # named: the window's layout keeps it
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.form)
         splitter.addWidget(side)
