@@ -75,3 +75,32 @@ def test_scrubbing_shows_the_cached_frame(rig: Rig) -> None:  # noqa: F811
     st.set_playhead(2)  # take a (red)
     colour = rig.player.image.pixelColor(40, 32)
     assert colour.red() > colour.green() + 40
+
+
+def test_while_a_take_decodes_the_viewer_shows_that_take(rig: Rig, monkeypatch) -> None:  # noqa: ANN001, F811
+    """Moving the playhead into a clip whose frames are still being decoded showed the last
+    picture of the clip before (another take, under this clip's timecode); it shows this
+    take's own timeline thumbnail until its frames arrive."""
+    a, b, _ = rig.env.take_ids
+    st = rig.state
+    st.append_take(a)
+    st.append_take(b)
+    _decoded(rig)
+    for t in (a, b):
+        rig.qtbot.waitUntil(
+            lambda t=t: rig.cache.thumbnails(st.media(t)) is not None, timeout=10000
+        )
+    st.set_playhead(2)  # take a (red), decoded
+    assert rig.player.image is rig.cache.frame(st.media(a), 2)
+    decoded = rig.cache.frame
+    still_decoding = st.media(b).video_hash
+    monkeypatch.setattr(
+        rig.cache,
+        "frame",
+        lambda media, i: None if media.video_hash == still_decoding else decoded(media, i),
+    )
+    st.set_playhead(30)  # frame 5 of take b (green)
+    img = rig.player.image
+    assert img is rig.cache.thumbnails(st.media(b)).nearest(5)
+    colour = img.pixelColor(img.width() // 2 + 2, img.height() // 2)
+    assert colour.green() > colour.red() + 40

@@ -244,9 +244,14 @@ class TimelinePlayer(QObject):
         c = self.state.clip_at(frame)
         image = None
         if c is not None:
-            image = self.cache.frame(self.state.media(c.take_id), c.in_frame + frame - c.position)
+            media = self.state.media(c.take_id)
+            index = c.in_frame + frame - c.position
+            image = self.cache.frame(media, index)
+            if image is None:  # the take is being decoded: its timeline thumbnail meanwhile
+                strip = self.cache.thumbnails(media)
+                image = strip.nearest(index) if strip is not None else None
             if image is None and self.image is not None:
-                image = self.image  # keep the last picture while the take decodes
+                image = self.image  # keep the last picture until there is one of this take
         self.image = image
         self.shown_frame = frame
         self.frame_changed.emit()
