@@ -7,8 +7,10 @@ xcb platform, in a temporary Studio home: the identities of ``tools/screenshot.p
 portraits, spoken clips, consent records) and a project "Launch teaser" whose bin holds four
 real MP4 takes of Maya (moving gradients with tones, from ``tools/screenshot_timeline.py``),
 three of them on the timeline. For each size it grabs the Library, Generate and Edit pages
-(``<page>-<W>x<H>.png``) and prints, per page, the widgets :mod:`tests.app.clipping` finds
-clipped (none is the goal); then the first-start panel after its machine check
+(``<page>-<W>x<H>.png``, and the identity editor scrolled to its voice clips,
+``identity-clips-<W>x<H>.png``) and prints, per page, the widgets :mod:`tests.app.clipping`
+finds clipped (none is the goal); then the recorder (``recorder.png``), Tools > Settings… where
+the build has it (``settings.png``) and the first-start panel after its machine check
 (``first-run.png``).
 """
 
@@ -116,6 +118,45 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{out} ({shot.width()}x{shot.height()}): {len(bad)} clipped")
                 for line in bad[:20]:
                     print("   ", line)
+                if key == "library":  # the editor further down: images, voice clips
+                    from PySide6.QtWidgets import QScrollArea
+
+                    scroll = window.editor.findChild(QScrollArea)
+                    scroll.ensureWidgetVisible(window.editor.clips, 0, 0)
+                    settle(400)
+                    out = args.out_dir / f"identity-clips-{w}x{h}.png"
+                    window.grab().save(str(out))
+                    print(out)
+                    scroll.verticalScrollBar().setValue(0)
+        # The recorder over the window (the editor's Record… button), then Tools > Settings…
+        # where this build has it.
+        from PySide6.QtWidgets import QDialog
+
+        window.show_page("library")
+        window.editor.record_button.click()
+        wait(lambda: window.editor._recorder is not None and window.editor._recorder.isVisible())
+        recorder = window.editor._recorder
+        settle(800)
+        out = args.out_dir / "recorder.png"
+        recorder.grab().save(str(out))
+        print(f"{out} ({recorder.width()}x{recorder.height()})")
+        recorder.close_button.click()
+        settle(300)
+        settings_action = next(
+            (a for a in window.tools_menu.actions() if a.text().replace("&", "") == "Settings…"),
+            None,
+        )
+        if settings_action is not None:
+            settings_action.trigger()
+            settle(800)
+            dialogs = [d for d in window.findChildren(QDialog) if d.isVisible()]
+            for i, dialog in enumerate(dialogs):
+                out = args.out_dir / f"settings{i or ''}.png"
+                dialog.grab().save(str(out))
+                print(f"{out} ({dialog.width()}x{dialog.height()})")
+                dialog.close()
+        else:
+            print("no Tools > Settings… in this build")
         # The first-start panel over the window (the real machine check, on a worker).
         from idlora_studio.app import offer_first_run
 
