@@ -212,6 +212,8 @@ def test_takes_arriving_another_way_show_without_a_restart(
         )
     )
     qtbot.waitUntil(lambda: panel.takes.take_ids() == [take_id], timeout=10_000)
+    # it has no thumbnail file: its tile still has a picture (blank), the text under it
+    assert not panel.takes.takes_list.item(0).icon().isNull()
     window.shutdown()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -127,8 +128,9 @@ class TakesStrip(QGroupBox):
             )
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
             pix = self.thumbnails.get(t.thumbnail_path) if t.thumbnail_path else None
-            if pix is not None:
-                item.setIcon(picture_icon(pix))
+            # a blank picture until the thumbnail is read (or for a take that has none):
+            # without an icon the text sat at the top of an empty tile
+            item.setIcon(picture_icon(pix) if pix is not None else self._blank())
             self.takes_list.addItem(item)
             if t.id == current:
                 self.takes_list.setCurrentItem(item)
@@ -136,6 +138,11 @@ class TakesStrip(QGroupBox):
             "No takes yet." if not self._takes else f"{len(self._takes)} take(s)"
         )
         self._update_buttons()
+
+    def _blank(self) -> QIcon:
+        pix = QPixmap(self.takes_list.iconSize())
+        pix.fill(QColor("#262a33"))
+        return QIcon(pix)
 
     def take_ids(self) -> list[int]:
         return [t.id for t in self._takes]
