@@ -22,9 +22,6 @@ PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 
 PANEL_STYLE = """
 #fieldStack, #fieldStack QLabel, QGroupBox QWidget#fieldStack { background: transparent; }
-QCheckBox::indicator { width: 14px; height: 14px; border: 1px solid #4a5060;
-                       border-radius: 3px; background: #23262e; }
-QCheckBox::indicator:checked { background: #6c8cff; border-color: #6c8cff; }
 QTableView { background: #1b1d23; border: 1px solid #2a2e37; border-radius: 8px;
              selection-background-color: #2f3646; selection-color: #e8eaf0; }
 QHeaderView::section { background: #20232b; color: #9aa1b2; border: none;
