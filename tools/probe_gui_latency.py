@@ -24,12 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +42,8 @@ from screenshot import rerun_under_xvfb  # noqa: E402
 from studio_harness import studio_window  # noqa: E402
 
 INTERVAL_MS = 5
+SAMPLE_MS = 20  # the stack sampler's period while the GUI thread is late
+SAMPLE_LATE_MS = 30  # how late the GUI thread's tick must be for stacks to be sampled
 
 
 SLEEPER = """
@@ -67,6 +71,43 @@ class Sleeper:
         return list(struct.unpack(f"{n}d", data[: n * 8]))
 
 
+def short_frame(file: str, line: int | None, func: str) -> str:
+    """``path:line function`` with the path relative to the project or site-packages."""
+    path = Path(file)
+    if path.is_relative_to(ROOT) and ".venv" not in path.parts:
+        where = str(path.relative_to(ROOT))
+    elif "site-packages" in path.parts:
+        where = "/".join(path.parts[path.parts.index("site-packages") + 1 :])
+    else:
+        where = path.name
+    return f"{where}:{line} {func}"
+
+
+#: innermost frames of a thread that is only waiting (a lock, a sleep, an idle pool thread)
+IDLE = ("threading.py", "queue.py", "selectors.py", "connection.py")
+INNER, OUTER = 10, 4
+
+
+def thread_stacks(names: dict[int, str], skip: set[int]) -> dict[str, list[str]]:
+    """Every thread's Python stack now (innermost ``INNER`` and outermost ``OUTER`` frames),
+    without idle threads and ``skip``; read from frame objects (no source lines: cheap)."""
+    out: dict[str, list[str]] = {}
+    for ident, frame in sys._current_frames().items():  # noqa: SLF001 - a diagnostic tool
+        if ident in skip:
+            continue
+        frames: list[str] = []
+        f = frame
+        while f is not None:
+            frames.append(short_frame(f.f_code.co_filename, f.f_lineno, f.f_code.co_name))
+            f = f.f_back
+        if not frames or Path(frames[0].split(":")[0]).name in IDLE:
+            continue
+        if len(frames) > INNER + OUTER + 1:
+            frames = [*frames[:INNER], "...", *frames[-OUTER:]]
+        out[names.get(ident, f"thread {ident:#x}")] = frames
+    return out
+
+
 def gaps(stamps: list[float]) -> list[tuple[float, float]]:
     """(start time, gap in ms beyond the interval) between consecutive stamps."""
     return [(a, (b - a) * 1000 - INTERVAL_MS) for a, b in zip(stamps, stamps[1:], strict=False)]
@@ -86,21 +127,55 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="192x128")
     ap.add_argument("--frames", type=int, default=25)
     ap.add_argument("--limit-ms", type=float, default=50.0)
+    ap.add_argument("--worst", type=int, default=8, help="gaps listed (with their stacks)")
     ap.add_argument("--json", type=Path, default=None, help="also write the report here")
+    ap.add_argument(
+        "--offscreen",
+        action="store_true",
+        help="Qt's offscreen platform instead of Xvfb (no X server: its round trips, which a "
+        "loaded machine slows, are left out)",
+    )
     args = ap.parse_args(argv)
 
-    code = rerun_under_xvfb(__file__, argv)
-    if code is not None:
-        return code
+    if args.offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    else:
+        code = rerun_under_xvfb(__file__, argv)
+        if code is not None:
+            return code
     from PySide6.QtCore import Qt, QTimer
 
-    with studio_window("idlora-probe-") as (app, window, wait, _settle):
-        report = probe(app, window, args, wait, QTimer, Qt)
+    with studio_window("idlora-probe-") as (app, window, _wait, _settle):
+        report = probe(app, window, args, blocking_wait, QTimer, Qt)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json is not None:
         args.json.write_text(text)
     return 0 if report["passed"] else 1
+
+
+def blocking_wait(cond: Callable[[], object], ms: int) -> bool:
+    """Run the event loop until ``cond()`` (checked every 10 ms) or ``ms`` pass, as the
+    Studio's own ``exec()`` does: sleeping between events. (A ``processEvents()`` loop would
+    keep the GUI thread busy, holding the GIL and a core, and the OS would treat it as the CPU
+    hog it then is: it measured stalls of its own.)"""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if cond():
+        return True
+    loop = QEventLoop()
+    check = QTimer()
+    check.setInterval(10)
+    check.timeout.connect(lambda: loop.quit() if cond() else None)
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(loop.quit)
+    check.start()
+    deadline.start(ms)
+    loop.exec()
+    check.stop()
+    deadline.stop()
+    return bool(cond())
 
 
 def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
@@ -111,20 +186,39 @@ def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(INTERVAL_MS)
-    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
-    sleeper = Sleeper(Path(tempfile.mkdtemp(prefix="idlora-probe-")) / "sleeper.bin")
+    scratch = Path(tempfile.mkdtemp(prefix="idlora-probe-"))
+
+    def tick() -> None:
+        stamps.append(time.perf_counter())
+
+    timer.timeout.connect(tick)
+    sleeper = Sleeper(scratch / "sleeper.bin")
     # and a plain thread of this process: it needs the GIL but not the GUI event loop, so a
     # GUI gap it shares is the GIL (another thread holding it); one it does not share is the
-    # GUI thread's own work
+    # GUI thread's own work. While the GUI thread is late it also samples every thread's stack
+    # (at most every SAMPLE_MS): what the GUI thread, or the thread that held the GIL until
+    # then, was doing. (A sampler that needs no GIL -- faulthandler's watchdog -- reads the
+    # frames of running threads unsafely, and crashed this probe.)
     py_stamps: list[float] = []
     py_stop = threading.Event()
+    samples: list[tuple[float, dict[str, list[str]]]] = []  # (time, thread -> frames)
 
     def py_sleeper() -> None:
+        last_sample = 0.0
         while not py_stop.is_set():
-            py_stamps.append(time.perf_counter())
+            now = time.perf_counter()
+            py_stamps.append(now)
+            late = stamps and now - stamps[-1] > SAMPLE_LATE_MS / 1000
+            if late and now - last_sample >= SAMPLE_MS / 1000:
+                samples.append((now, thread_stacks(names, skip)))
+                last_sample = now
             time.sleep(INTERVAL_MS / 1000)
 
-    threading.Thread(target=py_sleeper, daemon=True).start()
+    names = {threading.main_thread().ident: "GUI thread"}
+    skip: set[int | None] = set()
+    py_thread = threading.Thread(target=py_sleeper, daemon=True)
+    py_thread.start()
+    skip.add(py_thread.ident)
 
     window.resize(1366, 768)
     window.show()
@@ -133,6 +227,12 @@ def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
     queue = panel.queue
     ready: list[float] = []
     queue.engine_ready.connect(lambda: ready.append(time.perf_counter()))
+    # the worker's thread, named in the stack samples (a direct connection runs there)
+    queue._worker.warmed_up.connect(  # noqa: SLF001 - a diagnostic tool
+        lambda: names.setdefault(threading.get_ident(), "generation worker"),
+        Qt.ConnectionType.DirectConnection,
+    )
+    load_start = [round(x, 2) for x in os.getloadavg()]
     timer.start()
     w0 = time.perf_counter()
     window.show_page("generate")  # first show: GPU probe and engine warm-up start
@@ -163,6 +263,7 @@ def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
     queue.job_finished.connect(
         lambda j, t: (finished.append(t), events.append((time.perf_counter(), f"job {j} done")))
     )
+    engine_pid = getattr(queue._worker, "engine_pid", None)  # noqa: SLF001 - diagnostics
     t0 = time.perf_counter()
     queued = panel.queue_takes()
     ok = wait(lambda: len(finished) >= queued, 600000)
@@ -184,6 +285,33 @@ def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
     def machine_too(a: float, g: float) -> bool:  # the sleeper process was stalled as well
         return shared(a, g, base)
 
+    def stacks(a: float, g: float) -> list[dict]:
+        """The stacks sampled in the gap of ``g`` ms starting at ``a`` (or just after it: the
+        sampler may itself have waited for the GIL), consecutive equal samples once with how
+        many times they were seen (one sample per ``SAMPLE_MS``)."""
+        out: list[dict] = []
+        for _t, sample in (x for x in samples if a < x[0] <= a + g / 1000 + 0.05):
+            if out and out[-1]["threads"] == sample:
+                out[-1]["samples"] += 1
+            else:
+                out.append({"samples": 1, "threads": sample})
+        return out
+
+    def cause(a: float, g: float) -> str:
+        """The gap's likely cause, in words, from the flags and the samples."""
+        if machine_too(a, g):
+            return "the machine (the sleeper process stalled too)"
+        sampled = [s for t, s in samples if a < t <= a + g / 1000 + 0.05]
+        others = sorted({n for s in sampled for n in s if n != "GUI thread"})
+        if shared(a, g, py_base):
+            return "the GIL, held by " + (", ".join(others) or "a thread not sampled")
+        gui = [s["GUI thread"][0] for s in sampled if "GUI thread" in s]
+        if not gui:
+            return "the GUI thread (not sampled)"
+        if all(f.endswith(" blocking_wait") for f in gui):
+            return "the GUI thread in Qt's native code (painting, layout, X server round trips)"
+        return "the GUI thread's own Python: " + gui[0]
+
     def summary(lo: float, hi: float, label) -> dict:  # noqa: ANN001
         gui = [(a, g) for a, g in gaps(stamps) if lo <= a < hi]
         values = [g for _, g in gui]
@@ -203,23 +331,33 @@ def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
                     "at": label(a),
                     "machine_stalled_too": machine_too(a, g),
                     "gil_held_elsewhere": shared(a, g, py_base),
+                    "cause": cause(a, g),
+                    "stacks": stacks(a, g),
                 }
-                for a, g in over[:8]
+                for a, g in over[: args.worst]
             ],
         }
 
     generation = summary(t0, t2, phase)
-    return {
-        "passed": ok and warm_ok and generation["over_limit_studio"] == 0,
+    warm_up = summary(w0, w1, lambda _a: "engine start (warm-up)")
+    report = {
+        "passed": ok
+        and warm_ok
+        and generation["over_limit_studio"] == 0
+        and warm_up["over_limit_studio"] == 0,
         "limit_ms": args.limit_ms,
         "takes": queued,
         "finished": len(finished),
-        "warm_up": summary(w0, w1, lambda _a: "engine import on the worker"),
+        "engine_process": engine_pid is not None,
+        "warm_up": warm_up,
         "generation": generation,
         "machine_max_gap_ms": round(max((g for a, g in base if a >= w0), default=0.0), 1),
+        "load_average_start": load_start,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
     }
+    shutil.rmtree(scratch, ignore_errors=True)
+    return report
 
 
 if __name__ == "__main__":
