@@ -43,7 +43,20 @@ DEFAULT_NEGATIVE_PROMPT = (
 
 
 class EngineError(Exception):
-    """Base of every error the engine raises on purpose. ``str(err)`` is a user-facing sentence."""
+    """Base of every error the engine raises on purpose. ``str(err)`` is a user-facing sentence.
+
+    Engine errors pickle as themselves, attributes included, whatever their ``__init__``
+    takes (the Studio's engine process sends them to the GUI's process)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_error, (type(self), self.args, self.__dict__))
+
+
+def _rebuild_error(cls: type[EngineError], args: tuple[Any, ...], state: dict) -> EngineError:
+    err = cls.__new__(cls, *args)
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 class InvalidRequestError(EngineError, ValueError):

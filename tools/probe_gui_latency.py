@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
     from PySide6.QtCore import Qt, QTimer
 
-    with studio_window("idlora-probe-") as (app, window, _wait, _settle):
+    with studio_window("idlora-probe-", fill_elsewhere=True) as (app, window, _wait, _settle):
         report = probe(app, window, args, blocking_wait, QTimer, Qt)
     text = json.dumps(report, indent=2)
     print(text)
@@ -227,11 +227,6 @@ def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
     queue = panel.queue
     ready: list[float] = []
     queue.engine_ready.connect(lambda: ready.append(time.perf_counter()))
-    # the worker's thread, named in the stack samples (a direct connection runs there)
-    queue._worker.warmed_up.connect(  # noqa: SLF001 - a diagnostic tool
-        lambda: names.setdefault(threading.get_ident(), "generation worker"),
-        Qt.ConnectionType.DirectConnection,
-    )
     load_start = [round(x, 2) for x in os.getloadavg()]
     timer.start()
     w0 = time.perf_counter()
@@ -263,7 +258,16 @@ def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
     queue.job_finished.connect(
         lambda j, t: (finished.append(t), events.append((time.perf_counter(), f"job {j} done")))
     )
-    engine_pid = getattr(queue._worker, "engine_pid", None)  # noqa: SLF001 - diagnostics
+    # the generation workers (a GPU pool has several), their threads named in the stack
+    # samples (a direct connection runs in the emitting thread)
+    pool = queue._worker  # noqa: SLF001 - a diagnostic tool
+    workers = getattr(pool, "workers", None) or [pool]
+    for worker in workers:
+        worker.started.connect(
+            lambda _j: names.setdefault(threading.get_ident(), "generation worker"),
+            Qt.ConnectionType.DirectConnection,
+        )
+    engine_pid = getattr(workers[0], "engine_pid", None)
     t0 = time.perf_counter()
     queued = panel.queue_takes()
     ok = wait(lambda: len(finished) >= queued, 600000)
@@ -349,6 +353,8 @@ def probe(app, window, args, wait, QTimer, Qt) -> dict:  # noqa: ANN001
         "takes": queued,
         "finished": len(finished),
         "engine_process": engine_pid is not None,
+        # the GUI's process never needs torch: imported there, it held the GIL for seconds
+        "torch_in_gui_process": "torch" in sys.modules,
         "warm_up": warm_up,
         "generation": generation,
         "machine_max_gap_ms": round(max((g for a, g in base if a >= w0), default=0.0), 1),

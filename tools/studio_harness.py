@@ -17,11 +17,32 @@ from pathlib import Path
 from typing import Any
 
 
+def _fill_home(home: str) -> None:
+    """Fill the library of ``home`` like the screenshots' (run in a child process)."""
+    from screenshot import fill
+
+    from idlora_studio.library import Library
+    from idlora_studio.paths import Paths
+
+    os.environ["IDLORA_STUDIO_HOME"] = home
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    work = Path(home) / "work"
+    library = Library.open(Paths.from_env().ensure())
+    try:
+        fill(library, work)
+    finally:
+        library.close()
+
+
 @contextlib.contextmanager
 def studio_window(
-    prefix: str, default_ms: int = 60000
+    prefix: str, default_ms: int = 60000, fill_elsewhere: bool = False
 ) -> Iterator[tuple[Any, Any, Callable, Callable]]:
-    """The real main window over a temporary library filled like the screenshots'."""
+    """The real main window over a temporary library filled like the screenshots'.
+
+    ``fill_elsewhere``: fill it in a child process, so that this process starts as the
+    Studio does (filling imports torch for the voice checks; the GUI latency probe must not
+    find it already imported)."""
     from PySide6.QtWidgets import QApplication
     from screenshot import fill  # tools/screenshot.py: portraits, voices, consent
     from shot_helpers import waiters
@@ -41,8 +62,17 @@ def studio_window(
         paths = Paths.from_env().ensure()
         work = Path(home) / "work"
         work.mkdir()
+        if fill_elsewhere:
+            import multiprocessing
+
+            child = multiprocessing.get_context("spawn").Process(target=_fill_home, args=(home,))
+            child.start()
+            child.join()
+            if child.exitcode != 0:
+                raise RuntimeError(f"filling the library failed (exit code {child.exitcode})")
         library = Library.open(paths)
-        fill(library, work)
+        if not fill_elsewhere:
+            fill(library, work)
         window = build_main_window(paths, Settings.load(paths.settings_path), library)
         try:
             yield app, window, wait, settle

@@ -133,9 +133,9 @@ class SettingsDialog(QDialog):
     # ------------------------------------------------------------------ GPUs
     @staticmethod
     def _detect() -> list[Any]:
-        from engine.distributed.strategy import detect_gpus
+        from idlora_studio.workers.worker_choice import find_gpus
 
-        return detect_gpus()
+        return find_gpus()
 
     def _detected(self, gpus: list[Any]) -> None:
         from engine.distributed.strategy import describe_gpus

@@ -11,13 +11,20 @@ slot :meth:`GenerationWorker.run_job` runs one persisted job end to end, in the 
    user pointed at (a single-file checkpoint with its base), or the downloaded set; the
    spatial upsampler and distilled LoRA are loaded only for a pipeline that needs them (a
    cached generator that has them serves every pipeline);
-3. ``generator.generate`` with a progress callback (``stage`` as each stage starts, the
-   worker's own ``load_model`` and ``write`` included; ``progress`` and ``preview`` after each
-   denoising step, throttled database writes) and a :class:`~engine.api.CancelToken`;
-4. MP4 (H.264 + AAC), WAV and a JPEG thumbnail into a temporary folder, recipe built, then
-   :meth:`TakesRepository.add_take` stores the files and finishes the job in one transaction;
+3. :func:`~idlora_studio.workers.take_files.generate_take`: the generation with a progress
+   callback (``stage`` as each stage starts, the worker's own ``load_model`` and ``write``
+   included; ``progress`` and ``preview`` after each denoising step, throttled database
+   writes) and a :class:`~engine.api.CancelToken`, then the MP4 (H.264 + AAC), WAV, JPEG
+   thumbnail, recipe and voice match into a temporary folder;
+4. :meth:`TakesRepository.add_take` stores the files and finishes the job in one transaction;
 5. ``finished(job_id, take_id)``, or ``failed(job_id, kind, message)`` with a user-facing
    sentence, or ``cancelled(job_id)``.
+
+By default (no ``factory``) the engine runs in a process of its own
+(:class:`~idlora_studio.workers.engine_process.EngineProcess`): the generator is loaded, and
+takes generated and rendered, in that process, and this thread only relays its progress and
+writes the database. Generation then never holds the GUI process's GIL (the reason is in that
+module's docstring). A ``factory`` (tests, GPU groups) makes generators in this thread instead.
 
 Only ids, numbers, strings and ``QImage`` (not a widget) leave the thread. :meth:`cancel` and
 :meth:`suspend` are the methods meant to be called from another thread (they only set a
@@ -28,8 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -52,7 +57,6 @@ from engine.api import (
     ProgressInfo,
 )
 from engine.fsutil import is_disk_full, temp_prefix
-from engine.voice import similarity
 from idlora_studio.library.access import TAKE_TEMP_PREFIX
 from idlora_studio.library.jobs_repo import (
     JobInfo,
@@ -60,7 +64,8 @@ from idlora_studio.library.jobs_repo import (
     TakeFiles,
     TakesRepository,
 )
-from idlora_studio.workers.take_files import render_take
+from idlora_studio.workers.engine_process import EngineProcess
+from idlora_studio.workers.take_files import generate_take
 
 log = logging.getLogger(__name__)
 
@@ -93,29 +98,6 @@ class GeneratorKey:
 #: ``factory(model, lora, *, lora_strength, device, memory_profile, cache_dir, base=,
 #: upsampler=, distilled_lora=)`` -> generator
 GeneratorFactory = Callable[..., Any]
-
-
-def default_factory(
-    model: str | Path,
-    lora: Path | None = None,
-    *,
-    lora_strength: float = 1.0,
-    device: str | None = None,
-    memory_profile: str = "auto",
-    cache_dir: Path | None = None,
-    **parts: Any,
-) -> Any:
-    from engine.generate import IDLoRAGenerator  # torch loads here, in the worker thread
-
-    return IDLoRAGenerator.load(
-        model,
-        lora,
-        lora_strength=lora_strength,
-        device=device,
-        memory_profile=memory_profile,
-        cache_dir=cache_dir,
-        **parts,
-    )
 
 
 def resolve_model(
@@ -170,6 +152,10 @@ class GenerationWorker(QObject):
     idle = Signal()  # after every job (whatever the outcome)
     warmed_up = Signal()  # the engine's modules are imported (see warm_up)
 
+    #: the factory of a worker made without one; None: the engine in its own process
+    #: (``EngineProcess``). Tests put a fake here to drive the whole Studio with it.
+    DEFAULT_FACTORY: GeneratorFactory | None = None
+
     def __init__(
         self,
         jobs: JobsRepository,
@@ -190,7 +176,9 @@ class GenerationWorker(QObject):
         self._config_dir = Path(config_dir) if config_dir is not None else None
         self.idle_release_s = float(idle_release_s)
         self._device = device
-        self._factory = factory or default_factory
+        factory = factory or self.DEFAULT_FACTORY
+        self._engine = EngineProcess() if factory is None else None
+        self._factory: GeneratorFactory = factory or self._engine.load  # type: ignore[union-attr]
         self._generator: Any = None
         self._key: GeneratorKey | None = None
         self._timer: QTimer | None = None
@@ -235,46 +223,41 @@ class GenerationWorker(QObject):
 
     @Slot()
     def warm_up(self) -> None:
-        """Import the engine's heavy modules (torch, diffusers, transformers) now, on this
-        thread, rather than inside the first job.
+        """Start the engine now rather than inside the first job: its imports (torch,
+        diffusers, transformers) and the VAD and speaker-encoder models a take uses take
+        seconds. Done once, when the Generate page is first shown.
 
-        Importing them (and loading the VAD and speaker-encoder models a take uses) holds
-        Python's GIL for up to ~1 s at a time (extension modules
-        initialising), which stalls the GUI thread; ``tools/probe_gui_latency.py`` measured
-        these as the worst stalls of a first generation. Done once, when the Generate page is
-        first shown. The worker thread also lowers its own scheduling priority (and so that of
-        the compute threads torch starts from it): on a loaded machine the GUI thread gets the
-        CPU first.
+        With the engine process this only waits (on this thread) for the process to be
+        ready. With a ``factory`` the imports happen on this thread, in the GUI's process,
+        and hold its GIL (the stalls ``tools/probe_gui_latency.py`` measured).
         """
         if self._warm:
             return
         self._warm = True
         try:
-            from engine.imports import import_engine_stack
+            if self._engine is not None:
+                self._engine.warm_up()
+            else:
+                from idlora_studio.workers.engine_process import warm_up
 
-            import_engine_stack()  # one thread at a time (the first-start check imports too)
-            import torch
-
-            from engine.voice import vad
-
-            vad.preload()  # the reference-window choice of a first take needs it
-            similarity.preload()  # and its voice match, after it is generated
-
-            # after the imports: a low-priority thread holding the GIL through an import only
-            # stalls the GUI longer; torch's compute threads start later and inherit it
-            _yield_cpu_to_the_gui()
-            if not torch.cuda.is_available():
-                # CPU generation: leave one core to the GUI thread (more threads only contend)
-                torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+                warm_up()
         except Exception:  # noqa: BLE001 - the first job reports a broken install properly
             log.exception("engine warm-up failed")
         self.warmed_up.emit()
 
     @Slot()
     def shutdown(self) -> None:
+        """Release the model and end the engine process (called once, at quit)."""
         if self._timer is not None:
             self._timer.stop()
         self.release_model()
+        if self._engine is not None:
+            self._engine.stop()
+
+    @property
+    def engine_pid(self) -> int | None:
+        """The engine process's id while it runs (None: none, or generators made here)."""
+        return self._engine.pid if self._engine is not None else None
 
     def _get_generator(self, job: JobInfo) -> Any:
         resolved = resolve_model(job.model_set, self._models_dir, job.lora_path, self._config_dir)
@@ -299,10 +282,16 @@ class GenerationWorker(QObject):
             self._device,
             frozenset(k for k in parts if k != "base"),
         )
-        if self._generator is not None and self._key is not None and self._key.serves(key):
+        if (
+            self._generator is not None
+            and self._key is not None
+            and self._key.serves(key)
+            and getattr(self._generator, "usable", True)  # an engine process that died: no
+        ):
             return self._generator
         self.release_model()
         self.stage.emit(job.id, "load_model")
+        self.warm_up()  # a job queued before the Generate page was shown
         self._generator = self._factory(
             resolved.model,
             resolved.lora,
@@ -320,7 +309,6 @@ class GenerationWorker(QObject):
     def run_job(self, job_id: int) -> None:
         """Run one queued job (see the module docstring). Never raises."""
         self._idle_timer().stop()
-        self.warm_up()  # a job queued before the page was shown
         with self._lock:
             token = self._tokens.setdefault(job_id, CancelToken())
         try:
@@ -385,10 +373,7 @@ class GenerationWorker(QObject):
                 self._jobs.progress(job.id, p.step, p.total)
 
             token.raise_if_cancelled()
-            result = generator.generate(req, progress=on_progress, cancel=token)
-            info = generator.model_info()
-            self.stage.emit(job.id, "write")
-            take_id = self._store(job, result, info)
+            take_id = self._make_take(job, generator, on_progress, token)
         except Cancelled:
             if self._suspended(job.id):
                 self._jobs.requeue(job.id)
@@ -458,11 +443,18 @@ class GenerationWorker(QObject):
             return self._generator.model_info().get("memory_profile")
         return None
 
-    def _store(self, job: JobInfo, result: Any, model_info: dict[str, Any]) -> int:
+    def _make_take(
+        self,
+        job: JobInfo,
+        generator: Any,
+        progress: Callable[[ProgressInfo], None],
+        token: CancelToken,
+    ) -> int:
+        """Generate and render the take into a temporary folder, then store it."""
         self._temp_dir.mkdir(parents=True, exist_ok=True)
         prefix = temp_prefix(TAKE_TEMP_PREFIX)
         with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix=prefix) as tmp:
-            take = render_take(job.request, result, model_info, Path(tmp))
+            take = generate_take(generator, job.request, Path(tmp), progress=progress, cancel=token)
             return self._takes.add_take(
                 TakeFiles(take.video, take.audio, take.thumbnail),
                 take.recipe,
@@ -471,16 +463,6 @@ class GenerationWorker(QObject):
                 voice_match=take.voice_match,
                 voice_match_model=take.voice_match_model,
             )
-
-
-def _yield_cpu_to_the_gui() -> None:
-    """Lower the calling thread's scheduling priority (Linux: niceness is per thread and
-    inherited by the threads it starts, e.g. torch's intra-op pool). No-op elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
 
 
 def start_worker(worker: GenerationWorker, name: str = "generation") -> QThread:

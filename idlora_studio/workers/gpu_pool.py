@@ -26,7 +26,7 @@ from PySide6.QtGui import QImage
 
 from engine.distributed.strategy import ScalePlan
 from idlora_studio.library.jobs_repo import JobsRepository, TakesRepository
-from idlora_studio.workers.generation_worker import GenerationWorker, default_factory, start_worker
+from idlora_studio.workers.generation_worker import GenerationWorker, start_worker
 
 
 def group_factory(devices: tuple[str, ...], mode: str) -> Callable[..., Any]:
@@ -146,7 +146,7 @@ class GPUWorkerPool(QObject):
                 temp_dir=self._temp_dir,
                 idle_release_s=self.idle_release_s,
                 device=device,
-                factory=factory or default_factory,
+                factory=factory,  # None: the engine in its own process, one per worker
                 **kwargs,
             )
             names = ("started", "stage", "progress", "preview", "model_loaded", "model_released")

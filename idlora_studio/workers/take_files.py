@@ -9,6 +9,7 @@ on the farm carries exactly what a local take does. Qt-free (it runs on cluster 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,4 +99,44 @@ def render_take(
     )
 
 
-__all__ = ["RenderedTake", "lora_info_of", "render_take", "voice_match_of", "write_thumbnail"]
+def generate_take(
+    generator: Any,
+    request: Any,
+    folder: Path,
+    *,
+    progress: Callable[[Any], None] | None = None,
+    cancel: Any = None,
+) -> RenderedTake:
+    """Generate ``request`` and render the take into ``folder``: a generator that renders
+    where it runs (:class:`~idlora_studio.workers.engine_process.ProcessGenerator`) does both itself; any
+    other runs ``generate`` here and :func:`render_take` after it. ``progress`` also gets
+    the ``write`` stage as the files start to be written."""
+    own = getattr(generator, "generate_take", None)
+    if own is not None:
+        return own(request, folder, progress=progress, cancel=cancel)
+    from engine.api import ProgressInfo
+
+    last: list[Any] = []
+
+    def relay(p: Any) -> None:
+        last[:] = [p]
+        if progress is not None:
+            progress(p)
+
+    result = generator.generate(request, progress=relay, cancel=cancel)
+    if progress is not None:
+        done = last[0] if last else None
+        step, total = (done.total, done.total) if done is not None else (0, 0)
+        elapsed = done.elapsed_s if done is not None else 0.0
+        progress(ProgressInfo(step, total, elapsed, 0.0, stage="write"))
+    return render_take(request, result, generator.model_info(), folder)
+
+
+__all__ = [
+    "RenderedTake",
+    "generate_take",
+    "lora_info_of",
+    "render_take",
+    "voice_match_of",
+    "write_thumbnail",
+]

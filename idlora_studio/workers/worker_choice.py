@@ -15,13 +15,30 @@ from typing import Any
 from idlora_studio.settings import Settings
 
 
+def find_gpus() -> list[Any]:
+    """The CUDA GPUs (``engine.distributed.strategy.detect_gpus``), asked in a process of
+    their own: the answer imports torch, which the GUI's process never does (the import
+    holds the GIL for seconds). Blocks the calling thread: not the GUI thread."""
+    from idlora_studio.workers.engine_process import run_elsewhere
+
+    return run_elsewhere("engine.distributed.strategy:detect_gpus")
+
+
+def gpu_info() -> Any:
+    """``engine.memory.gpu_info()`` (the first GPU and its free memory), asked like
+    :func:`find_gpus`."""
+    from idlora_studio.workers.engine_process import run_elsewhere
+
+    return run_elsewhere("engine.memory:gpu_info")
+
+
 def plan_from_settings(settings: Settings, gpus: list[Any] | None = None) -> Any:
-    """The scale plan for the settings and the GPUs (``gpus`` None: detect; imports torch)."""
+    """The scale plan for the settings and the GPUs (``gpus`` None: :func:`find_gpus`)."""
     from engine.distributed.context import parse_gpus
-    from engine.distributed.strategy import MODES, detect_gpus, plan
+    from engine.distributed.strategy import MODES, plan
 
     if gpus is None:
-        gpus = detect_gpus()
+        gpus = find_gpus()
     try:
         selected = parse_gpus(settings.get("gpus"))
     except ValueError:

@@ -545,7 +545,7 @@ def test_quitting_with_a_running_job_asks_and_the_job_resumes_after_restart(
     )
     img, wav = (Path(str(p)) for p in _media_paths(real_library, created.identity_id))
     blocking = BlockingGenerator()
-    monkeypatch.setattr(generation_worker, "default_factory", blocking.factory)
+    monkeypatch.setattr(generation_worker.GenerationWorker, "DEFAULT_FACTORY", blocking.factory)
     window = _studio(qtbot, paths, settings, real_library)
     queue = window.generate_panel.queue
     requests = [tiny_request((img, wav), seed=s) for s in (3, 4)]

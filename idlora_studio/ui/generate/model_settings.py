@@ -298,13 +298,13 @@ class ModelSettings(QGroupBox):
 
     # ------------------------------------------------------------------ GPU and profiles
     def probe_gpu(self) -> None:
-        """Find the GPU and its free memory on the runner (imports torch there)."""
+        """Find the GPU and its free memory from the runner (in a process of its own)."""
         if self._gpu_started:
             return
         self._gpu_started = True
         probe = self._gpu_probe
         if probe is None:
-            from engine.memory import gpu_info as probe
+            from idlora_studio.workers.worker_choice import gpu_info as probe
 
         def done(info: Any) -> None:
             self._gpu, self._gpu_known = info, True

@@ -31,7 +31,7 @@ class GeneratePanel(QWidget):
     ``form_store`` (optional) keeps the form per project: :meth:`open_project` shows the
     project's form, every edit is saved to it.
     ``gpu_probe`` returns ``engine.memory.GPUInfo | None`` and runs on ``runner``
-    (default: ``engine.memory.gpu_info``, which imports torch). Components: ``form``
+    (default: ``engine.memory.gpu_info``, asked in a process of its own). Components: ``form``
     (:class:`GenerateForm`), ``queue_view`` (:class:`QueueView`), ``preview``
     (:class:`LivePreview`), ``takes`` (:class:`TakesStrip`).
     """
