@@ -47,9 +47,10 @@ SAMPLE_LATE_MS = 30  # how late the GUI thread's tick must be for stacks to be s
 
 
 SLEEPER = """
-import struct, sys, time
+import os, struct, sys, time
 out = open(sys.argv[1], "wb", buffering=0)
-while True:
+parent = os.getppid()
+while os.getppid() == parent:  # ends with the probe, even one that crashed
     out.write(struct.pack("d", time.perf_counter()))
     time.sleep(0.005)
 """

@@ -113,6 +113,7 @@ class GPUWorkerPool(QObject):
         self._busy: dict[int, int] = {}  # job id -> worker index
         self._pending: deque[int] = deque()
         self._cancel_first: set[int] = set()
+        self._suspend_first: set[int] = set()
         self._capacity = 1
 
     # ------------------------------------------------------------------ layout (pool thread)
@@ -192,6 +193,8 @@ class GPUWorkerPool(QObject):
         """Stop ``job_id`` for a quit, back to the queue in its place (thread-safe)."""
         with self._lock:
             index = self._busy.get(job_id)
+            if index is None:  # not handed to a worker yet: suspended when it is
+                self._suspend_first.add(job_id)
         if index is not None:
             self.workers[index].suspend(job_id)
 
@@ -219,7 +222,11 @@ class GPUWorkerPool(QObject):
                 self._busy[job_id] = free[0]
                 cancel_first = job_id in self._cancel_first
                 self._cancel_first.discard(job_id)
-            if cancel_first:
+                suspend_first = job_id in self._suspend_first
+                self._suspend_first.discard(job_id)
+            if suspend_first:  # the worker skips it: it stays queued for the next start
+                self.workers[free[0]].suspend(job_id)
+            elif cancel_first:
                 self.workers[free[0]].cancel(job_id)
             QMetaObject.invokeMethod(
                 self.workers[free[0]],

@@ -9,16 +9,18 @@ nothing runs, so a change of the GPU settings applies from the next take on.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from idlora_studio.settings import Settings
 
 
+@functools.lru_cache(maxsize=1)
 def find_gpus() -> list[Any]:
-    """The CUDA GPUs (``engine.distributed.strategy.detect_gpus``), asked in a process of
-    their own: the answer imports torch, which the GUI's process never does (the import
-    holds the GIL for seconds). Blocks the calling thread: not the GUI thread."""
+    """The CUDA GPUs (``engine.distributed.strategy.detect_gpus``), asked once per session in
+    a process of their own: the answer imports torch, which the GUI's process never does (the
+    import holds the GIL for seconds). Blocks the calling thread: not the GUI thread."""
     from idlora_studio.workers.engine_process import run_elsewhere
 
     return run_elsewhere("engine.distributed.strategy:detect_gpus")
