@@ -23,8 +23,6 @@ report. Nothing here blocks the GUI thread.
 
 from __future__ import annotations
 
-import json
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,14 +55,15 @@ from engine.models import registry
 from engine.models.local_sources import (
     SOURCES_FILE,
     LocalSource,
+    LocalSourceError,
     LocalSources,
     describe_pipelines,
     set_pipelines,
+    validate_local_source,
 )
 from idlora_studio.workers.tasks import TaskRunner
 
 __all__ = ["SOURCES_FILE", "LocalSource", "LocalSourceError", "LocalSources", "ModelManager"]
-_HEADER_MAX = 100 << 20
 
 _BADGE = {
     "missing": ("Not installed", "#9aa1b2"),
@@ -90,107 +89,6 @@ def _fmt_eta(seconds: float | None) -> str:
 
 
 # ============================================================================ files on disk
-
-
-class LocalSourceError(ValueError):
-    """Files that do not look like what was asked for; ``str()`` is the sentence to show."""
-
-
-def safetensors_keys(path: Path) -> list[str]:
-    """Tensor names from a safetensors file's header (reads the header only, no weights)."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-            if len(head) != 8:
-                raise LocalSourceError(f"{path.name} is too short to be a safetensors file.")
-            (n,) = struct.unpack("<Q", head)
-            if n <= 1 or n > _HEADER_MAX or n > path.stat().st_size - 8:
-                raise LocalSourceError(f"{path.name} is not a safetensors file (bad header).")
-            header = json.loads(fh.read(n).decode("utf-8"))
-    except OSError as exc:
-        raise LocalSourceError(f"{path.name} cannot be read: {exc.strerror or exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise LocalSourceError(f"{path.name} is not a safetensors file (bad header).") from exc
-    if not isinstance(header, dict):
-        raise LocalSourceError(f"{path.name} is not a safetensors file (bad header).")
-    return [k for k in header if k != "__metadata__"]
-
-
-def validate_local_source(
-    set_id: str,
-    kind: str,
-    model: Path,
-    base: Path | None = None,
-    lora: Path | None = None,
-    upsampler: Path | None = None,
-    distilled_lora: Path | None = None,
-) -> LocalSource:
-    """Check files by structure (cheap, no torch); :class:`LocalSourceError` says what is wrong."""
-    from engine.models.sources import COMPONENTS, SINGLE_FILE_PREFIXES, missing_parts
-
-    model = Path(model)
-    if kind == "diffusers-folder":
-        if not model.is_dir():
-            raise LocalSourceError(f"{model} is not a folder.")
-        missing = missing_parts(model)
-        if missing:
-            raise LocalSourceError(
-                f"{model.name} is not a complete diffusers folder: missing "
-                + ", ".join(missing[:6])
-                + (" …" if len(missing) > 6 else "")
-                + "."
-            )
-    elif kind == "single-file":
-        if not model.is_file():
-            raise LocalSourceError(f"{model} is not a file.")
-        keys = safetensors_keys(model)
-        prefix = SINGLE_FILE_PREFIXES["transformer"]
-        if not any(k.startswith(prefix) for k in keys):
-            raise LocalSourceError(
-                f"{model.name} has no LTX-2 transformer weights ({prefix}*): not an LTX-2 / "
-                "LTX-2.3 checkpoint in the original layout."
-            )
-        if base is None:
-            raise LocalSourceError(
-                "A single-file checkpoint needs a base diffusers folder for the text encoder, "
-                "tokenizer, vocoder, connectors and scheduler."
-            )
-        needed = tuple(c for c in COMPONENTS if c not in ("transformer", "vae", "audio_vae"))
-        missing = missing_parts(Path(base), needed)
-        if missing:
-            raise LocalSourceError(
-                f"The base folder {Path(base).name} lacks " + ", ".join(missing[:6]) + "."
-            )
-    else:
-        raise LocalSourceError(f"unknown kind {kind!r}")
-    if lora is not None:
-        lora = Path(lora)
-        if not lora.is_file():
-            raise LocalSourceError(f"The ID-LoRA file {lora} does not exist.")
-        keys = safetensors_keys(lora)
-        if not any("lora" in k.lower() for k in keys):
-            raise LocalSourceError(f"{lora.name} holds no LoRA weights (no lora_A/lora_B).")
-    if distilled_lora is not None:
-        distilled_lora = Path(distilled_lora)
-        if not distilled_lora.is_file():
-            raise LocalSourceError(f"The distilled LoRA file {distilled_lora} does not exist.")
-        if not any("lora" in k.lower() for k in safetensors_keys(distilled_lora)):
-            raise LocalSourceError(f"{distilled_lora.name} holds no LoRA weights.")
-    if upsampler is not None:
-        upsampler = Path(upsampler)
-        if upsampler.is_dir():
-            if not (upsampler / "config.json").is_file():
-                raise LocalSourceError(f"The upsampler folder {upsampler.name} has no config.json.")
-        elif not upsampler.is_file():
-            raise LocalSourceError(f"The spatial upsampler {upsampler} does not exist.")
-        elif not any(k.startswith("initial_conv.") for k in safetensors_keys(upsampler)):
-            raise LocalSourceError(
-                f"{upsampler.name} is not a spatial latent upsampler (no initial_conv weights)."
-            )
-    return LocalSource(
-        set_id, kind, model, Path(base) if base else None, lora, upsampler, distilled_lora
-    )
 
 
 # ============================================================================ worker relay
