@@ -50,6 +50,11 @@ def build_main_window(paths: Paths, settings: Settings, library: Any) -> MainWin
     app = QApplication.instance()
     if isinstance(app, QApplication):
         install_wheel_guard(app)  # one application-wide filter; idempotent
+    if hasattr(library, "use_checks"):  # a real library (tests may use a fake)
+        from idlora_studio.library.checking import ChildProcessChecks
+
+        # imports are checked in a child process: decoders and OpenCV hold the GIL
+        library.use_checks(ChildProcessChecks())
     db_runner = TaskRunner(max_threads=1)  # all library calls, in order
     thumb_runner = TaskRunner(max_threads=2)  # thumbnail decodes
     state = LibraryState(library, db_runner)
@@ -287,6 +292,8 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     window.show()
     QTimer.singleShot(0, lambda: offer_recovered_recordings(window))
     QTimer.singleShot(300, lambda: offer_first_run(window))
+    # the import checker's process starts while the user looks around, not on the first drop
+    QTimer.singleShot(2000, lambda: getattr(library.checks, "warm", lambda: None)())
     try:
         return int(app.exec())
     finally:

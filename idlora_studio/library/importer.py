@@ -63,14 +63,6 @@ def suggested_voice_window(path: Path | str) -> tuple[float, float]:
     return lead + checked.best_window[0], lead + checked.best_window[1]
 
 
-def as_image_import(item: Path | str | ImageImport) -> ImageImport:
-    return item if isinstance(item, ImageImport) else check_image_file(item)
-
-
-def as_voice_import(item: Path | str | VoiceImport) -> VoiceImport:
-    return item if isinstance(item, VoiceImport) else check_voice_file(item)
-
-
 def check_document(path: Path | str) -> Path:
     """A consent document: any readable non-empty file up to :data:`MAX_DOCUMENT_BYTES`."""
     p = precheck_file(path)

@@ -18,6 +18,10 @@ class ImportRejected(Exception):  # noqa: N818 - reads better at call sites
         self.problem = problem
         super().__init__(f"{self.path.name}: {problem}")
 
+    def __reduce__(self) -> tuple[type, tuple[Path, str]]:
+        # pickled with its two arguments (the checks run in a child process)
+        return (type(self), (self.path, self.problem))
+
 
 @dataclass(frozen=True)
 class FaceBox:

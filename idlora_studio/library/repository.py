@@ -41,6 +41,7 @@ from engine.fsutil import disk_full, is_disk_full
 from idlora_studio.paths import Paths
 
 from . import access, importer
+from .checking import LocalChecks, MediaChecks
 from .db import LibraryError, ReadOnlyLibraryError, SessionScopes, make_engine  # noqa: F401
 from .media_types import FaceBox, ImageImport, ImportRejected, VoiceImport
 from .migrate import HEAD_REVISION, MigrationResult, current_revision, migrate
@@ -212,6 +213,9 @@ class Library(SessionScopes):
         super().__init__(engine, store)
         self.paths = paths
         self.migration: MigrationResult | None = None
+        #: where files are checked before an import (:mod:`.checking`); the window swaps in
+        #: a child process so that no check holds the GUI process's GIL
+        self.checks: MediaChecks = LocalChecks()
 
     # ------------------------------------------------------------------ life cycle
     @classmethod
@@ -290,7 +294,13 @@ class Library(SessionScopes):
         log.info("library opened read-only: %s", reason)
         return lib
 
+    def use_checks(self, checks: MediaChecks) -> None:
+        """Check files with ``checks`` from now on (the previous ones are closed)."""
+        old, self.checks = self.checks, checks
+        old.close()
+
     def close(self) -> None:
+        self.checks.close()
         self._engine.dispose()
 
     def __enter__(self) -> Library:
@@ -573,8 +583,8 @@ class Library(SessionScopes):
         self._check_consent(consent)
         self._check_source(clip_source)
         self._ensure_name_free(key, display)
-        checked_images = [importer.as_image_import(i) for i in images]
-        checked_clips = [importer.as_voice_import(c) for c in clips]
+        checked_images = [self._as_image(i) for i in images]
+        checked_clips = [self._as_voice(c) for c in clips]
         doc_path = importer.check_document(consent.document_path) if _has_doc(consent) else None
 
         written: list[str] = []
@@ -622,8 +632,8 @@ class Library(SessionScopes):
         on an identity card): all are checked first; either all land or none."""
         self._check_source(clip_source)
         self._require(identity_id)
-        checked_images = [importer.as_image_import(i) for i in images]
-        checked_clips = [importer.as_voice_import(c) for c in clips]
+        checked_images = [self._as_image(i) for i in images]
+        checked_clips = [self._as_voice(c) for c in clips]
         written: list[str] = []
         try:
             with self.store.writing():
@@ -725,10 +735,16 @@ class Library(SessionScopes):
         self._collect_candidates(m for m in media if m)
 
     # ------------------------------------------------------------------ images
+    def _as_image(self, item: Path | str | ImageImport) -> ImageImport:
+        return item if isinstance(item, ImageImport) else self.checks.image(item)
+
+    def _as_voice(self, item: Path | str | VoiceImport) -> VoiceImport:
+        return item if isinstance(item, VoiceImport) else self.checks.voice(item)
+
     def add_image(self, identity_id: int, path: Path | str) -> ImageAdded:
         """Check and import an image file; raises :class:`ImportRejected` on bad input."""
         self._require(identity_id)
-        return self.add_checked_image(identity_id, importer.check_image_file(path))
+        return self.add_checked_image(identity_id, self.checks.image(path))
 
     def add_checked_image(
         self, identity_id: int, checked: ImageImport, *, make_default: bool = False
@@ -758,8 +774,6 @@ class Library(SessionScopes):
         """A new reference image cut out of image ``image_id`` (its suggested crop unless
         ``crop`` is given), checked like an import. The original stays; when it was the
         identity's default image, the crop becomes the default."""
-        from .image_checks import crop_image
-
         with self._read() as s:
             row = s.get(ReferenceImage, image_id)
             if row is None:
@@ -773,9 +787,7 @@ class Library(SessionScopes):
                 f"image {image_id} has no suggested crop (no face was found); give a crop"
             )
         source = Path(name)
-        checked = crop_image(
-            self.store.path(sha), box, source_name=f"{source.stem}-crop{source.suffix}"
-        )
+        checked = self.checks.crop(self.store.path(sha), box, f"{source.stem}-crop{source.suffix}")
         return self.add_checked_image(identity_id, checked, make_default=was_default)
 
     def remove_image(self, image_id: int) -> None:
@@ -791,7 +803,7 @@ class Library(SessionScopes):
         """Check and import a voice clip; raises :class:`ImportRejected` on bad input."""
         self._check_source(source)
         self._require(identity_id)
-        return self.add_checked_clip(identity_id, importer.check_voice_file(path), source=source)
+        return self.add_checked_clip(identity_id, self.checks.voice(path), source=source)
 
     def add_checked_clip(
         self, identity_id: int, checked: VoiceImport, *, source: str = "recorded"

@@ -307,6 +307,16 @@ class LibraryState(QObject):
         :meth:`notify_changed` on the GUI thread. For dialogs that run their own workers."""
         return self._library.add_voice_clip(identity_id, Path(path), source="recorded")
 
+    def check_voice_clip(self, path: Path) -> Any:
+        """Check a recording as an import would (a ``VoiceImport``), on the calling (worker)
+        thread, where the library checks files (its child process in the window)."""
+        checks = getattr(self._library, "checks", None)
+        if checks is None:  # a library without its own checks (a test double)
+            from idlora_studio.library.importer import check_voice_file
+
+            return check_voice_file(path)
+        return checks.voice(Path(path))
+
     def notify_changed(self, identity_id: int | None = None) -> None:
         """Something changed the library behind this state's back: reload what is shown."""
         if identity_id is not None:

@@ -609,6 +609,7 @@ class IdentityEditor(QWidget):
             save_clip,
             self,
             identity_id=identity_id,
+            check_clip=state.check_voice_clip,
             reference_clips=clips,
         )
         dialog.clip_saved.connect(lambda _result: state.notify_changed(identity_id))

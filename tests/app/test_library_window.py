@@ -212,3 +212,39 @@ def test_startup_builds_window_without_importing_torch(tmp_path):
     assert lines[-1] == "False False", out.stdout
     elapsed = float(lines[-2].split()[1])
     assert elapsed < 5.0
+
+
+def test_window_imports_check_files_outside_the_gui_process(tmp_path):
+    # OpenCV, PyAV decoding and Silero VAD hold the GIL; the window's library runs its
+    # import checks in a child process, so none of them is loaded in the GUI process
+    image = mf.face_image(tmp_path / "face.jpg")
+    voice = mf.speech_wav(tmp_path / "voice.wav")
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from PySide6.QtTest import QTest\n"
+        "app = QApplication([])\n"
+        "from idlora_studio.app import build_main_window\n"
+        "from idlora_studio.paths import Paths\n"
+        "from idlora_studio.settings import Settings\n"
+        "from idlora_studio.library import Library\n"
+        "paths = Paths.from_env().ensure()\n"
+        "lib = Library.open(paths)\n"
+        "w = build_main_window(paths, Settings.load(paths.settings_path), lib)\n"
+        f"w.state.create_identity_from_files([{str(image)!r}, {str(voice)!r}])\n"
+        "for _ in range(6000):\n"
+        "    if w.library_panel.model.rowCount() == 1: break\n"
+        "    QTest.qWait(10)\n"
+        "summary = lib.list_identities()[0]\n"
+        "print(w.library_panel.model.rowCount(), summary.image_count, summary.clip_count)\n"
+        "print(*(m in sys.modules for m in ('cv2', 'torch', 'av')))\n"
+        "w.shutdown(); lib.close()\n"
+    )
+    env = dict(os.environ, IDLORA_STUDIO_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    counts, modules = out.stdout.strip().splitlines()[-2:]
+    assert counts == "1 1 1", out.stdout
+    assert modules == "False False False", out.stdout
