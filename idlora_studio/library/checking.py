@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 #: (a 50-megapixel photo or a 10-minute recording takes seconds; a file that takes this long
 #: is damaged or built to hang a decoder)
 CHECK_TIMEOUT_S = 180.0
+#: the longest the child may take to start and load its libraries; a child that cannot start
+#: (a script without a ``__main__`` guard re-running itself under *spawn*, a broken install)
+#: would otherwise leave every import waiting forever: the checks then run in this process
+START_TIMEOUT_S = 90.0
 #: niceness added to the child: the GUI process gets the CPU first on a busy machine
 CHILD_NICENESS = 5
 
@@ -104,13 +108,19 @@ class ChildProcessChecks:
     :class:`ImportRejected`; the pool starts a new child for the next one.
     """
 
-    def __init__(self, timeout_s: float = CHECK_TIMEOUT_S) -> None:
+    def __init__(
+        self, timeout_s: float = CHECK_TIMEOUT_S, start_timeout_s: float = START_TIMEOUT_S
+    ) -> None:
         self.timeout_s = timeout_s
+        self.start_timeout_s = start_timeout_s
         self._lock = threading.Lock()
         self._pool: Any = None
+        self._ready: concurrent.futures.Future | None = None
         self._closed = False
+        #: why the checks run in this process instead (the child could not start), or None
+        self.fallback_reason: str | None = None
 
-    def _get_pool(self) -> Any:
+    def _get_pool(self) -> tuple[Any, concurrent.futures.Future]:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the media checks were closed")
@@ -120,14 +130,40 @@ class ChildProcessChecks:
                 self._pool = ProcessPool(
                     max_workers=1, initializer=_child_started, context=mp.get_context("spawn")
                 )
-            return self._pool
+                self._ready = self._pool.schedule(warm_up)
+            assert self._ready is not None
+            return self._pool, self._ready
 
-    def warm(self) -> concurrent.futures.Future:
+    def warm(self) -> None:
         """Start the child and load the checkers' libraries in it (returns at once)."""
-        return self._get_pool().schedule(warm_up, timeout=self.timeout_s)
+        if self.fallback_reason is None:
+            self._get_pool()
+
+    def _child_ready(self, ready: concurrent.futures.Future) -> bool:
+        """Wait for the child's start; False (and checks in this process from now on) when
+        it did not start in time."""
+        try:
+            ready.result(timeout=self.start_timeout_s)
+        except concurrent.futures.TimeoutError:
+            self.fallback_reason = (
+                f"the import checker's process did not start within {self.start_timeout_s:.0f} s"
+            )
+            log.warning("%s; files are checked in the Studio's own process", self.fallback_reason)
+            self._stop_pool()
+            return False
+        except Exception:  # noqa: BLE001 - a failed warm-up shows again in the check itself
+            pass
+        return True
 
     def _run(self, path: Path | str, fn: Any, *args: Any) -> Any:
-        future = self._get_pool().schedule(fn, args=(path, *args), timeout=self.timeout_s)
+        if self.fallback_reason is None:
+            pool, ready = self._get_pool()
+            if self._child_ready(ready):
+                return self._in_child(pool, path, fn, *args)
+        return fn(path, *args)
+
+    def _in_child(self, pool: Any, path: Path | str, fn: Any, *args: Any) -> Any:
+        future = pool.schedule(fn, args=(path, *args), timeout=self.timeout_s)
         try:
             return future.result()
         except ImportRejected:
@@ -161,11 +197,15 @@ class ChildProcessChecks:
     ) -> ImageImport:
         return self._run(path, _crop, tuple(int(v) for v in box), source_name)
 
+    def _stop_pool(self) -> None:
+        with self._lock:
+            pool, self._pool, self._ready = self._pool, None, None
+        if pool is not None:
+            pool.stop()
+            pool.join(timeout=10)
+
     def close(self) -> None:
         """Stop the child (a check in flight is cut short). Idempotent."""
         with self._lock:
             self._closed = True
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.stop()
-            pool.join(timeout=10)
+        self._stop_pool()

@@ -21,7 +21,7 @@ def segfault(path: Path) -> None:
     faulthandler._sigsegv()
 
 
-def hang(path: Path) -> None:
+def hang(path: Path | None = None) -> None:
     """Runs in the child: a check that never ends."""
     time.sleep(3600)
 
@@ -96,3 +96,17 @@ def test_closed_checks_refuse_work_and_library_close_stops_them(paths, tmp_path)
     library.close()
     with pytest.raises(RuntimeError):
         checks.image(image)
+
+
+def test_a_child_that_cannot_start_leaves_the_checks_in_this_process(monkeypatch, tmp_path):
+    from idlora_studio.library import checking
+
+    monkeypatch.setattr(checking, "warm_up", hang)  # the child never gets ready
+    checks = ChildProcessChecks(start_timeout_s=2)
+    try:
+        image = mf.face_image(tmp_path / "face.jpg")
+        assert checks.image(image) == LocalChecks().image(image)
+        assert "did not start within 2 s" in (checks.fallback_reason or "")
+        assert checks._pool is None  # the stuck child was stopped
+    finally:
+        checks.close()
