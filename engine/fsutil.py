@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.api import DiskFullError
+from engine.api import DiskFullError, InvalidRequestError
 
 TMP_PREFIX = ".tmp-"
 
@@ -218,7 +218,19 @@ def disk_full(folder: Path | str, needed_bytes: int | float, what: str = "") -> 
 
 
 def require_free(folder: Path | str, needed_bytes: int | float, what: str = "") -> None:
-    """Raise :func:`disk_full` unless ``folder``'s disk has ``needed_bytes`` free."""
+    """Raise :func:`disk_full` unless ``folder``'s disk has ``needed_bytes`` free.
+
+    A folder on a virtual file system (``/proc``, ``/sys``: no blocks at all, so "0 bytes
+    free") is refused as :class:`~engine.api.InvalidRequestError` saying so: no amount of
+    freed space would make it writable, so "disk full" would send the user the wrong way."""
+    p = Path(folder)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    if os.statvfs(p).f_blocks == 0:
+        raise InvalidRequestError(
+            f"{folder} is on a virtual file system ({p}: no disk behind it), where files "
+            f"cannot be written{f' ({what})' if what else ''}; choose a folder on a disk"
+        )
     if free_bytes(Path(folder)) < needed_bytes:
         raise disk_full(folder, needed_bytes, what)
 

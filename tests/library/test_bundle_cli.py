@@ -66,6 +66,10 @@ def test_errors_are_one_sentence_and_exit_1(
     assert capsys.readouterr().err == "error: The timeline of project 'Empty' is empty.\n"
     assert main(["render", "Spring promo", "--out", str(tmp_path / "x.png"), "--frame", "99"]) == 1
     assert "outside the timeline" in capsys.readouterr().err
+    # /proc reports 0 bytes free: not a full disk but no disk at all
+    assert main(["render", "Spring promo", "--out", "/proc/x.mp4"]) == 1
+    err = capsys.readouterr().err
+    assert "virtual file system" in err and "disk full" not in err
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "x.png").exists()
 
 
