@@ -47,7 +47,7 @@ def studio_window(
     from screenshot import fill  # tools/screenshot.py: portraits, voices, consent
     from shot_helpers import waiters
 
-    from idlora_studio.app import apply_style, build_main_window
+    from idlora_studio.app import apply_style, build_main_window, freeze_startup_heap
     from idlora_studio.library import Library
     from idlora_studio.paths import Paths
     from idlora_studio.settings import Settings
@@ -74,6 +74,7 @@ def studio_window(
         if not fill_elsewhere:
             fill(library, work)
         window = build_main_window(paths, Settings.load(paths.settings_path), library)
+        freeze_startup_heap()  # as run_gui does
         try:
             yield app, window, wait, settle
         finally:
