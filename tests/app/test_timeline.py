@@ -3,9 +3,11 @@ database saved after every step, mouse gestures and keys; thumbnails/waveforms o
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QMouseEvent
@@ -299,3 +301,58 @@ def test_bin_shows_a_takes_voice_match_once_scored(rig: Rig) -> None:
     assert texts[b].text().endswith("voice match 0.81")
     assert "Voice match 0.81" in texts[b].toolTip()
     assert "voice match" not in texts[rig.env.take_ids[0]].text()
+
+
+def test_thumbnails_and_waveforms_are_decoded_in_the_media_process(
+    rig: Rig,
+    qtbot,
+    paths,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """With a MediaProcess the GUI's process decodes nothing for them: here its own decoding
+    functions fail, and the strip and peaks still arrive (from the child), equal to what this
+    process decoded above and cached on disk for the next session."""
+    from idlora_studio.ui.timeline.media_cache import MediaCache
+    from idlora_studio.workers import timeline_media
+    from idlora_studio.workers.tasks import TaskRunner
+    from idlora_studio.workers.timeline_media import MediaProcess
+
+    media = rig.state.media(rig.env.take_ids[2])
+    qtbot.waitUntil(lambda: rig.cache.thumbnails(media) is not None, timeout=10000)
+    here = rig.cache.thumbnails(media)
+    qtbot.waitUntil(lambda: rig.cache.waveform(media) is not None, timeout=10000)
+    here_peaks = rig.cache.waveform(media)
+
+    def not_here(*_a: object) -> None:
+        raise AssertionError("decoded in the GUI's process")
+
+    monkeypatch.setattr(timeline_media, "compute_thumbnails", not_here)
+    monkeypatch.setattr(timeline_media, "compute_peaks", not_here)
+    process = MediaProcess()
+    runner = TaskRunner(max_threads=2)
+    cache = MediaCache(runner, paths.thumbnails_dir / "other", process=process)
+    failures: list[str] = []
+    cache.failed.connect(lambda _h, msg: failures.append(msg))
+    try:
+        qtbot.waitUntil(lambda: failures or cache.thumbnails(media) is not None, timeout=60000)
+        qtbot.waitUntil(lambda: failures or cache.waveform(media) is not None, timeout=60000)
+        assert not failures
+        assert process.pids and all(pid != os.getpid() for pid in process.pids)
+        strip = cache.thumbnails(media)
+        assert strip is not None and strip.indices == here.indices
+        assert [i.size() for i in strip.images] == [i.size() for i in here.images]
+        assert (
+            abs(
+                strip.images[-1].pixelColor(50, 30).blue()
+                - here.images[-1].pixelColor(50, 30).blue()
+            )
+            <= 2
+        )
+        assert np.allclose(cache.waveform(media), here_peaks)
+        cached = paths.thumbnails_dir / "other" / "timeline"
+        assert (cached / f"{media.video_hash}-h56.png").is_file()
+        assert (cached / f"{media.video_hash}-peaks.npy").is_file()
+    finally:
+        runner.wait(10000)
+        process.close()
+    assert not process.pids

@@ -1,8 +1,9 @@
 """Thumbnails, waveforms and decoded frames of takes, computed off the GUI thread.
 
 Everything is keyed by the take's *video hash* (the media store is content-addressed, so a
-hash never changes meaning). Three kinds of data, each computed with PyAV on a pool thread of
-the ``TaskRunner`` passed in and delivered on the GUI thread:
+hash never changes meaning). Three kinds of data, each computed with PyAV (the functions of
+:mod:`idlora_studio.workers.timeline_media`) from a pool thread of the ``TaskRunner`` passed in
+and delivered on the GUI thread:
 
 * **thumbnail strips**: one small frame every ``THUMB_STEP_S`` seconds, scaled to a fixed
   height; kept in memory and on disk (``<thumbnails_dir>/timeline/<hash>-h<H>.png`` plus a
@@ -14,6 +15,12 @@ the ``TaskRunner`` passed in and delivered on the GUI thread:
   ``frame_budget_bytes`` with least-recently-used eviction. The player and scrubbing read
   these; a miss schedules one decode of the whole take.
 
+With a :class:`~idlora_studio.workers.timeline_media.MediaProcess` (``process``; the Studio
+passes one) thumbnails and waveforms are decoded in that child process, so the GUI's process
+never imports PyAV or decodes for them: a pool thread doing it held the GIL the GUI thread
+needs (a take landing in the bin at the end of a generation stalled the GUI 64 ms). The
+decoded frames (playback) are still decoded here, on a pool thread.
+
 A getter that misses returns ``None`` and schedules the computation once; ``*_ready(hash)``
 signals say when to repaint. ``worker_threads`` records the thread identity every
 computation ran on (tests assert it is not the GUI thread).
@@ -24,8 +31,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -33,12 +42,36 @@ from PySide6.QtGui import QImage
 
 from idlora_studio.state.project import TakeMedia
 from idlora_studio.workers.tasks import TaskRunner
+from idlora_studio.workers.timeline_media import (
+    FRAME_MAX_WIDTH,
+    PEAKS_PER_S,
+    PLAYBACK_RATE,
+    THUMB_HEIGHT,
+    THUMB_STEP_S,
+    MediaProcess,
+    compute_peaks,
+    compute_thumbnails,
+    decode_frames,
+    decode_playback_audio,
+    thumbnail_sheet,
+    waveform_peaks,
+)
 
-THUMB_STEP_S = 0.2
-THUMB_HEIGHT = 56
-PEAKS_PER_S = 200
-FRAME_MAX_WIDTH = 480
-PLAYBACK_RATE = 48_000
+__all__ = [
+    "FRAME_MAX_WIDTH",
+    "PEAKS_PER_S",
+    "PLAYBACK_RATE",
+    "THUMB_HEIGHT",
+    "THUMB_STEP_S",
+    "MediaCache",
+    "ThumbStrip",
+    "compute_peaks",
+    "compute_thumbnails",
+    "decode_frames",
+    "decode_playback_audio",
+]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,87 +95,14 @@ def _to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def _open_video(path: Path):  # noqa: ANN202 - av container
-    import av
-
-    container = av.open(str(path))
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    return container, stream
-
-
-def compute_thumbnails(
-    path: Path, fps: float, height: int = THUMB_HEIGHT
-) -> list[tuple[int, np.ndarray]]:
-    """Decode ``path`` and keep one frame every ``THUMB_STEP_S`` s, scaled to ``height``."""
-    step = max(1, round(THUMB_STEP_S * (fps or 25.0)))
-    out: list[tuple[int, np.ndarray]] = []
-    container, stream = _open_video(path)
-    try:
-        for i, frame in enumerate(container.decode(stream)):
-            if i % step:
-                continue
-            width = max(2, round(frame.width * height / max(1, frame.height)))
-            out.append((i, frame.to_ndarray(format="rgb24", width=width, height=height)))
-    finally:
-        container.close()
-    return out
-
-
-def decode_frames(path: Path, max_width: int = FRAME_MAX_WIDTH) -> list[np.ndarray]:
-    """Every frame of ``path`` as RGB, scaled down to at most ``max_width`` pixels wide."""
-    frames: list[np.ndarray] = []
-    container, stream = _open_video(path)
-    try:
-        for frame in container.decode(stream):
-            w, h = frame.width, frame.height
-            if w > max_width:
-                h = max(2, round(h * max_width / w)) // 2 * 2
-                w = max_width
-            frames.append(frame.to_ndarray(format="rgb24", width=w, height=h))
-    finally:
-        container.close()
-    return frames
-
-
-def decode_playback_audio(path: Path, rate: int = PLAYBACK_RATE) -> np.ndarray:
-    """The take's audio as float32 stereo (2, N) at ``rate``; empty when it has none."""
-    import av
-
-    container = av.open(str(path))
-    try:
-        if not container.streams.audio:
-            return np.zeros((2, 0), np.float32)
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=rate)
-        chunks = []
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray())
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray())
-    finally:
-        container.close()
-    if not chunks:
-        return np.zeros((2, 0), np.float32)
-    return np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
-
-
-def compute_peaks(path: Path, per_s: int = PEAKS_PER_S) -> np.ndarray:
-    """Min/max of the mono mix per ``1/per_s`` s bucket: float32 (buckets, 2)."""
-    from engine.media.video import read_audio_track
-
-    try:
-        data, rate = read_audio_track(path)
-    except Exception:  # noqa: BLE001 - a take without audio has a flat waveform
-        return np.zeros((0, 2), np.float32)
-    mono = data.mean(axis=0) if data.size else np.zeros(0, np.float32)
-    size = max(1, rate // per_s)
-    n = mono.size // size
-    if n == 0:
-        return np.zeros((0, 2), np.float32)
-    blocks = mono[: n * size].reshape(n, size)
-    return np.stack([blocks.min(axis=1), blocks.max(axis=1)], axis=1).astype(np.float32)
+def _strip(indices: list[int], widths: list[int], sheet: QImage | None) -> ThumbStrip:
+    """The thumbnails cut back out of a sheet (side by side, ``widths`` wide each)."""
+    images, x = [], 0
+    if sheet is not None:
+        for w in widths:
+            images.append(sheet.copy(x, 0, w, sheet.height()))
+            x += w
+    return ThumbStrip(tuple(indices), tuple(images))
 
 
 # ----------------------------------------------------------------------------- the cache
@@ -161,10 +121,12 @@ class MediaCache(QObject):
         *,
         thumb_height: int = THUMB_HEIGHT,
         frame_budget_bytes: int = 768 * 1024 * 1024,
+        process: MediaProcess | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._runner = runner
+        self._process = process
         self._dir = Path(cache_dir) / "timeline" if cache_dir is not None else None
         self._height = thumb_height
         self._budget = frame_budget_bytes
@@ -232,43 +194,30 @@ class MediaCache(QObject):
             lambda exc: self._error(kind, media.video_hash, exc),
         )
 
+    def _decode(self, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)`` in the decoding process when there is one, else on this thread."""
+        if self._process is not None:
+            return self._process.run(fn, *args)
+        return fn(*args)
+
     def _load_thumbs(self, media: TakeMedia) -> ThumbStrip:  # pool thread
         self._note_thread()
-        png = json_path = None
+        png = meta = None
         if self._dir is not None:
             png = self._dir / f"{media.video_hash}-h{self._height}.png"
-            json_path = png.with_suffix(".json")
-            if png.is_file() and json_path.is_file():
+            meta = png.with_suffix(".json")
+            if png.is_file() and meta.is_file():
                 try:
-                    meta = json.loads(json_path.read_text())
+                    cached = json.loads(meta.read_text())
                     sheet = QImage(str(png))
                     if not sheet.isNull():
-                        widths = meta["widths"]
-                        images, x = [], 0
-                        for w in widths:
-                            images.append(sheet.copy(x, 0, w, sheet.height()))
-                            x += w
-                        return ThumbStrip(tuple(meta["indices"]), tuple(images))
+                        return _strip(cached["indices"], cached["widths"], sheet)
                 except (OSError, ValueError, KeyError):
                     pass
-        items = compute_thumbnails(media.video_path, media.fps, self._height)
-        images = tuple(_to_qimage(rgb) for _, rgb in items)
-        strip = ThumbStrip(tuple(i for i, _ in items), images)
-        if png is not None and json_path is not None and images:
-            try:
-                png.parent.mkdir(parents=True, exist_ok=True)
-                sheet = np.concatenate([rgb for _, rgb in items], axis=1)
-                tmp = png.with_suffix(".tmp.png")
-                _to_qimage(sheet).save(str(tmp), "PNG")
-                tmp.replace(png)
-                json_path.write_text(
-                    json.dumps(
-                        {"indices": list(strip.indices), "widths": [i.width() for i in images]}
-                    )
-                )
-            except OSError:
-                pass  # a cache that cannot be written is only slower next time
-        return strip
+        indices, widths, rgb = self._decode(
+            thumbnail_sheet, media.video_path, media.fps, self._height, png, meta
+        )
+        return _strip(indices, widths, _to_qimage(rgb) if rgb is not None else None)
 
     def _load_peaks(self, media: TakeMedia) -> np.ndarray:  # pool thread
         self._note_thread()
@@ -278,16 +227,7 @@ class MediaCache(QObject):
                 return np.load(path)
             except (OSError, ValueError):
                 pass
-        peaks = compute_peaks(media.video_path)
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with open(path.with_suffix(".tmp"), "wb") as fh:
-                    np.save(fh, peaks)
-                path.with_suffix(".tmp").replace(path)
-            except OSError:
-                pass
-        return peaks
+        return self._decode(waveform_peaks, media.video_path, path)
 
     def _load_frames(self, media: TakeMedia) -> tuple[tuple[QImage, ...], np.ndarray]:
         self._note_thread()

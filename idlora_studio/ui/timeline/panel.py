@@ -231,6 +231,7 @@ def build_timeline(paths: object, library: object, window: QWidget) -> tuple[Tim
     from idlora_studio.library.projects_repo import ProjectsRepository
     from idlora_studio.ui.drag_export import DragExporter
     from idlora_studio.workers.tasks import TaskRunner
+    from idlora_studio.workers.timeline_media import MediaProcess
 
     db = TaskRunner(max_threads=1)
     media = TaskRunner(max_threads=2)
@@ -239,7 +240,9 @@ def build_timeline(paths: object, library: object, window: QWidget) -> tuple[Tim
     state = ProjectState(
         ProjectsRepository.from_library(library), db, TakesRepository.from_library(library)
     )
-    cache = MediaCache(media, paths.thumbnails_dir)  # type: ignore[attr-defined]
+    # thumbnails and waveforms are decoded in a process of their own (no GIL shared with the GUI)
+    decoder = MediaProcess()
+    cache = MediaCache(media, paths.thumbnails_dir, process=decoder)  # type: ignore[attr-defined]
     player = TimelinePlayer(state, cache)
     exporter = DragExporter(
         paths.drag_dir,  # type: ignore[attr-defined]
@@ -259,4 +262,5 @@ def build_timeline(paths: object, library: object, window: QWidget) -> tuple[Tim
     add_callback = getattr(window, "add_shutdown_callback", None)
     if add_callback is not None:  # a stale render must not hold the window's closing up
         add_callback(exporter.cancel_background)
+        add_callback(decoder.close)
     return panel, (db, media, render, background)
