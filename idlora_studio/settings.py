@@ -3,18 +3,28 @@
 Qt-free: the Qt layer connects ``Settings.subscribe`` to a signal if it needs one.
 Unknown keys in the file are ignored and bad values fall back to defaults, so a damaged
 settings file never stops the Studio from starting.
+
+:meth:`Settings.set` changes the value at once and writes the file on a thread of its own
+(the latest values, atomically, with an fsync): the GUI sets values from its own thread, and
+the fsync alone took ~100 ms there on a loaded machine (``tools/probe_gui_latency.py``).
+:meth:`Settings.flush` waits for the file; the window calls it at shutdown.
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
+import logging
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +63,11 @@ class Settings:
         self.path = path
         self.data = data or SettingsData()
         self._subscribers: list[Callable[[str, Any], None]] = []
+        self._writes = threading.Condition()
+        self._due: str | None = None  # the payload the writer thread is to write next
+        self._writer: threading.Thread | None = None  # while one runs
+        self._atexit = False
+        self.last_error: Exception | None = None  # the last write that failed (logged)
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -83,16 +98,58 @@ class Settings:
         if getattr(self.data, name) == value:
             return
         setattr(self.data, name, value)
-        self.save()
+        self.save_later()
         for callback in list(self._subscribers):
             callback(name, value)
 
     def subscribe(self, callback: Callable[[str, Any], None]) -> None:
         self._subscribers.append(callback)
 
+    def _payload(self) -> str:
+        return json.dumps(dataclasses.asdict(self.data), indent=2, sort_keys=True)
+
     def save(self) -> None:
+        """Write the file now, on this thread (atomic: a temporary file, fsync, rename)."""
+        self._write(self._payload())
+
+    def save_later(self) -> None:
+        """Write the current values on the writer thread; writes asked for while one is
+        under way become one write of the latest values."""
+        payload = self._payload()
+        with self._writes:
+            self._due = payload
+            if self._writer is None:
+                if not self._atexit:
+                    self._atexit = True
+                    atexit.register(self.flush)
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="settings-writer", daemon=True
+                )
+                self._writer.start()
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the values set so far are in the file; False on a timeout."""
+        with self._writes:
+            return self._writes.wait_for(lambda: self._writer is None, timeout_s)
+
+    def _write_loop(self) -> None:
+        """The writer thread: writes what is due until nothing is, then ends."""
+        while True:
+            with self._writes:
+                payload, self._due = self._due, None
+                if payload is None:
+                    self._writer = None
+                    self._writes.notify_all()
+                    return
+            try:
+                self._write(payload)
+                self.last_error = None
+            except Exception as exc:  # noqa: BLE001 - a full or read-only disk: kept in memory
+                self.last_error = exc
+                log.warning("the settings could not be saved to %s: %s", self.path, exc)
+
+    def _write(self, payload: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(dataclasses.asdict(self.data), indent=2, sort_keys=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -427,6 +427,9 @@ class MainWindow(QMainWindow):
                 callback()
         for runner in self._runners:
             runner.wait(timeout_ms)
+        flush = getattr(self.settings, "flush", None)
+        if flush is not None:  # the last values set are in the file
+            flush()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         for guard in self._close_guards:

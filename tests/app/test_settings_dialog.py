@@ -26,6 +26,7 @@ def test_gpu_and_farm_settings(qtbot, tmp_path: Path) -> None:
     # the mode is saved as chosen
     dialog.mode.setCurrentIndex(dialog.mode.findData("jobs"))
     assert settings.get("parallel_mode") == "jobs"
+    assert settings.flush()  # written on the settings' own thread
     assert json.loads((tmp_path / "settings.json").read_text())["parallel_mode"] == "jobs"
     # a bad GPU list is refused with the reason and not saved
     dialog.gpu_list.setText("0,zero")
