@@ -39,6 +39,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage
 
 from engine.api import GenerationRequest, stage_text
+from engine.voice.similarity import EXPLANATION  # imported here, not on a take's end
 from idlora_studio.library.jobs_repo import JobInfo, JobSpec, JobsRepository, TakesRepository
 from idlora_studio.workers.generation_worker import GenerationWorker, start_worker
 from idlora_studio.workers.tasks import TaskRunner
@@ -471,8 +472,7 @@ class JobQueue(QObject):
     def _on_finished(self, job_id: int, take_id: int) -> None:
         self._set(job_id, state=JobState.FINISHED.value, take_id=take_id)
         self.job_finished.emit(job_id, take_id)
-        self._job_ended(job_id)
-        self._refresh(job_id)  # the stored row carries the take's voice match
+        self._job_ended(job_id)  # re-reads the stored row: it carries the take's voice match
 
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
         self._set(job_id, state=JobState.FAILED.value, error_kind=kind, error=message)
@@ -505,8 +505,6 @@ def format_voice_match(score: float | None, *, short: bool = False) -> str:
 
 def voice_match_tooltip(score: float | None) -> str:
     """What the voice match number is and which model made it."""
-    from engine.voice.similarity import EXPLANATION
-
     if score is None:
         return "No voice match: the take has no reference clip, or it was not scored.\n" + (
             EXPLANATION

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
@@ -53,6 +53,7 @@ class TakesStrip(QGroupBox):
         self.thumbnails = thumbnails
         self._runner = runner
         self._identity_id: int | None = None
+        self._reload_due = False
         self._takes: list[Any] = []  # as shown (sorted)
         self._loaded: list[Any] = []  # as read: newest first
         tl = QVBoxLayout(self)
@@ -98,6 +99,15 @@ class TakesStrip(QGroupBox):
         self.reload()
 
     def reload(self) -> None:
+        """Read the identity's takes again. Calls in one pass of the event loop read once: a
+        finished take asks twice (the queue's ``job_finished`` and the library's change
+        feed), and every read is database work in the GUI's process."""
+        if not self._reload_due:
+            self._reload_due = True
+            QTimer.singleShot(0, self._reload_now)
+
+    def _reload_now(self) -> None:
+        self._reload_due = False
         identity_id = self._identity_id
         repo = getattr(self.queue, "takes_repo", None)
         if repo is None or identity_id is None:
