@@ -137,6 +137,9 @@ class PassInputs:
     audio: torch.Tensor  # (B, Na, D) float32, with the reference tokens when the pass has them
     video_sigma: torch.Tensor  # (B, Nv) float32, 0 on clean tokens
     audio_sigma: torch.Tensor  # (B, Na) float32, 0 on reference tokens
+    # the per-token masks the sigmas are ``sigma *`` of (1 = denoised, 0 = clean)
+    video_mask: torch.Tensor | None = None  # (B, Nv)
+    audio_mask: torch.Tensor | None = None  # (B, Na)
 
 
 def pass_inputs(
@@ -168,10 +171,11 @@ def pass_inputs(
     else:
         audio_in = state.audio
         coords = state.audio_coords[:, :, state.num_reference :]
-    audio_sigma_tok = torch.full(audio_in.shape[:2], sigma, device=device, dtype=torch.float32)
-    audio_sigma_tok[:, :nr] = 0.0  # reference tokens are clean: timestep 0 at every step
+    audio_mask = torch.ones(audio_in.shape[:2], device=device, dtype=torch.float32)
+    audio_mask[:, :nr] = 0.0  # reference tokens are clean: timestep 0 at every step
     if state.audio_mask is not None:  # frozen target tokens (mask 0) are clean too
-        audio_sigma_tok[:, nr:] = sigma * state.audio_mask
+        audio_mask[:, nr:] = state.audio_mask
+    audio_sigma_tok = sigma * audio_mask
     scalar_t = torch.full((batch,), t, device=device, dtype=torch.float32)
 
     kwargs = dict(
@@ -195,7 +199,15 @@ def pass_inputs(
         use_cross_timestep=use_cross_timestep,
         return_dict=False,
     )
-    return PassInputs(kwargs, state.video, audio_in, video_sigma_tok, audio_sigma_tok)
+    return PassInputs(
+        kwargs,
+        state.video,
+        audio_in,
+        video_sigma_tok,
+        audio_sigma_tok,
+        state.video_mask,
+        audio_mask,
+    )
 
 
 def velocity_to_x0(

@@ -267,6 +267,7 @@ class FastExecutor:
         self.ropes = _Cache(4)
         self.texts = _Cache(4)
         self.kv = _Cache(2)  # per prompt: {block index: (video k, v, audio k, v)}
+        self.groupings = _Cache(4)  # per mask: which tokens share a timestep
         self.stats = {"forwards": 0, "lane_blocks": 0, "sequential_passes": 0}
         self._weights: tuple[Any, ...] = ()
 
@@ -275,6 +276,7 @@ class FastExecutor:
         self.ropes.clear()
         self.texts.clear()
         self.kv.clear()
+        self.groupings.clear()
 
     # -------------------------------------------------------------- call
 
@@ -289,11 +291,12 @@ class FastExecutor:
         import torch
 
         out: X0 = {}
-        if not _supported(transformer):
+        scan = _scan(transformer) if _is_ltx2(transformer) else None
+        if scan is None or scan[0]:  # not an LTX-2 transformer, or group offloaded
             self.stats["sequential_passes"] += len(specs)
             return run_passes(transformer, specs, state, sigma, use_cross_timestep)
         _onload(transformer)
-        self._weights = weights_key(transformer)
+        self._weights = scan[1]
         groups: dict[bool, list[Lane]] = {}
         for spec in specs:
             lane = lane_of(spec)
@@ -394,6 +397,26 @@ class FastExecutor:
 
         kw = inputs.kwargs
         dtype = model.dtype
+        # which tokens share a timestep follows from the masks alone (the timesteps are sigma
+        # times them): found once per mask, so no step waits for the GPU (torch.unique)
+        vm, am = inputs.video_mask, inputs.audio_mask
+        v_group = a_group = None
+        if vm is not None and am is not None:
+            v_group = self.groupings.get(
+                ("video", tensor_key(state.video_mask)),
+                state.video_mask,
+                lambda: L.token_index(vm[0]),
+            )
+            a_group = self.groupings.get(
+                (
+                    "audio",
+                    am.shape[1] - state.audio.shape[1],  # reference tokens in this pass
+                    state.audio.shape[1],
+                    tensor_key(state.audio_mask),
+                ),
+                state.audio_mask,
+                lambda: L.token_index(am[0]),
+            )
         mods = L.modulations(
             model,
             kw["timestep"][:1],
@@ -402,6 +425,8 @@ class FastExecutor:
             kw["audio_sigma"][:1],
             use_cross_timestep,
             dtype,
+            video_grouping=v_group,
+            audio_grouping=a_group,
         )
         vc, ac = kw["video_coords"][:1], kw["audio_coords"][:1]
         rope = self.ropes.get(
@@ -436,18 +461,36 @@ def weights_key(transformer: Any) -> tuple[Any, ...]:
     disabled) and its weights' in-place edits (the sum of the parameters' version counters:
     ``fuse_lora``, ``load_state_dict`` and the like bump it). Stages that switch LoRAs or
     strengths between them can share one executor: the keys change and the caches miss."""
+    return _scan(transformer)[1]
+
+
+def _scan(transformer: Any) -> tuple[bool, tuple[Any, ...]]:
+    """(group offloading on?, ``weights_key``) in one walk over the modules: the executor asks
+    both at every step, and each walk over the ~3,000 modules of the full-size model costs
+    milliseconds of CPU while the GPU waits (the step starts after the last one's sync)."""
     try:
         from peft.tuners.tuners_utils import BaseTunerLayer
     except ImportError:  # pragma: no cover - peft is a dependency
         BaseTunerLayer = ()  # noqa: N806
+    offloaded = False
     adapters = []
+    versions = 0
     for m in transformer.modules():
+        registry = m.__dict__.get("_diffusers_hook")  # (plain attribute; getattr on a module
+        # without it goes through nn.Module.__getattr__'s exception: slow)
+        if registry is not None and registry.get_hook(_GROUP_OFFLOADING) is not None:
+            offloaded = True
         if isinstance(m, BaseTunerLayer):
             active = () if m.disable_adapters else tuple(m.active_adapters)
             scaling = getattr(m, "scaling", {})
             adapters.append((bool(m.merged), tuple((a, scaling.get(a)) for a in active)))
-    versions = sum(_version(p) for p in transformer.parameters())
-    return (id(transformer), hash(tuple(adapters)), versions)
+        for p in m._parameters.values():
+            if p is not None:
+                versions += _version(p)
+    return offloaded, (id(transformer), hash(tuple(adapters)), versions)
+
+
+_GROUP_OFFLOADING = "group_offloading"  # diffusers.hooks.group_offloading's hook name
 
 
 def _version(t: Any) -> int:
@@ -491,18 +534,19 @@ def _attention_context(backends: list[Any] | None, cuda: bool) -> Any:
         return _null()
 
 
+def _is_ltx2(transformer: Any) -> bool:
+    try:
+        from diffusers import LTX2VideoTransformer3DModel
+    except ImportError:  # pragma: no cover - diffusers without LTX-2
+        return False
+    return isinstance(transformer, LTX2VideoTransformer3DModel)
+
+
 def _supported(transformer: Any) -> bool:
     """Whether the lanes can run this transformer: a diffusers LTX-2 transformer without group
     offloading (its hooks sit on the blocks' ``forward``, which the lanes do not call). Anything
     else (another class, a test double) runs sequentially."""
-    try:
-        from diffusers import LTX2VideoTransformer3DModel
-        from diffusers.hooks.group_offloading import _is_group_offload_enabled
-    except ImportError:  # pragma: no cover - diffusers without LTX-2
-        return False
-    if not isinstance(transformer, LTX2VideoTransformer3DModel):
-        return False
-    return not _is_group_offload_enabled(transformer)
+    return _is_ltx2(transformer) and not _scan(transformer)[0]
 
 
 def _onload(transformer: Any) -> None:

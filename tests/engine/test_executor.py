@@ -367,6 +367,65 @@ def test_masked_text_tokens_use_the_bias(transformer) -> None:
     assert rel(unmasked["cond"][0], s["cond"][0]) > 1e-4
 
 
+def test_prompts_with_and_without_masked_tokens_share_one_batch(transformer) -> None:
+    """Lanes of two prompts in one attention call: one prompt padded (bias), the other not (a
+    zero bias stands in for it); and prompts of different lengths (one call per prompt). Both
+    equal the sequential executor."""
+    tr = transformer
+    specs = build_pass_specs(GuidanceScales(identity=0.0, stg=0.0, modality=1.0))
+    assert [s.name for s in specs] == ["cond", "negative"]
+    st = make_state(tr, seed=8)
+    st.negative.mask[:, :3] = 0
+    for state in (st, _with_negative_length(tr, make_state(tr, seed=8), 9)):
+        f = FastExecutor(compile=False)(tr, specs, state, 0.5, _uct(tr))
+        s = SequentialExecutor()(tr, specs, state, 0.5, _uct(tr))
+        for name in s:
+            for x, y in zip(f[name], s[name], strict=True):
+                assert rel(x, y) < TOL, name
+
+
+def _with_negative_length(tr, st, length):
+    g = torch.Generator().manual_seed(5)
+    vd, ad = _dims(tr)
+    st.negative = TextEmbeds(
+        torch.randn(1, length, vd, generator=g),
+        torch.randn(1, length, ad, generator=g),
+        torch.ones(1, length, dtype=torch.long),
+    )
+    return st
+
+
+def test_timestep_grouping_is_found_once_per_mask(transformer, monkeypatch) -> None:
+    """Which tokens share a timestep is computed once per mask (``torch.unique`` waits for the
+    GPU), reused at the next steps, and found again when the mask changes in place."""
+    tr = transformer
+    specs = build_pass_specs(GuidanceScales(stg_block=STG_BLOCK))
+    st = make_state(tr, seed=2)
+    ex = FastExecutor(compile=False)
+    calls = []
+    real_unique = torch.unique
+
+    def counting_unique(*a, **k):
+        calls.append(1)
+        return real_unique(*a, **k)
+
+    monkeypatch.setattr(torch, "unique", counting_unique)
+    ex(tr, specs, st, 0.9, _uct(tr))
+    first = len(calls)
+    assert first == 3  # video mask, audio with the reference, audio without it
+    for sigma in (0.6, 0.0, 0.3):  # later steps, sigma 0 included: no new grouping
+        f = ex(tr, specs, st, sigma, _uct(tr))
+    assert len(calls) == first
+    s = SequentialExecutor()(tr, specs, st, 0.3, _uct(tr))
+    assert all(rel(f[k][0], s[k][0]) < TOL and rel(f[k][1], s[k][1]) < TOL for k in s)
+    # the first frame's mask edited in place: a new grouping, still exact
+    st.video_mask[:, :2] = 1.0
+    f = ex(tr, specs, st, 0.3, _uct(tr))
+    s = SequentialExecutor()(tr, specs, st, 0.3, _uct(tr))
+    assert len(calls) == first + 1
+    assert all(rel(f[k][0], s[k][0]) < TOL and rel(f[k][1], s[k][1]) < TOL for k in s)
+
+
 def _add_random_lora(tr, std: float) -> None:
     """A peft LoRA adapter "idlora" on the attention projections, with random B matrices (so it
     changes the output)."""
