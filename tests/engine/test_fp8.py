@@ -52,3 +52,17 @@ def test_quantize_linears_keeps_lora_adapters_and_skips_odd_shapes() -> None:
     for name, m in tr.transformer_blocks.named_modules():
         if type(m) is torch.nn.Linear and "lora_" not in name:
             assert m.in_features % 16 or m.out_features % 16, name
+
+
+def test_fp8_options_default_to_fast_accumulation_and_can_be_set() -> None:
+    from engine.fp8 import FAST_ACCUM, set_fp8_options
+    from engine.models.tiny import build_tiny_components
+
+    tr = build_tiny_components("ltx2")["transformer"].float().eval()
+    n = quantize_linears(tr)
+    layers = [m for m in tr.modules() if isinstance(m, Float8Linear)]
+    assert len(layers) == n and all(m.fast_accum is FAST_ACCUM for m in layers)
+    assert set_fp8_options(tr, fast_accum=False, bias_in_gemm=False) == n
+    assert not any(m.fast_accum or m.bias_in_gemm for m in layers)
+    with pytest.raises(ValueError, match="unknown fp8 option"):
+        set_fp8_options(tr, fast_acum=True)
