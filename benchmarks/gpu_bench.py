@@ -26,6 +26,12 @@ Usage (torch + diffusers + this repository's ``engine``; ``ltx-core`` for ``--re
     python benchmarks/gpu_bench.py --whole --profile fp8_fast --cap-gib 24
     python benchmarks/gpu_bench.py --pipeline all --variant both --out results.jsonl
 
+``--fp8-variants`` times each fp8 fast configuration once per ``Float8Linear`` option set (bias in
+the GEMM epilogue or after it, fast accumulation); ``--torch-profile`` profiles one more step of
+each fast configuration (kernel time by category, products and attention by shape with their
+TFLOP/s, GPU idle gaps: ``step_profile.py``); ``--gemm-probe`` times the block's products and
+attention shapes alone (the ceilings).
+
 ``--gpus N --parallel passes|sequence|passes,sequence`` times pass parallel and/or sequence
 parallel on N GPUs beside the one-GPU fast executor, the model built once per rank
 (``bench_scaleout.py``; issue 15; ``benchmarks/gpu_x2.sh`` is the whole two-GPU run).
@@ -227,6 +233,31 @@ def engine_configs(args: argparse.Namespace) -> list[tuple[str, str, bool]]:
     return out
 
 
+FP8_VARIANTS = ("epilogue_bias", "bias_after", "fast_accum", "best+fast_accum")
+
+
+def fp8_variant_options(name: str, times: dict[str, float], device: str) -> dict[str, bool]:
+    """``Float8Linear`` options of an fp8 benchmark variant: ``epilogue_bias`` (the bias in the
+    GEMM's epilogue where the device takes it), ``bias_after`` (added after the product, where a
+    compiled block fuses it into the next elementwise kernel), ``fast_accum`` (epilogue bias and
+    fast accumulation), ``best+fast_accum`` (the faster bias placement timed so far, with fast
+    accumulation)."""
+    from engine.fp8 import scaled_mm_takes_bias
+
+    epilogue = device.startswith("cuda") and scaled_mm_takes_bias(device)
+    if name == "epilogue_bias":
+        return {"bias_in_gemm": epilogue, "fast_accum": False}
+    if name == "bias_after":
+        return {"bias_in_gemm": False, "fast_accum": False}
+    if name == "fast_accum":
+        return {"bias_in_gemm": epilogue, "fast_accum": True}
+    if name == "best+fast_accum":
+        timed = {k: v for k, v in times.items() if k in ("epilogue_bias", "bias_after")}
+        best = min(timed, key=timed.__getitem__) if timed else "epilogue_bias"
+        return {**fp8_variant_options(best, times, device), "fast_accum": True}
+    raise ValueError(f"unknown fp8 variant {name!r}; expected one of {', '.join(FP8_VARIANTS)}")
+
+
 def run_engine(
     args: argparse.Namespace,
     device: str,
@@ -238,7 +269,7 @@ def run_engine(
     import torch
     from fullsize import build_transformer, param_count
 
-    from engine.fp8 import fp8_compute_supported, quantize_linears
+    from engine.fp8 import fp8_compute_supported, quantize_linears, set_fp8_options
     from engine.pipeline.executor import FastExecutor, SequentialExecutor
     from engine.pipeline.guidance import build_pass_specs
 
@@ -259,6 +290,15 @@ def run_engine(
         pick = [c for c in fast if c[1] == "bf16" and c[2]] or fast[-1:]
         if pick:  # right after it (before fp8 quantizes the model in place)
             configs.insert(configs.index(pick[0]) + 1, (*pick[0][:3], "identity_off"))
+    if args.fp8_variants:  # the fp8 fast configurations once per option set
+        expanded = []
+        for c in configs:
+            if c[0] == "fast" and c[1] == "fp8":
+                expanded += [(*c[:3], f"fp8:{v}") for v in args.fp8_variants]
+            else:
+                expanded.append(c)
+        configs = expanded
+    fp8_times: dict[str, float] = {}
     for ex_name, prec, comp, variant in configs:
         if prec == "fp8" and not quantized:
             t = time.perf_counter()
@@ -266,6 +306,15 @@ def run_engine(
             _sync(device)
             quantized = True
             print(f"fp8: {n} linears quantized in {time.perf_counter() - t:.1f} s", flush=True)
+        fp8_options = None
+        if variant and variant.startswith("fp8:"):
+            fp8_options = fp8_variant_options(variant[4:], fp8_times, device)
+            set_fp8_options(model, **fp8_options)
+        if comp:  # every compiled configuration compiles its own graphs (fair guard lookups)
+            import engine.pipeline.executor as executor_module
+
+            torch._dynamo.reset()
+            executor_module._COMPILED.clear()
         runner = SequentialExecutor() if ex_name == "sequential" else FastExecutor(compile=comp)
         run_scales = scales
         if variant == "identity_off":
@@ -282,6 +331,7 @@ def run_engine(
             if prec == "fp8"
             else None,
             "compile": comp,
+            "fp8_options": fp8_options,
             "guidance": "none" if args.no_guidance else "all",
             "passes_per_step": passes,
             "steps": args.steps,
@@ -321,7 +371,9 @@ def run_engine(
             }
         if (ex_name, prec, comp) == ("sequential", "bf16", False):
             baseline = st
-        if baseline is not None and variant is None:
+        if fp8_options is not None:
+            fp8_times[variant[4:]] = per_step
+        if baseline is not None and (variant is None or fp8_options is not None):
             dv, dv2 = _rel(st.video, baseline.video)
             da, da2 = _rel(st.audio, baseline.audio)
             line.update(
@@ -332,6 +384,15 @@ def run_engine(
             )
         emit(line, out)
         lines.append(line)
+        if args.torch_profile and ex_name == "fast":
+            from step_profile import print_profile, profile_step
+
+            def one_step(m: Any = model, r: Any = runner, sc: Any = run_scales) -> None:
+                time_denoise(m, base, sigmas[1:3], sc, r, device)
+
+            prof = profile_step(one_step, device, f"{ex_name} {prec} compile={comp} {variant}")
+            print_profile(prof)
+            emit(prof, out)
     del model
     _reset_peak(device)
     return lines
@@ -570,6 +631,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--sdpa-probe", action="store_true", help="time SDPA backends")
     ap.add_argument(
+        "--fp8-variants",
+        nargs="+",
+        default=None,
+        choices=FP8_VARIANTS,
+        help="time each fp8 fast configuration once per Float8Linear option set",
+    )
+    ap.add_argument(
+        "--gemm-probe",
+        action="store_true",
+        help="time bf16 / fp8 products and SDPA at the block's shapes (step_profile.py)",
+    )
+    ap.add_argument(
+        "--torch-profile",
+        action="store_true",
+        help="profile one more step of each fast configuration (kernel time by category)",
+    )
+    ap.add_argument(
         "--identity-off-variant",
         action="store_true",
         help="also time the last fast configuration without the identity pass",
@@ -641,6 +719,11 @@ def main(argv: list[str] | None = None) -> int:
     sh = shapes_for(args)
     if args.sdpa_probe and device.startswith("cuda"):
         sdpa_probe(device, args.out)
+    if args.gemm_probe and device.startswith("cuda"):
+        from step_profile import gemm_probe
+
+        for row in gemm_probe(device):
+            emit(row, args.out)
     if args.whole:
         from whole_pipeline import run_whole
 
