@@ -43,16 +43,11 @@ def categorize(name: str) -> str:
     return "elementwise"
 
 
-def _device_time_us(evt: Any) -> float:
-    for attr in ("self_device_time_total", "self_cuda_time_total"):
-        v = getattr(evt, attr, None)
-        if v:
-            return float(v)
-    return 0.0
-
-
-def _total_device_us(evt: Any) -> float:
-    for attr in ("device_time_total", "cuda_time_total"):
+def _device_us(evt: Any, self_only: bool) -> float:
+    """An event's device time (its own, or with its children's), under either attribute name
+    torch has used."""
+    prefix = "self_" if self_only else ""
+    for attr in (f"{prefix}device_time_total", f"{prefix}cuda_time_total"):
         v = getattr(evt, attr, None)
         if v:
             return float(v)
@@ -102,7 +97,7 @@ def profile_step(fn: Callable[[], Any], device: str, label: str) -> dict:
     kernels: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
     for evt in prof.key_averages():
         if str(getattr(evt, "device_type", "")).endswith("CUDA") and not evt.key.startswith("##"):
-            us = _device_time_us(evt)
+            us = _device_us(evt, True)
             if us <= 0:
                 continue
             kernels[evt.key][0] += us
@@ -123,7 +118,7 @@ def profile_step(fn: Callable[[], Any], device: str, label: str) -> dict:
             continue
         if "scaled_dot_product_attention" == name.split("::")[-1]:
             continue  # the dispatcher entry; its backend op is listed beneath it
-        us = _total_device_us(evt)
+        us = _device_us(evt, False)
         shapes = [list(s) for s in (evt.input_shapes or []) if s]
         fl = _flops(name, shapes)
         by_shape.append(
