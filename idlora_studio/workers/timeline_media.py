@@ -17,26 +17,22 @@ the small results come back.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+
+from idlora_studio.child_pool import ChildPool
 
 THUMB_STEP_S = 0.2
 THUMB_HEIGHT = 56
 PEAKS_PER_S = 200
 FRAME_MAX_WIDTH = 480
 PLAYBACK_RATE = 48_000
-#: niceness added to the decoding process: the GUI's process gets the CPU first
-CHILD_NICENESS = 10
+#: the longest one thumbnail strip or waveform may take to decode in the child
+DECODE_TIMEOUT_S = 120.0
 
 T = TypeVar("T")
 
@@ -168,63 +164,13 @@ def waveform_peaks(path: Path, npy: Path | None = None) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- the process
-def _child_init() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
-    if hasattr(os, "nice"):
-        with contextlib.suppress(OSError):
-            os.nice(CHILD_NICENESS)
-
-
-class MediaProcess:
-    """Runs module-level functions (such as :func:`thumbnail_sheet`) in one child process,
-    started on first use (``multiprocessing``'s *spawn*: no Qt in the child) and kept for the
-    next call. The standard library's ``ProcessPoolExecutor`` with one worker does the
-    process's life (start, pipe, exit); a child that died is replaced on the next call.
-    Thread-safe; calls wait their turn. :meth:`close` at shutdown."""
+class MediaProcess(ChildPool):
+    """The timeline's decoding process: a :class:`~idlora_studio.child_pool.ChildPool` whose
+    calls are stopped after :data:`DECODE_TIMEOUT_S` (a take whose decoding hangs must not
+    leave every later thumbnail waiting). Thread-safe; :meth:`close` at shutdown."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
-        self._closed = False
+        super().__init__("media decoding")
 
-    def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in the child (blocks the calling thread, never call it on the GUI
-        thread); what it returned, or the exception it raised."""
-        pool = self._get_pool()
-        try:
-            return pool.submit(fn, *args).result()
-        except BrokenProcessPool:
-            self._drop(pool)
-            raise RuntimeError("the media decoding process ended unexpectedly") from None
-
-    def _get_pool(self) -> ProcessPoolExecutor:
-        import multiprocessing as mp
-
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the media decoding process was closed")
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1, mp_context=mp.get_context("spawn"), initializer=_child_init
-                )
-            return self._pool
-
-    def _drop(self, pool: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._pool is pool:
-                self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
-
-    def close(self) -> None:
-        """End the child (after the call in progress, if any); later calls raise."""
-        with self._lock:
-            pool, self._pool, self._closed = self._pool, None, True
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    @property
-    def pids(self) -> list[int]:
-        """The child's process id while it runs (for tests)."""
-        pool = self._pool
-        procs = getattr(pool, "_processes", None) or {}
-        return list(procs)
+    def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        return super().run(fn, *args, timeout=timeout or DECODE_TIMEOUT_S)

@@ -337,7 +337,7 @@ def test_thumbnails_and_waveforms_are_decoded_in_the_media_process(
         qtbot.waitUntil(lambda: failures or cache.thumbnails(media) is not None, timeout=60000)
         qtbot.waitUntil(lambda: failures or cache.waveform(media) is not None, timeout=60000)
         assert not failures
-        assert process.pids and all(pid != os.getpid() for pid in process.pids)
+        assert process.child_pid() != os.getpid()
         strip = cache.thumbnails(media)
         assert strip is not None and strip.indices == here.indices
         assert [i.size() for i in strip.images] == [i.size() for i in here.images]
@@ -355,4 +355,5 @@ def test_thumbnails_and_waveforms_are_decoded_in_the_media_process(
     finally:
         runner.wait(10000)
         process.close()
-    assert not process.pids
+    with pytest.raises(RuntimeError, match="closed"):
+        process.child_pid()

@@ -107,6 +107,6 @@ def test_a_child_that_cannot_start_leaves_the_checks_in_this_process(monkeypatch
         image = mf.face_image(tmp_path / "face.jpg")
         assert checks.image(image) == LocalChecks().image(image)
         assert "did not start within 2 s" in (checks.fallback_reason or "")
-        assert checks._pool is None  # the stuck child was stopped
+        assert checks._child._pool is None  # the stuck child was stopped
     finally:
         checks.close()
