@@ -40,6 +40,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
+from idlora_studio.child_pool import ChildUnavailable
 from idlora_studio.state.project import TakeMedia
 from idlora_studio.workers.tasks import TaskRunner
 from idlora_studio.workers.timeline_media import (
@@ -195,9 +196,13 @@ class MediaCache(QObject):
         )
 
     def _decode(self, fn: Callable[..., T], *args: object) -> T:
-        """``fn(*args)`` in the decoding process when there is one, else on this thread."""
+        """``fn(*args)`` in the decoding process when there is one (and it could start),
+        else on this thread."""
         if self._process is not None:
-            return self._process.run(fn, *args)
+            try:
+                return self._process.run(fn, *args)
+            except ChildUnavailable:
+                pass
         return fn(*args)
 
     def _load_thumbs(self, media: TakeMedia) -> ThumbStrip:  # pool thread
