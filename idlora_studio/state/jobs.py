@@ -234,7 +234,7 @@ class JobQueue(QObject):
         profile = memory_profile
         if lighter and profile is None:
             profile = job.suggested_profile
-        idle = job_id != self._running
+        idle = job_id not in self._running  # a job the worker has is never requeued
         self._db(lambda: self.jobs_repo.retry(job_id, profile, not_running=idle), self._on_requeued)
 
     def move(self, job_id: int, delta: int) -> None:

@@ -252,3 +252,26 @@ def test_single_file_sets_get_their_base_and_pipelines_their_parts(
     _, kind, message = failures[-1]
     assert kind == "missing_model" and "spatial upsampler" in message
     assert "distilled LoRA" in message and "Use files on disk" in message
+
+
+def test_retry_of_the_running_job_does_not_run_it_twice(
+    make_queue,  # noqa: ANN001, F811
+    repos,  # noqa: ANN001, F811
+    tiny_inputs,  # noqa: ANN001, F811
+    qtbot,  # noqa: ANN001
+) -> None:
+    _, jobs, _ = repos
+    fake = BlockingGenerator()
+    queue = make_queue(factory=fake.factory)
+    errors: list[str] = []
+    queue.error.connect(errors.append)
+    queue.enqueue(tiny_request(tiny_inputs), JobSpec(model_set="tiny"))
+    qtbot.waitUntil(lambda: bool(queue.running_jobs()), timeout=LONG)
+    (job_id,) = queue.running_jobs()
+    qtbot.waitUntil(lambda: jobs.get(job_id).state == "running", timeout=LONG)
+    queue.retry(job_id)  # e.g. a stale Retry button while the worker has it
+    qtbot.waitUntil(lambda: bool(errors), timeout=LONG)
+    assert "only ended jobs can be retried" in errors[0]
+    assert jobs.get(job_id).state == "running" and jobs.get(job_id).attempts == 1
+    assert queue.queued() == []
+    fake.release()
