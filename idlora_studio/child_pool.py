@@ -30,7 +30,9 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,12 @@ T = TypeVar("T")
 CHILD_NICENESS = 10
 #: how long a child may take to start and run its warm-up
 START_TIMEOUT_S = 90.0
+#: how often a waiting caller looks whether the pool was stopped under it
+POLL_S = 0.2
+
+
+class _NotReady(Exception):
+    """The child did not finish its start within the limit."""
 
 
 class ChildUnavailable(RuntimeError):
@@ -118,15 +126,38 @@ class ChildPool:
             assert self._ready is not None
             return self._pool, self._ready
 
-    def _wait_ready(self, ready: concurrent.futures.Future) -> None:
+    def _result(self, pool: Any, future: concurrent.futures.Future, limit: float | None) -> Any:
+        """``future.result()``, given up (RuntimeError) as soon as ``pool`` is stopped: pebble
+        leaves the futures of a stopped pool unresolved, and a thread waiting on one forever
+        would hang whoever waits for that thread (a window's thread pool at shutdown).
+        ``limit``: raise :class:`_NotReady` after that many seconds."""
+        deadline = None if limit is None else time.monotonic() + limit
+        while True:
+            try:
+                return future.result(timeout=POLL_S)
+            except concurrent.futures.TimeoutError:
+                if future.done():  # the task's own timeout (pebble stopped it)
+                    raise
+            if self._pool is not pool:
+                raise RuntimeError(f"the {self.name} process was closed")
+            if deadline is not None and time.monotonic() > deadline:
+                raise _NotReady
+
+    def _wait_ready(self, pool: Any, ready: concurrent.futures.Future) -> None:
         try:
-            ready.result(timeout=self.start_timeout_s)
-        except concurrent.futures.TimeoutError:
+            self._result(pool, ready, self.start_timeout_s)
+        except _NotReady:
             self.unavailable = (
                 f"the {self.name} process did not start within {self.start_timeout_s:g} s"
             )
             log.warning("%s", self.unavailable)
             self._stop()
+        except BrokenProcessPool:  # every child died before it could take work
+            self.unavailable = f"the {self.name} process could not start"
+            log.warning("%s", self.unavailable)
+            self._stop()
+        except RuntimeError:
+            raise
         except Exception:  # noqa: BLE001 - a failed warm-up shows again in the call itself
             pass
 
@@ -138,15 +169,15 @@ class ChildPool:
         if self.unavailable is not None:
             raise ChildUnavailable(self.unavailable)
         pool, ready = self._get_pool()
-        self._wait_ready(ready)
+        self._wait_ready(pool, ready)
         if self.unavailable is not None:
             raise ChildUnavailable(self.unavailable)
         future = pool.schedule(fn, args=args, timeout=timeout)
         try:
-            return future.result()
+            return self._result(pool, future, None)
         except concurrent.futures.TimeoutError:
             raise ChildTimedOut(float(timeout or 0)) from None
-        except concurrent.futures.CancelledError:  # close() during the call
+        except concurrent.futures.CancelledError:
             raise RuntimeError(f"the {self.name} process was closed") from None
         except Exception as exc:
             from pebble import ProcessExpired
