@@ -184,7 +184,9 @@ def test_event_loop_keeps_answering_during_a_slow_import(qtbot, real_window, tmp
     assert max(gaps) < 250, f"GUI event loop stalled for {max(gaps)} ms (import took {took:.1f}s)"
 
 
-def test_startup_builds_window_without_importing_torch(tmp_path):
+def _window_script(tmp_path: Path, body: str, timeout: float) -> list[str]:
+    """Run ``body`` in a fresh Python process after it built the real window ``w`` over a
+    new library ``lib`` (``t0``: the time before Qt was imported); its printed lines."""
     code = (
         "import sys, time\n"
         "t0 = time.perf_counter()\n"
@@ -198,18 +200,31 @@ def test_startup_builds_window_without_importing_torch(tmp_path):
         "paths = Paths.from_env().ensure()\n"
         "lib = Library.open(paths)\n"
         "w = build_main_window(paths, Settings.load(paths.settings_path), lib)\n"
-        "w.show(); app.processEvents()\n"
-        "print('elapsed', time.perf_counter() - t0)\n"
-        "print('torch' in sys.modules, 'diffusers' in sys.modules)\n"
+        f"{body}"
         "w.shutdown(); lib.close()\n"
     )
     env = dict(os.environ, IDLORA_STUDIO_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen")
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
-    assert lines[-1] == "False False", out.stdout
+    return out.stdout.strip().splitlines()
+
+
+def test_startup_builds_window_without_importing_torch(tmp_path):
+    lines = _window_script(
+        tmp_path,
+        "w.show(); app.processEvents()\n"
+        "print('elapsed', time.perf_counter() - t0)\n"
+        "print('torch' in sys.modules, 'diffusers' in sys.modules)\n",
+        timeout=60,
+    )
+    assert lines[-1] == "False False", lines
     elapsed = float(lines[-2].split()[1])
     assert elapsed < 5.0
 
@@ -219,32 +234,18 @@ def test_window_imports_check_files_outside_the_gui_process(tmp_path):
     # import checks in a child process, so none of them is loaded in the GUI process
     image = mf.face_image(tmp_path / "face.jpg")
     voice = mf.speech_wav(tmp_path / "voice.wav")
-    code = (
-        "import sys\n"
-        "from PySide6.QtWidgets import QApplication\n"
+    lines = _window_script(
+        tmp_path,
         "from PySide6.QtTest import QTest\n"
-        "app = QApplication([])\n"
-        "from idlora_studio.app import build_main_window\n"
-        "from idlora_studio.paths import Paths\n"
-        "from idlora_studio.settings import Settings\n"
-        "from idlora_studio.library import Library\n"
-        "paths = Paths.from_env().ensure()\n"
-        "lib = Library.open(paths)\n"
-        "w = build_main_window(paths, Settings.load(paths.settings_path), lib)\n"
         f"w.state.create_identity_from_files([{str(image)!r}, {str(voice)!r}])\n"
         "for _ in range(6000):\n"
         "    if w.library_panel.model.rowCount() == 1: break\n"
         "    QTest.qWait(10)\n"
         "summary = lib.list_identities()[0]\n"
         "print(w.library_panel.model.rowCount(), summary.image_count, summary.clip_count)\n"
-        "print(*(m in sys.modules for m in ('cv2', 'torch', 'av')))\n"
-        "w.shutdown(); lib.close()\n"
+        "print(*(m in sys.modules for m in ('cv2', 'torch', 'av')))\n",
+        timeout=120,
     )
-    env = dict(os.environ, IDLORA_STUDIO_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    counts, modules = out.stdout.strip().splitlines()[-2:]
-    assert counts == "1 1 1", out.stdout
-    assert modules == "False False False", out.stdout
+    counts, modules = lines[-2:]
+    assert counts == "1 1 1", lines
+    assert modules == "False False False", lines
