@@ -7,12 +7,11 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QDate, QElapsedTimer, QTimer
+from PySide6.QtCore import QDate
 
 from tests import media_fixtures as mf
 from tests.app.conftest import drop_files
@@ -150,38 +149,45 @@ def test_filter_grid_by_search_text_and_tag(qtbot, real_window, real_library):
     assert len(panel.visible_names()) == 3
 
 
-def test_event_loop_keeps_answering_during_a_slow_import(qtbot, real_window, tmp_path):
-    # a large photo: decoding, face check and thumbnailing take a while on the worker
+def test_event_loop_keeps_answering_during_a_slow_import(tmp_path):
+    # A large photo: decoding, face check and thumbnailing take a while. Measured in a fresh
+    # process, as the Studio runs: inside the suite's own process, after hundreds of tests
+    # (torch, diffusers and many windows' leftovers loaded), serial CI runs saw 765-794 ms
+    # gaps that neither this test alone (20-35 ms) nor a serial run of the 16 test files
+    # before it (104 ms) reproduced.
     rng = np.random.default_rng(0)
     big = np.kron(mf.face_array(), np.ones((5, 5, 1), dtype=np.uint8))  # 2560 x 2560
     big = np.clip(big.astype(np.int16) + rng.integers(-6, 7, big.shape), 0, 255).astype(np.uint8)
     path = tmp_path / "huge_portrait.png"
     Image.fromarray(big).save(path, compress_level=1)
-
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.elapsed()]
-
-    def tick() -> None:
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
-    started = time.perf_counter()
-    assert drop_files(real_window.library_panel.grid.viewport(), [path])
-    qtbot.waitUntil(lambda: real_window.library_panel.model.rowCount() == 1, timeout=60000)
-    took = time.perf_counter() - started
-    timer.stop()
-
-    assert took > 0.3, "the import was too quick to show anything about responsiveness"
-    assert len(gaps) > 10
-    print(f"slow import {took:.2f}s, {len(gaps)} ticks, longest gap {max(gaps)} ms")
-    assert max(gaps) < 250, f"GUI event loop stalled for {max(gaps)} ms (import took {took:.1f}s)"
+    lines = _window_script(
+        tmp_path,
+        "from PySide6.QtCore import QElapsedTimer, QTimer\n"
+        "from PySide6.QtTest import QTest\n"
+        "from tests.app.conftest import drop_files\n"
+        "w.resize(1366, 768); w.show()\n"
+        "for _ in range(100): QTest.qWait(10)\n"
+        "gaps = []\n"
+        "clock = QElapsedTimer(); clock.start(); last = [clock.elapsed()]\n"
+        "def tick():\n"
+        "    now = clock.elapsed(); gaps.append(now - last[0]); last[0] = now\n"
+        "timer = QTimer(); timer.setInterval(10); timer.timeout.connect(tick); timer.start()\n"
+        "started = time.perf_counter()\n"
+        f"assert drop_files(w.library_panel.grid.viewport(), [{str(path)!r}])\n"
+        "for _ in range(6000):\n"
+        "    if w.library_panel.model.rowCount() == 1: break\n"
+        "    QTest.qWait(10)\n"
+        "took = time.perf_counter() - started\n"
+        "timer.stop()\n"
+        "print(w.library_panel.model.rowCount(), round(took, 2), len(gaps), max(gaps))\n",
+        timeout=180,
+    )
+    rows, took, ticks, longest = lines[-1].split()
+    print(f"slow import {took}s, {ticks} ticks, longest gap {longest} ms")
+    assert rows == "1", lines
+    assert float(took) > 0.3, "the import was too quick to show anything about responsiveness"
+    assert int(ticks) > 10
+    assert int(longest) < 250, f"GUI event loop stalled for {longest} ms (import took {took} s)"
 
 
 def _window_script(tmp_path: Path, body: str, timeout: float) -> list[str]:
