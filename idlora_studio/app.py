@@ -309,7 +309,7 @@ def run_gui(argv: Sequence[str] | None = None) -> int:
     QTimer.singleShot(0, lambda: offer_recovered_recordings(window))
     QTimer.singleShot(300, lambda: offer_first_run(window))
     # the import checker's process starts while the user looks around, not on the first drop
-    QTimer.singleShot(2000, lambda: getattr(library.checks, "warm", lambda: None)())
+    QTimer.singleShot(2000, library.checks.warm)
     try:
         return int(app.exec())
     finally:

@@ -18,7 +18,6 @@ tests, where no event loop waits.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,8 +31,6 @@ from idlora_studio.child_pool import (
 
 from .importer import check_image_file, check_voice_file
 from .media_types import ImageImport, ImportRejected, VoiceImport
-
-log = logging.getLogger(__name__)
 
 #: the longest one file may take to check before the child is stopped and the file refused
 #: (a 50-megapixel photo or a 10-minute recording takes seconds; a file that takes this long
@@ -51,6 +48,9 @@ class MediaChecks(Protocol):
     def crop(
         self, path: Path | str, box: tuple[int, int, int, int], source_name: str
     ) -> ImageImport: ...
+
+    def warm(self) -> None:
+        """Get ready for the first check without waiting (returns at once)."""
 
     def close(self) -> None: ...
 
@@ -74,6 +74,9 @@ class LocalChecks:
         self, path: Path | str, box: tuple[int, int, int, int], source_name: str
     ) -> ImageImport:
         return _crop(path, box, source_name)
+
+    def warm(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

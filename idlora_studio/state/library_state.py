@@ -310,12 +310,7 @@ class LibraryState(QObject):
     def check_voice_clip(self, path: Path) -> Any:
         """Check a recording as an import would (a ``VoiceImport``), on the calling (worker)
         thread, where the library checks files (its child process in the window)."""
-        checks = getattr(self._library, "checks", None)
-        if checks is None:  # a library without its own checks (a test double)
-            from idlora_studio.library.importer import check_voice_file
-
-            return check_voice_file(path)
-        return checks.voice(Path(path))
+        return self._library.checks.voice(Path(path))
 
     def notify_changed(self, identity_id: int | None = None) -> None:
         """Something changed the library behind this state's back: reload what is shown."""

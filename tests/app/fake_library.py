@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from idlora_studio.library.checking import LocalChecks
 from idlora_studio.library.media_types import ImportRejected
 
 
@@ -103,6 +104,7 @@ class FakeLibrary:
         self.delay_s = delay_s
         self.calls: list[str] = []
         self.threads: set[int] = set()
+        self.checks = LocalChecks()  # what the recorder's check calls, as on a real library
 
     def _enter(self, name: str) -> None:
         self.calls.append(name)
