@@ -559,7 +559,7 @@ def _same_identity(ident: Identity, data: dict[str, Any]) -> bool:
 
 def _commit(library: Library, m: dict[str, Any], staging: Path) -> int:
     from .repository import Library as _Library
-    from .repository import normalize_name
+    from .values import normalize_name
 
     added: list[str] = []
     try:

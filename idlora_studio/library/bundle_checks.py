@@ -152,7 +152,7 @@ def _check_manifest(m: Any) -> None:
 def _check_names(m: dict[str, Any]) -> None:
     """The identity and project names as the library would take them when typed here."""
     from .projects_repo import normalize_project_name
-    from .repository import InvalidInputError, normalize_name
+    from .values import InvalidInputError, normalize_name
 
     named = [
         (f"identities[{i}].name", d.get("name"), normalize_name)

@@ -24,10 +24,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .db import SessionScopes
+from .db import LibraryError, SessionScopes
 from .models import Identity, utcnow
 from .models_generation import Project, ProjectBinEntry, Take, TimelineClip
-from .repository import InvalidInputError, LibraryError, NotFoundError
+from .values import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from engine.export import TimelineSpec
